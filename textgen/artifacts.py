@@ -1,0 +1,109 @@
+"""The run directory contract: config.json, vocab.json, weights.npz, model.keras, checkpoints/.
+
+Reading a run needs NumPy only; nothing here is pickled.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import atomic
+from .config import ModelConfig, TrainConfig, from_dict, to_dict
+from .errors import ConfigError, RunError
+from .vocab import Vocab
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DEMO_DIR = ASSETS / "demo"
+DEMO_ID = "demo"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Run:
+    id: str
+    dir: Path
+    model: ModelConfig
+    train: TrainConfig
+    meta: dict                      # corpus digest, sources, versions, label
+    vocab: Vocab
+    _weights: dict | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.meta.get("label") or self.id
+
+    @property
+    def weights(self) -> dict:
+        if self._weights is None:
+            path = self.dir / "weights.npz"
+            if not path.exists():
+                raise RunError(f"Run {self.id} has no trained weights yet (it has not finished an epoch).")
+            self._weights = atomic.read_npz(path)
+        return self._weights
+
+    @property
+    def has_weights(self) -> bool:
+        return self._weights is not None or (self.dir / "weights.npz").exists()
+
+
+def write_config(run_dir: Path, model: ModelConfig, train: TrainConfig, meta: dict) -> None:
+    atomic.write_json(run_dir / "config.json", {
+        "format": FORMAT_VERSION, "model": to_dict(model), "train": to_dict(train), "meta": meta})
+
+
+def read_config(run_dir: Path) -> tuple[ModelConfig, TrainConfig, dict]:
+    try:
+        data = json.loads((run_dir / "config.json").read_text("utf-8"))
+        return from_dict(ModelConfig, data["model"]), from_dict(TrainConfig, data["train"]), dict(data.get("meta", {}))
+    except FileNotFoundError:
+        raise RunError(f"{run_dir.name} has no config.json: it is not a complete run.") from None
+    except (ValueError, KeyError, TypeError, ConfigError) as e:
+        raise RunError(f"{run_dir.name}/config.json is not a valid run configuration ({e}).") from None
+
+
+def open_run_dir(run_dir: Path, run_id: str | None = None) -> Run:
+    model, train, meta = read_config(run_dir)
+    try:
+        vocab = Vocab.load(run_dir / "vocab.json")
+    except FileNotFoundError:
+        raise RunError(f"{run_dir.name} has no vocab.json: it is not a complete run.") from None
+    except (ValueError, ConfigError) as e:
+        raise RunError(f"{run_dir.name}/vocab.json is not a valid vocabulary ({e}).") from None
+    if len(vocab) != model.vocab_size:
+        raise RunError(f"{run_dir.name}: the vocabulary has {len(vocab)} tokens but the model expects {model.vocab_size}.")
+    return Run(id=run_id or run_dir.name, dir=run_dir, model=model, train=train, meta=meta, vocab=vocab)
+
+
+def load_run(ref, workspace: str | os.PathLike | None = None) -> Run:
+    """A run by id (from the registry's workspace), 'demo' for the shipped demo model, or a Run."""
+    if isinstance(ref, Run):
+        return ref
+    if isinstance(ref, Path):
+        return open_run_dir(ref)
+    if ref == DEMO_ID:
+        return open_run_dir(DEMO_DIR, DEMO_ID)
+    from .runs import Registry
+
+    reg = Registry(workspace)
+    reg.require_run(ref)
+    return open_run_dir(reg.run_dir(ref), ref)
+
+
+def check_weights(weights: dict, cfg: ModelConfig) -> None:
+    """Shapes must match the config before the stepper trusts them (imports and hand-edited files)."""
+    g = {"rnn": 1, "gru": 3, "lstm": 4}[cfg.cell]
+    u, v, e = cfg.units, cfg.vocab_size, cfg.embedding
+    want = {"embedding": (v, e), "logits/kernel": (u, v), "logits/bias": (v,)}
+    for i in range(cfg.layers):
+        want[f"rnn_{i}/kernel"] = (e if i == 0 else u, g * u)
+        want[f"rnn_{i}/recurrent"] = (u, g * u)
+        want[f"rnn_{i}/bias"] = (2, g * u) if cfg.cell == "gru" else (g * u,)
+    if set(weights) != set(want):
+        raise RunError("The weights file does not have the arrays this model needs.")
+    for k, shape in want.items():
+        if tuple(weights[k].shape) != shape or not np.issubdtype(weights[k].dtype, np.floating):
+            raise RunError(f"The weights file's {k} has shape {tuple(weights[k].shape)}, expected {shape}.")

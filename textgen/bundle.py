@@ -1,0 +1,132 @@
+"""Portable model bundles (.zip): export a run, and import one safely.
+
+An import trusts nothing: a size cap, only the expected members, no absolute or parent paths,
+config and vocabulary validated, weights read without pickle and checked against the config.
+The Keras file is copied but never loaded here; anything that loads it must use safe_mode=True.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+from . import atomic
+from .artifacts import check_weights, open_run_dir, read_config
+from .config import ModelConfig, TrainConfig, from_dict
+from .errors import ConfigError, RunError
+from .runs import Registry, clean_label
+
+REQUIRED = ("config.json", "vocab.json", "weights.npz")
+OPTIONAL = ("model.keras", "metrics.json")
+MAX_BUNDLE_BYTES = 512 * 1024 * 1024
+MAX_MEMBER_BYTES = 512 * 1024 * 1024
+
+
+def export_bundle(run_id: str, dest: str | os.PathLike, reg: Registry | None = None) -> Path:
+    reg = reg or Registry()
+    run = reg.require_run(run_id)
+    run_dir = reg.run_dir(run_id)
+    if not (run_dir / "weights.npz").exists():
+        raise RunError(f"Run {run_id} has no trained weights to export yet.")
+    dest = Path(dest)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in REQUIRED + ("model.keras",):
+            if (run_dir / name).exists():
+                z.write(run_dir / name, name)
+        epochs = [{k: m[k] for k in ("epoch", "step", "elapsed", "loss", "val_loss", "bpc", "val_bpc")}
+                  for m in reg.metrics(run_id, "epoch")]
+        z.writestr("metrics.json", json.dumps({"label": run["label"], "epochs": epochs}))
+    atomic.write_bytes(dest, buf.getvalue())
+    return dest
+
+
+def bundle_bytes(run_id: str, reg: Registry | None = None) -> bytes:
+    reg = reg or Registry()
+    tmp = reg.home / f".export-{run_id}.zip"
+    export_bundle(run_id, tmp, reg)
+    try:
+        return tmp.read_bytes()
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def import_bundle(source: str | os.PathLike | bytes, reg: Registry | None = None, label: str | None = None) -> str:
+    """Validate a bundle and add it to the workspace as a finished run under a new id."""
+    reg = reg or Registry()
+    raw = source if isinstance(source, bytes) else _read_file(Path(source))
+    if len(raw) > MAX_BUNDLE_BYTES:
+        raise RunError(f"The bundle is {len(raw) / 2**20:.0f} MB; the limit is {MAX_BUNDLE_BYTES // 2**20} MB.")
+    try:
+        z = zipfile.ZipFile(io.BytesIO(raw))
+    except zipfile.BadZipFile:
+        raise RunError("This is not an Inkwell model bundle (not a zip file).") from None
+    members = {}
+    for info in z.infolist():
+        name = info.filename
+        if name.startswith(("/", "\\")) or ".." in Path(name).parts or "\\" in name or ":" in name:
+            raise RunError(f"The bundle contains an unsafe path ({name[:60]!r}); refusing it.")
+        if name not in REQUIRED + OPTIONAL:
+            raise RunError(f"The bundle contains an unexpected file ({name[:60]!r}); refusing it.")
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise RunError(f"{name} in the bundle is too large.")
+        members[name] = z.read(info)
+    missing = [m for m in REQUIRED if m not in members]
+    if missing:
+        raise RunError(f"The bundle lacks {', '.join(missing)}.")
+    try:
+        data = json.loads(members["config.json"])
+        model = from_dict(ModelConfig, data["model"])
+        from_dict(TrainConfig, data["train"])
+        meta = data.get("meta", {})
+        if not isinstance(meta, dict):
+            raise ConfigError("meta must be an object")
+    except (ValueError, KeyError, TypeError, ConfigError) as e:
+        raise RunError(f"The bundle's config.json is not valid ({e}).") from None
+    try:
+        weights = atomic.read_npz(io.BytesIO(members["weights.npz"]))
+    except Exception:
+        raise RunError("The bundle's weights.npz cannot be read as plain arrays.") from None
+    check_weights(weights, model)
+    name = clean_label(label or meta.get("label") or "imported model")
+    run_id = reg.create_run(name, status="importing", cell=model.cell, layers=model.layers, units=model.units)
+    run_dir = reg.run_dir(run_id)
+    try:
+        for member, blob in members.items():
+            atomic.write_bytes(run_dir / member, blob)
+        run = open_run_dir(run_dir, run_id)  # validates the vocabulary against the config
+    except (RunError, OSError) as e:
+        reg.delete_run(run_id)
+        raise RunError(str(e)) from None
+    from .models import param_count
+
+    _, train, _ = read_config(run_dir)
+    reg.update_run(run_id, status="done", message="Imported from a bundle.", level=train.level,
+                   params=param_count(model), label=name)
+    _import_metrics(reg, run_id, members.get("metrics.json"), run.meta.get("chars_per_token", 1.0))
+    return run_id
+
+
+def _import_metrics(reg: Registry, run_id: str, blob: bytes | None, cpt: float) -> None:
+    if not blob:
+        return
+    try:
+        rows = json.loads(blob)["epochs"]
+        clean = [{"kind": "epoch", **{k: float(r[k]) if r.get(k) is not None else None
+                                      for k in ("epoch", "step", "elapsed", "loss", "val_loss", "bpc", "val_bpc")}}
+                 for r in rows[:10000]]
+    except (ValueError, KeyError, TypeError):
+        return  # curves are a nicety; a model without them still works
+    vals = [r["val_bpc"] for r in clean if r["val_bpc"] is not None]
+    reg.add_metrics(run_id, clean, best_val_bpc=min(vals) if vals else None,
+                    epoch=int(clean[-1]["epoch"] or 0) if clean else 0)
+
+
+def _read_file(path: Path) -> bytes:
+    if not path.is_file():
+        raise RunError(f"{path} is not a file.")
+    if path.stat().st_size > MAX_BUNDLE_BYTES:
+        raise RunError(f"{path.name} is larger than the {MAX_BUNDLE_BYTES // 2**20} MB bundle limit.")
+    return path.read_bytes()

@@ -1,0 +1,221 @@
+"""`python -m textgen {train,generate,evaluate,runs,export,import}`.
+
+Bad input prints one line to stderr and exits non-zero; no traceback reaches the user.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .config import CELLS, LEVELS, ModelConfig, TrainConfig
+from .errors import InkwellError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not usage + message
+        self.exit(2, f"textgen: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m textgen", description="Inkwell: train recurrent text models and write with them.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a model on text files")
+    t.add_argument("corpus", nargs="*", type=Path, help=".txt, .md or .docx files")
+    d_m, d_t = ModelConfig(), TrainConfig()
+    t.add_argument("--level", choices=LEVELS, default=d_t.level)
+    t.add_argument("--cell", choices=CELLS, default=d_m.cell)
+    for name, typ, default in (("layers", int, d_m.layers), ("units", int, d_m.units),
+                               ("embedding", int, d_m.embedding), ("dropout", float, d_m.dropout)):
+        t.add_argument("--" + name, type=typ, default=default)
+    for name in ("max_vocab", "seq_len", "batch_size", "epochs", "time_budget", "lr", "schedule",
+                 "warmup_steps", "clipnorm", "val_fraction", "patience", "seed", "sample_length"):
+        default = getattr(d_t, name)
+        t.add_argument("--" + name.replace("_", "-"), type=type(default) if not isinstance(default, str) else str,
+                       default=default)
+    t.add_argument("--lowercase", action="store_true", help="lowercase the text first")
+    t.add_argument("--collapse-blank-lines", action="store_true")
+    t.add_argument("--strip-gutenberg", action="store_true", help="drop a Project Gutenberg header and footer")
+    t.add_argument("--name", default=None, help="a label for the run")
+    t.add_argument("--resume", metavar="RUN_ID", help="continue a stopped run from its last checkpoint")
+    t.add_argument("--finetune", metavar="RUN_ID", help="start from a trained run's weights on new text")
+    t.add_argument("--run-id", help=argparse.SUPPRESS)   # the job runner's queued run
+    t.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+
+    g = sub.add_parser("generate", help="continue a prompt with a trained run ('demo' is the shipped model)")
+    g.add_argument("run")
+    g.add_argument("--prompt", default="")
+    g.add_argument("--length", type=int, default=200)
+    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--top-k", type=int, default=0)
+    g.add_argument("--top-p", type=float, default=1.0)
+    g.add_argument("--n", type=int, default=1, help="alternatives, sampled as one batch")
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--stop", default="length", help="length, sentence, line, or any text to stop after")
+
+    e = sub.add_parser("evaluate", help="loss, bits per character and perplexity of a run on a text")
+    e.add_argument("run")
+    e.add_argument("corpus", nargs="+", type=Path)
+
+    sub.add_parser("runs", help="list runs")
+    x = sub.add_parser("export", help="write a run as a portable .zip bundle")
+    x.add_argument("run")
+    x.add_argument("file", type=Path)
+    i = sub.add_parser("import", help="add a bundle to the workspace")
+    i.add_argument("file", type=Path)
+    i.add_argument("--name", default=None)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "runs": cmd_runs,
+                "export": cmd_export, "import": cmd_import}[args.command](args)
+    except InkwellError as e:
+        print(f"textgen: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("textgen: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:
+        print(f"textgen: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+
+
+def _corpus(paths: list[Path], args=None):
+    from .corpus import CleanOptions, load_corpus
+
+    clean = None
+    if args is not None:
+        clean = CleanOptions(collapse_blank_lines=args.collapse_blank_lines,
+                             strip_gutenberg=args.strip_gutenberg, lowercase=args.lowercase)
+    return load_corpus(list(paths), clean=clean)
+
+
+def cmd_train(args) -> int:
+    from .train import train
+
+    corpus = None
+    if not args.resume:
+        if not args.corpus:
+            raise InkwellError("train needs at least one text file (or --resume RUN_ID).")
+        corpus = _corpus(args.corpus, args)
+    model = ModelConfig(cell=args.cell, layers=args.layers, units=args.units, embedding=args.embedding,
+                        dropout=args.dropout).validate()
+    cfg = TrainConfig(level=args.level, max_vocab=args.max_vocab, seq_len=args.seq_len, batch_size=args.batch_size,
+                      epochs=args.epochs, time_budget=args.time_budget, lr=args.lr, schedule=args.schedule,
+                      warmup_steps=args.warmup_steps, clipnorm=args.clipnorm, val_fraction=args.val_fraction,
+                      patience=args.patience, seed=args.seed, sample_length=args.sample_length).validate()
+    bar = None if args.quiet else _Progress()
+    result = train(corpus, model, cfg, label=args.name, run_id=args.run_id, resume=args.resume,
+                   finetune=args.finetune, on_event=bar, handle_signals=True)
+    if bar:
+        bar.close()
+    best = f", best validation {result.best_val_bpc:.3f} bits/char" if result.best_val_bpc is not None else ""
+    print(f"{result.status}: run {result.run_id}{best}\n{result.run_dir}")
+    if result.message:
+        print(result.message, file=sys.stderr)
+    return 0 if result.status in ("done", "cancelled") else 3
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; a line per epoch otherwise."""
+
+    def __init__(self):
+        self.tty = sys.stderr.isatty()
+        self.steps = 1
+
+    def __call__(self, ev: dict) -> None:
+        kind = ev["type"]
+        if kind == "start":
+            self.steps = ev["steps_per_epoch"]
+            print(f"run {ev['run_id']}: {ev['params']:,} parameters, {ev['steps_per_epoch']} steps per epoch",
+                  file=sys.stderr)
+        elif kind == "note":
+            print(ev["message"], file=sys.stderr)
+        elif kind == "batch" and self.tty:
+            frac = ev["step"] / max(1, ev["steps"])
+            bar = "#" * int(frac * 30)
+            eta = f"{ev['eta']:.0f}s" if ev.get("eta") is not None else "?"
+            loss = f"{ev['loss']:.3f}" if ev.get("loss") is not None else "-"
+            sys.stderr.write(f"\repoch {ev['epoch'] + 1} [{bar:<30}] {ev['step']}/{ev['steps']} loss {loss} "
+                             f"{ev['chars_per_sec']:,.0f} chars/s eta {eta}   ")
+            sys.stderr.flush()
+        elif kind == "epoch":
+            if self.tty:
+                sys.stderr.write("\n")
+            sample = next(iter(ev["samples"].values()), "").replace("\n", " ")[:70]
+            print(f"epoch {ev['epoch']:.2f}: loss {ev['loss']:.3f}, validation {ev['val_loss']:.3f} "
+                  f"({ev['val_bpc']:.3f} bits/char) | {sample}", file=sys.stderr)
+
+    def close(self) -> None:
+        pass
+
+
+def cmd_generate(args) -> int:
+    from .generate import Generator
+
+    gen = Generator(args.run)
+    kw = dict(length=args.length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+              seed=args.seed, stop=args.stop)
+    gen.check(args.length, args.temperature, args.top_k, args.top_p, args.n)
+    unknown = gen.unknown(args.prompt)
+    if unknown:
+        print(f"textgen: note: the model never saw {''.join(unknown[:20])!r} in the prompt; it reads them as unknown",
+              file=sys.stderr)
+    if args.n == 1:
+        sys.stdout.write(args.prompt)
+        for piece in gen.stream(args.prompt, **kw):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+    else:
+        for i, alt in enumerate(gen.alternatives(args.prompt, args.n, **kw), 1):
+            print(f"--- alternative {i} ---\n{args.prompt}{alt.text}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import evaluate
+
+    result = evaluate(args.run, _corpus(args.corpus).text)
+    print(json.dumps(result.as_dict()))
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .runs import Registry
+
+    runs = Registry().list_runs()
+    if not runs:
+        print("no runs yet: train one with `python -m textgen train FILE.txt`")
+        return 0
+    rows = [("id", "label", "status", "cell", "params", "best val bpc")]
+    for r in runs:
+        cell = f"{r['cell'] or '?'} {r['layers'] or '?'}x{r['units'] or '?'}"
+        bpc = f"{r['best_val_bpc']:.3f}" if r["best_val_bpc"] is not None else "-"
+        rows.append((r["id"], r["label"][:30], r["status"], cell, f"{r['params'] or 0:,}", bpc))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .bundle import export_bundle
+    from .runs import check_run_id
+
+    path = export_bundle(check_run_id(args.run), args.file)
+    print(path)
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .bundle import import_bundle
+
+    print(import_bundle(args.file, label=args.name))
+    return 0

@@ -1,0 +1,147 @@
+"""Generation: the NumPy stepper plus samplers, streaming pieces as they are made. No TensorFlow."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from . import sampling
+from .artifacts import Run, check_weights, load_run
+from .errors import GenerationError
+from .stepper import Stepper
+
+MAX_LENGTH = 5000        # tokens per continuation; longer requests are refused with this number
+MAX_ALTERNATIVES = 8
+PROMPT_TAIL = 2000       # tokens of the draft fed as context: the carried state holds what came before
+SENTENCE_ENDS = tuple(".!?\u2026\u3002\uff01\uff1f")
+STOPS = ("length", "sentence", "line")
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str                 # the continuation only
+    unknown: tuple[str, ...]  # prompt tokens the model never saw (fed as <unk>)
+    stopped_by: str           # "length", "sentence", "line" or the custom stop string
+    seed: int
+
+
+class Generator:
+    """Continues text with a trained run. Cheap to keep: holds weights and the vocabulary only."""
+
+    def __init__(self, run, workspace=None):
+        self.run: Run = load_run(run, workspace)
+        check_weights(self.run.weights, self.run.model)
+        self.vocab = self.run.vocab
+        self.stepper = Stepper(self.run.model, self.run.weights)
+        self._texts = [self.vocab.token_text(i) for i in range(len(self.vocab))]
+
+    # -- checks ----------------------------------------------------------------------------
+    def check(self, length: int, temperature: float, top_k: int, top_p: float, n: int = 1) -> None:
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise GenerationError("Length must be a whole number of at least 1.")
+        if length > MAX_LENGTH:
+            raise GenerationError(f"Length {length:,} is over the cap of {MAX_LENGTH:,} per continuation.")
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_ALTERNATIVES:
+            raise GenerationError(f"The number of alternatives must be between 1 and {MAX_ALTERNATIVES}.")
+        sampling.check_settings(temperature, top_k, top_p, len(self.vocab))
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _prime(self, prompt: str, n: int):
+        if not isinstance(prompt, str):
+            raise GenerationError("The prompt must be text.")
+        ids, unknown = self.vocab.encode(prompt)
+        ids = ids[-PROMPT_TAIL:]
+        if len(ids) == 0:
+            # An empty prompt starts as at a paragraph break, or with the most common token.
+            start = self.vocab.tokens.index("\n") if "\n" in self.vocab.tokens else 1
+            ids = np.array([start], np.int32)
+        block = np.repeat(ids[None, :], n, axis=0)                                   # (n, time)
+        state = self.stepper.initial_state(n)
+        logits, state = self.stepper.feed(block[:, :-1], state)
+        return block[:, -1], state, tuple(unknown)
+
+    def stream_batch(self, prompt: str, n: int = 1, length: int = 200, temperature: float = 0.8,
+                     top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
+                     stop: str | None = None) -> Iterator[list[str]]:
+        """Yields, per step, the new piece of each of the n continuations ('' once a row has stopped)."""
+        for pieces, _ in self._loop(prompt, n, length, temperature, top_k, top_p, seed, stop):
+            yield pieces
+
+    def _loop(self, prompt, n, length, temperature, top_k, top_p, seed, stop):
+        self.check(length, temperature, top_k, top_p, n)
+        stop = stop or "length"
+        rng = np.random.default_rng(seed)
+        last, state, _ = self._prime(prompt, n)
+        done = np.zeros(n, bool)
+        made = [""] * n
+        for _ in range(length):
+            logits, state = self.stepper.step(last, state)                           # (n, vocab)
+            logits[:, 0] = -np.inf   # never propose <unk>
+            last = sampling.sample(logits, rng, temperature, top_k, top_p)
+            pieces = []
+            for row in range(n):
+                if done[row]:
+                    pieces.append("")
+                    continue
+                piece = self._texts[last[row]]
+                piece, finished = _apply_stop(made[row], piece, stop)
+                made[row] += piece
+                done[row] = finished
+                pieces.append(piece)
+            yield pieces, done
+            if done.all():
+                return
+
+    def stream(self, prompt: str, length: int = 200, **kw) -> Iterator[str]:
+        """Yields pieces of one continuation as they are sampled."""
+        for pieces in self.stream_batch(prompt, 1, length, **kw):
+            if pieces[0]:
+                yield pieces[0]
+
+    def generate(self, prompt: str, length: int = 200, temperature: float = 0.8, top_k: int = 0,
+                 top_p: float = 1.0, seed: int | None = None, stop: str | None = None) -> Generation:
+        return self.alternatives(prompt, 1, length, temperature, top_k, top_p, seed, stop)[0]
+
+    def alternatives(self, prompt: str, n: int = 3, length: int = 200, temperature: float = 0.8,
+                     top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
+                     stop: str | None = None) -> list[Generation]:
+        """n continuations sampled as one batch (one matrix product per step for all of them)."""
+        seed = _seed(seed)
+        made, done = [""] * n, np.zeros(n, bool)
+        for pieces, done in self._loop(prompt, n, length, temperature, top_k, top_p, seed, stop):
+            made = [m + p for m, p in zip(made, pieces)]
+        unknown = self.unknown(prompt)
+        return [Generation(t, unknown, (stop or "length") if d else "length", seed) for t, d in zip(made, done)]
+
+    def unknown(self, prompt: str) -> tuple[str, ...]:
+        return tuple(self.vocab.missing(prompt))
+
+
+def _seed(seed: int | None) -> int:
+    if seed is None:
+        return secrets.randbits(31)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise GenerationError("The seed must be a whole number, 0 or more.")
+    return seed
+
+
+def _apply_stop(made: str, piece: str, stop: str) -> tuple[str, bool]:
+    """Cut the piece where the stop condition is met; returns (kept piece, finished)."""
+    if stop == "length":
+        return piece, False
+    if stop == "line":
+        if "\n" in piece and (made + piece[: piece.index("\n")]).strip():
+            return piece[: piece.index("\n")], True
+        return piece, False
+    if stop == "sentence":
+        stripped = piece.rstrip()
+        if stripped.endswith(SENTENCE_ENDS) and (made + piece).strip():
+            return stripped, True
+        return piece, False
+    joined = made + piece
+    at = joined.find(stop, max(0, len(made) - len(stop) + 1))
+    if at >= 0:
+        return joined[len(made): at + len(stop)], True
+    return piece, False

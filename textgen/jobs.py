@@ -1,0 +1,113 @@
+"""The job runner: training runs as worker processes (`python -m textgen train ...`), at most
+INKWELL_MAX_JOBS at once, the rest queued in the registry.
+
+There is no daemon: `pump` starts queued jobs while there is room, and is called by the pages when
+they poll and by each worker as it ends, so the queue moves whether or not a page is open.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .config import ModelConfig, TrainConfig, env_int, to_dict
+from .runs import Registry, pid_alive
+
+ROOT = Path(__file__).resolve().parent.parent
+_children: list[subprocess.Popen] = []   # reaped on each pump so finished workers leave no zombies
+
+
+def max_jobs() -> int:
+    return max(1, env_int("INKWELL_MAX_JOBS", 1))
+
+
+def config_args(model: ModelConfig, cfg: TrainConfig) -> list[str]:
+    """The command-line flags that rebuild these configs in a worker."""
+    m, t = to_dict(model), to_dict(cfg)
+    args = ["--cell", m["cell"], "--layers", str(m["layers"]), "--units", str(m["units"]),
+            "--embedding", str(m["embedding"]), "--dropout", repr(m["dropout"])]
+    for key in ("level", "max_vocab", "seq_len", "batch_size", "epochs", "time_budget", "lr", "schedule",
+                "warmup_steps", "clipnorm", "val_fraction", "patience", "seed", "sample_length"):
+        args += ["--" + key.replace("_", "-"), str(t[key])]
+    return args
+
+
+def submit(corpus_path: str | os.PathLike, model: ModelConfig, cfg: TrainConfig, label: str,
+           reg: Registry | None = None) -> str:
+    """Queue a training job; it starts now if there is room, else when a running one ends."""
+    reg = reg or Registry()
+    model.validate()
+    cfg.validate()
+    run_id = reg.create_run(label, status="queued", cell=model.cell, layers=model.layers, units=model.units,
+                            level=cfg.level, epochs=cfg.epochs, corpus=Path(corpus_path).stem[:200])
+    reg.update_run(run_id, args=_json([str(corpus_path), *config_args(model, cfg), "--run-id", run_id]))
+    pump(reg)
+    return run_id
+
+
+def submit_resume(run_id: str, reg: Registry | None = None, epochs: int | None = None) -> None:
+    reg = reg or Registry()
+    run = reg.require_run(run_id)
+    args = ["--resume", run_id] + (["--epochs", str(epochs)] if epochs else [])
+    reg.update_run(run_id, status="queued", message="Waiting to resume.", args=_json(args), cancel=0)
+    pump(reg)
+
+
+def cancel(run_id: str, reg: Registry | None = None) -> None:
+    """Ask a worker to stop after its current batch (it checkpoints first); queued jobs just leave the queue."""
+    reg = reg or Registry()
+    run = reg.require_run(run_id)
+    reg.request_cancel(run_id)
+    if run["status"] == "running" and pid_alive(run["pid"]):
+        try:
+            os.kill(run["pid"], signal.SIGTERM)
+        except OSError:
+            pass
+
+
+def pump(reg: Registry | None = None) -> list[str]:
+    """Start queued jobs while fewer than max_jobs() run. Safe to call from many processes at once."""
+    import json
+
+    reg = reg or Registry()
+    for child in list(_children):
+        if child.poll() is not None:
+            _children.remove(child)
+    started = []
+    running = sum(1 for r in reg.list_runs() if r["status"] == "running")  # list_runs marks dead workers
+    while running < max_jobs():
+        with reg.connect() as db:
+            db.execute("BEGIN IMMEDIATE")  # one claimer at a time across processes
+            row = db.execute("SELECT id, args FROM runs WHERE status='queued' ORDER BY created LIMIT 1").fetchone()
+            if row is None:
+                db.execute("COMMIT")
+                break
+            db.execute("UPDATE runs SET status='running', pid=NULL, heartbeat=?, message='Starting…' WHERE id=?",
+                       (time.time(), row["id"]))
+            db.execute("COMMIT")
+        pid = _spawn(reg, row["id"], json.loads(row["args"] or "[]"))
+        reg.update_run(row["id"], pid=pid)
+        started.append(row["id"])
+        running += 1
+    return started
+
+
+def _spawn(reg: Registry, run_id: str, args: list[str]) -> int:
+    log = open(reg.run_dir(run_id) / "worker.log", "ab")
+    env = {**os.environ, "INKWELL_HOME": str(reg.home), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # A new session: closing the web server or the browser never takes the worker with it.
+    child = subprocess.Popen([sys.executable, "-m", "textgen", "train", *args, "--quiet"], cwd=ROOT, env=env,
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    _children.append(child)
+    return child.pid
+
+
+def _json(obj) -> str:
+    import json
+
+    return json.dumps(obj)

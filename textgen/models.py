@@ -1,0 +1,58 @@
+"""Model construction (Keras, imported lazily) and size figures the app shows before training."""
+from __future__ import annotations
+
+from .config import ModelConfig
+
+
+def param_count(cfg: ModelConfig) -> int:
+    """Trainable parameters, computed without building the model (matches Keras' count)."""
+    v, e, u = cfg.vocab_size, cfg.embedding, cfg.units
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[cfg.cell]
+    total = v * e
+    width = e
+    for _ in range(cfg.layers):
+        # kernel + recurrent kernel + bias; Keras' GRU (reset_after=True) keeps a second bias row
+        bias = 2 * gates * u if cfg.cell == "gru" else gates * u
+        total += gates * u * (width + u) + bias
+        width = u
+    return total + width * v + v
+
+
+def flops_per_token(cfg: ModelConfig) -> int:
+    """Forward FLOPs per token (a multiply-add counts 2); training costs about 3x this."""
+    v, e, u = cfg.vocab_size, cfg.embedding, cfg.units
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[cfg.cell]
+    total, width = 0, e
+    for _ in range(cfg.layers):
+        total += 2 * gates * u * (width + u)
+        width = u
+    return total + 2 * width * v
+
+
+def build_model(cfg: ModelConfig, seed: int = 0):
+    """Embedding -> stacked recurrent layers -> Dense logits. Outputs logits: the loss uses from_logits."""
+    import keras
+
+    cfg.validate()
+    if cfg.vocab_size < 2:
+        raise ValueError("vocab_size must be set before building a model")
+    keras.utils.set_random_seed(seed)
+    layer_cls = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cfg.cell]
+    inputs = keras.Input(shape=(None,), dtype="int32", name="ids")                  # (batch, time)
+    x = keras.layers.Embedding(cfg.vocab_size, cfg.embedding, name="embedding")(inputs)  # (batch, time, emb)
+    for i in range(cfg.layers):
+        x = layer_cls(cfg.units, return_sequences=True, name=f"rnn_{i}")(x)          # (batch, time, units)
+        if cfg.dropout > 0:
+            x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
+    logits = keras.layers.Dense(cfg.vocab_size, name="logits")(x)                    # (batch, time, vocab)
+    return keras.Model(inputs, logits, name=f"inkwell_{cfg.cell}")
+
+
+def export_weights(model, cfg: ModelConfig) -> dict:
+    """The arrays the NumPy stepper reads, named by role so the file is self-describing."""
+    out = {"embedding": model.get_layer("embedding").get_weights()[0]}
+    for i in range(cfg.layers):
+        w = model.get_layer(f"rnn_{i}").get_weights()
+        out[f"rnn_{i}/kernel"], out[f"rnn_{i}/recurrent"], out[f"rnn_{i}/bias"] = w
+    out["logits/kernel"], out["logits/bias"] = model.get_layer("logits").get_weights()
+    return {k: v.astype("float32") for k, v in out.items()}

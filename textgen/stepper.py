@@ -1,0 +1,93 @@
+"""The NumPy forward pass of Inkwell's models, one token at a time with carried state.
+
+Mirrors Keras 3's cells exactly (gate order, GRU reset_after=True, sigmoid/tanh), so its
+logits match the Keras model's; tests/test_stepper.py proves it for every cell.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import ModelConfig
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # Written via tanh: one transcendental, no overflow warnings for large |x|.
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+class Stepper:
+    """Holds weights; `step` advances a batch of sequences by one token."""
+
+    def __init__(self, cfg: ModelConfig, weights: dict):
+        self.cfg = cfg
+        self.embedding = np.ascontiguousarray(weights["embedding"], dtype=np.float32)  # (vocab, emb)
+        self.layers = []
+        for i in range(cfg.layers):
+            k = np.ascontiguousarray(weights[f"rnn_{i}/kernel"], dtype=np.float32)     # (in, gates*units)
+            r = np.ascontiguousarray(weights[f"rnn_{i}/recurrent"], dtype=np.float32)  # (units, gates*units)
+            b = np.asarray(weights[f"rnn_{i}/bias"], dtype=np.float32)
+            if cfg.cell == "gru":
+                b_in, b_rec = b[0], b[1]                                               # (3*units,) each
+                self.layers.append((k, r, b_in, b_rec))
+            else:
+                self.layers.append((k, r, b, None))
+        # The first layer's input is an embedding row: pre-multiply the table by the kernel once,
+        # so feeding a token costs a row lookup instead of a matrix product.
+        k0, _, b0, _ = self.layers[0]
+        self.input_table = self.embedding @ k0 + b0                                   # (vocab, gates*units)
+        self.out_w = np.ascontiguousarray(weights["logits/kernel"], dtype=np.float32)  # (units, vocab)
+        self.out_b = np.asarray(weights["logits/bias"], dtype=np.float32)               # (vocab,)
+
+    def initial_state(self, batch: int) -> list:
+        u = self.cfg.units
+        if self.cfg.cell == "lstm":
+            return [(np.zeros((batch, u), np.float32), np.zeros((batch, u), np.float32)) for _ in self.layers]
+        return [np.zeros((batch, u), np.float32) for _ in self.layers]
+
+    def step(self, ids: np.ndarray, state: list) -> tuple[np.ndarray, list]:
+        """ids (batch,) int -> logits (batch, vocab) and the new state."""
+        cell, u = self.cfg.cell, self.cfg.units
+        new_state = []
+        x = None
+        for i, (k, r, b, b_rec) in enumerate(self.layers):
+            xin = self.input_table[ids] if i == 0 else x @ k + b                       # (batch, gates*units)
+            s = state[i]
+            if cell == "rnn":
+                h = np.tanh(xin + s @ r)
+                new_state.append(h)
+            elif cell == "lstm":
+                h_prev, c_prev = s
+                z = xin + h_prev @ r                                                    # (batch, 4*units)
+                i_g = _sigmoid(z[:, :u])
+                f_g = _sigmoid(z[:, u:2 * u])
+                g = np.tanh(z[:, 2 * u:3 * u])
+                o_g = _sigmoid(z[:, 3 * u:])
+                c = f_g * c_prev + i_g * g
+                h = o_g * np.tanh(c)
+                new_state.append((h, c))
+            else:  # gru, reset_after=True: the reset gate scales the recurrent product, bias included
+                h_prev = s
+                rec = h_prev @ r + b_rec                                                # (batch, 3*units)
+                zr = _sigmoid(xin[:, :2 * u] + rec[:, :2 * u])
+                z_g, r_g = zr[:, :u], zr[:, u:]
+                hh = np.tanh(xin[:, 2 * u:] + r_g * rec[:, 2 * u:])
+                h = z_g * h_prev + (1.0 - z_g) * hh
+                new_state.append(h)
+            x = h
+        return x @ self.out_w + self.out_b, new_state
+
+    def feed(self, ids: np.ndarray, state: list) -> tuple[np.ndarray, list]:
+        """Feed a (batch, time) block; returns the logits after the last token."""
+        logits = None
+        for t in range(ids.shape[1]):
+            logits, state = self.step(ids[:, t], state)
+        return logits, state
+
+    def sequence_logits(self, ids: np.ndarray) -> np.ndarray:
+        """All logits for a (batch, time) block from a zero state: (batch, time, vocab)."""
+        state = self.initial_state(ids.shape[0])
+        out = []
+        for t in range(ids.shape[1]):
+            logits, state = self.step(ids[:, t], state)
+            out.append(logits)
+        return np.stack(out, axis=1)

@@ -1,0 +1,161 @@
+"""Token <-> id mapping at character or word level, saved as vocab.json beside a model."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .corpus import CJK_CHARS, count_chars
+from .errors import ConfigError
+
+UNK = "<unk>"
+LEVELS = ("char", "word")
+_UNK_TEXT = "\ufffd"  # what an unknown token prints as: the standard replacement character
+
+# CJK ideographs and kana stand alone: without them \w+ would swallow a whole Chinese sentence
+# as one "word" and a word-level vocabulary would learn nothing reusable.
+_WORD = f"[^\\W{CJK_CHARS}]+"
+# Every character is a word char, whitespace, or neither, so these alternatives cover any string
+# with no gaps: "".join(tokenize(t, "word")) == t always holds.
+_TOKEN = re.compile(f"{_WORD}(?:['\u2019]{_WORD})*|[{CJK_CHARS}]|\\s+|[^\\w\\s]|\\w", re.UNICODE)
+
+
+def tokenize(text: str, level: str = "char") -> list[str]:
+    """Split text into tokens whose concatenation is exactly the text."""
+    if level == "char":
+        return list(text)
+    if level == "word":
+        return _TOKEN.findall(text)
+    raise ConfigError(f"level must be 'char' or 'word', not {level!r}")
+
+
+class Vocab:
+    """Ids are positions in `tokens`; id 0 is UNK, which every unseen or rare token maps to."""
+
+    def __init__(self, tokens: list[str], level: str) -> None:
+        if level not in LEVELS:
+            raise ConfigError(f"The vocabulary level must be 'char' or 'word', not {level!r}.")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise ConfigError("The vocabulary tokens must be a list of strings.")
+        if not tokens or tokens[0] != UNK:
+            raise ConfigError(f"The vocabulary must start with the unknown token {UNK}.")
+        if len(set(tokens)) != len(tokens):
+            raise ConfigError("The vocabulary lists the same token twice.")
+        if level == "char" and any(len(t) != 1 for t in tokens[1:]):
+            raise ConfigError("A character vocabulary must hold single characters.")
+        self.level = level
+        self.tokens = list(tokens)
+        self._ids = {t: i for i, t in enumerate(self.tokens)}
+        self._texts = [_UNK_TEXT] + self.tokens[1:]
+        self._table: np.ndarray | None = None  # code point -> id, built on first char-level encode
+
+    @classmethod
+    def build(cls, text: str, level: str = "char", max_size: int | None = None) -> "Vocab":
+        """Most frequent tokens first (ties by token) so ids are the same for the same text."""
+        if max_size is not None and max_size < 2:
+            raise ConfigError(f"A vocabulary needs room for at least one token besides {UNK}, not {max_size}.")
+        if level == "char":
+            counts = count_chars(text)  # NumPy counting: a Counter over 50 MB of text takes seconds
+        else:
+            counts = list(Counter(tokenize(text, level)).items())
+        counts.sort(key=lambda tc: (-tc[1], tc[0]))
+        kept = [t for t, _ in counts if t != UNK]
+        if max_size is not None:
+            kept = kept[:max_size - 1]
+        return cls([UNK] + kept, level)
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokenize(text, self.level)
+
+    def encode(self, text: str) -> tuple[np.ndarray, list[str]]:
+        """(ids, sorted unknown tokens); unknown tokens get id 0."""
+        if self.level == "char":
+            return self._encode_chars(text)
+        tokens = tokenize(text, "word")
+        get = self._ids.get
+        ids = np.fromiter((get(t, 0) for t in tokens), dtype=np.int32, count=len(tokens))  # (tokens,)
+        known = self._ids
+        unknown = sorted({t for t in tokens if t not in known})
+        return ids, unknown
+
+    def _encode_chars(self, text: str) -> tuple[np.ndarray, list[str]]:
+        if self._table is None:
+            # A lookup table over all of Unicode (4 MB) turns encoding into one NumPy gather.
+            table = np.zeros(0x110000, dtype=np.int32)
+            for i, t in enumerate(self.tokens[1:], start=1):
+                table[ord(t)] = i
+            self._table = table
+        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)  # (chars,)
+        ids = self._table[points]                                                          # (chars,)
+        unknown = [chr(int(p)) for p in np.unique(points[ids == 0])]
+        return ids, unknown
+
+    def decode(self, ids: Iterable[int] | np.ndarray) -> str:
+        texts = self._texts
+        try:
+            return "".join([texts[i] for i in np.asarray(ids, dtype=np.int64).ravel().tolist()])
+        except IndexError:
+            raise ConfigError(f"A token id is outside this vocabulary of {len(self)} tokens.") from None
+
+    def token_text(self, id: int) -> str:
+        if not 0 <= int(id) < len(self.tokens):
+            raise ConfigError(f"Token id {id} is outside this vocabulary of {len(self)} tokens.")
+        return self._texts[int(id)]
+
+    def missing(self, text: str) -> list[str]:
+        """Tokens of text the vocabulary lacks (sorted, unique): what a prompt would lose to UNK."""
+        return self.encode(text)[1]
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocab) and (self.level, self.tokens) == (other.level, other.tokens)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking value object: equal, not hashable
+
+    def __repr__(self) -> str:
+        return f"Vocab(level={self.level!r}, size={len(self)})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"level": self.level, "tokens": list(self.tokens)}
+
+    @classmethod
+    def from_json(cls, d: Any) -> "Vocab":
+        if not isinstance(d, dict) or "level" not in d or "tokens" not in d:
+            raise ConfigError("A vocabulary must be a JSON object with 'level' and 'tokens'.")
+        return cls(d["tokens"], d["level"])
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write atomically so a crash mid-save never leaves a half-written vocab.json beside a model."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self.to_json(), f, ensure_ascii=False)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Vocab":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"The vocabulary file {path} does not exist.") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            raise ConfigError(f"The vocabulary file {path} is not readable JSON.") from None
+        return cls.from_json(data)
