@@ -374,8 +374,8 @@ class _Tracker(_make_tracker_base()):
                              eta=eta, chars_per_sec=self.chars_per_sec, heartbeat=time.time(),
                              elapsed=self.elapsed())
         self.last_flush = now
+        self.emit({"type": "batch", "epoch": self.epoch, "step": self.skip + self.batches, "steps": self.spe,
+                   "global_step": self.gstep, "loss": loss, "eta": eta, "chars_per_sec": self.chars_per_sec})
         if self.reg.cancel_requested(self.run_id):
             self.stop.reason = "cancelled"
             self.model.stop_training = True
-        self.emit({"type": "batch", "epoch": self.epoch, "step": self.skip + self.batches, "steps": self.spe,
-                   "global_step": self.gstep, "loss": loss, "eta": eta, "chars_per_sec": self.chars_per_sec})

@@ -1,0 +1,129 @@
+"""Training end to end at tiny sizes: resume equals uninterrupted, cancel, divergence, fine-tuning."""
+import json
+
+import numpy as np
+import pytest
+
+import importlib
+
+from textgen import atomic
+from textgen.config import ModelConfig, TrainConfig
+from textgen.corpus import load_corpus
+from textgen.errors import CorpusError
+from textgen.runs import Registry
+from textgen.train import train
+
+train_mod = importlib.import_module("textgen.train")
+
+MODEL = ModelConfig(cell="gru", layers=1, units=8, embedding=4)
+CFG = TrainConfig(seq_len=12, batch_size=4, epochs=2, lr=1e-2, seed=3, sample_length=20)
+
+
+@pytest.fixture()
+def text(sample_text):
+    return sample_text[:3000]
+
+
+def _weights(run_dir, name="latest.npz"):
+    z = atomic.read_npz(run_dir / "checkpoints" / name)
+    return [z[k] for k in sorted(z) if k.startswith(("w/", "opt/"))]
+
+
+def test_two_epochs_equal_one_then_resume(tmp_path, text):
+    full = train(load_corpus(text), MODEL, CFG, workspace=tmp_path / "a")
+    half = train(load_corpus(text), MODEL, TrainConfig(**{**CFG.__dict__, "epochs": 1}), workspace=tmp_path / "b")
+    assert half.status == "done" and half.epochs_done == 1
+    resumed = train(resume=half.run_id, config=CFG, workspace=tmp_path / "b")
+    assert resumed.status == "done" and resumed.epochs_done == 2
+    for a, b in zip(_weights(full.run_dir), _weights(resumed.run_dir), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_cancel_mid_epoch_checkpoints_and_resume_matches(tmp_path, text, monkeypatch):
+    monkeypatch.setattr(train_mod, "FLUSH_EVERY", 0.0)   # check the cancel flag after every batch
+    full = train(load_corpus(text), MODEL, CFG, workspace=tmp_path / "a")
+    reg = Registry(tmp_path / "b")
+
+    def cancel_after_five(ev):
+        if ev["type"] == "batch" and ev["global_step"] == 5:
+            reg.request_cancel(ev_run["id"])
+    ev_run = {}
+    stopped = train(load_corpus(text), MODEL, CFG, workspace=tmp_path / "b",
+                    on_event=lambda ev: ev_run.setdefault("id", ev.get("run_id")) and cancel_after_five(ev))
+    assert stopped.status == "cancelled"
+    state = json.loads(str(np.load(stopped.run_dir / "checkpoints" / "latest.npz")["state"]))
+    assert (state["epoch"], state["step_in_epoch"], state["global_step"]) == (0, 5, 5)
+    assert reg.get_run(stopped.run_id)["status"] == "cancelled"
+    resumed = train(resume=stopped.run_id, workspace=tmp_path / "b")
+    assert resumed.status == "done"
+    for a, b in zip(_weights(full.run_dir), _weights(resumed.run_dir), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_run_directory_contract_and_registry(tmp_path, text):
+    events = []
+    result = train(load_corpus(text), MODEL, CFG, label="tiny", workspace=tmp_path, on_event=events.append)
+    names = {p.name for p in result.run_dir.iterdir()}
+    assert {"config.json", "vocab.json", "model.keras", "weights.npz", "checkpoints"} <= names
+    assert {p.name for p in (result.run_dir / "checkpoints").iterdir()} == {"latest.npz", "best.npz"}
+    assert not list(result.run_dir.rglob("*.pkl")) and not list(result.run_dir.rglob("*.tmp"))
+    reg = Registry(tmp_path)
+    run = reg.get_run(result.run_id)
+    assert (run["status"], run["label"], run["epoch"], run["cell"]) == ("done", "tiny", 2, "gru")
+    epochs = reg.metrics(result.run_id, "epoch")
+    assert [m["epoch"] for m in epochs] == [1, 2]
+    assert run["best_val_bpc"] == pytest.approx(min(m["val_bpc"] for m in epochs))
+    for m in epochs:
+        assert m["val_bpc"] == pytest.approx(m["val_loss"] / np.log(2))
+    assert reg.metrics(result.run_id, "batch")
+    assert {(s["epoch"], s["temperature"]) for s in reg.samples(result.run_id)} == {(1, 0.5), (1, 1.0), (2, 0.5), (2, 1.0)}
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("epoch") == 2
+
+
+def test_huge_learning_rate_ends_diverged_with_advice(tmp_path, text):
+    cfg = TrainConfig(seq_len=12, batch_size=4, epochs=3, lr=10.0, clipnorm=0.0, seed=1, sample_length=0)
+    result = train(load_corpus(text), ModelConfig(cell="rnn", layers=1, units=32, embedding=8), cfg,
+                   workspace=tmp_path)
+    assert result.status == "diverged"
+    assert "lower learning rate" in result.message
+    assert Registry(tmp_path).get_run(result.run_id)["status"] == "diverged"
+
+
+def test_diverged_run_keeps_last_good_checkpoint(tmp_path, text, monkeypatch):
+    first = train(load_corpus(text), MODEL, TrainConfig(**{**CFG.__dict__, "epochs": 1}), workspace=tmp_path)
+    before = _weights(first.run_dir)
+
+    class Exploding(train_mod._Tracker):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            self.explode_at = -1.0   # any loss counts as exploding
+    monkeypatch.setattr(train_mod, "_Tracker", Exploding)
+    result = train(resume=first.run_id, config=CFG, workspace=tmp_path)
+    assert result.status == "diverged"
+    for a, b in zip(before, _weights(first.run_dir), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert (first.run_dir / "weights.npz").exists()
+
+
+def test_time_budget_stops_cleanly(tmp_path, text):
+    cfg = TrainConfig(seq_len=12, batch_size=4, epochs=1000, time_budget=3, seed=1, sample_length=0)
+    result = train(load_corpus(text), MODEL, cfg, workspace=tmp_path)
+    assert result.status == "done" and "time budget" in result.message
+    assert result.epochs_done < 1000
+
+
+def test_finetune_refuses_unseen_characters(tmp_path, text):
+    base = train(load_corpus(text), MODEL, TrainConfig(**{**CFG.__dict__, "epochs": 1}), workspace=tmp_path)
+    with pytest.raises(CorpusError, match="never saw"):
+        train(load_corpus(text + " \u00e9\u00e9 ~~"), config=CFG, finetune=base.run_id, workspace=tmp_path)
+    tuned = train(load_corpus(text[::-1]), config=TrainConfig(**{**CFG.__dict__, "epochs": 1}),
+                  finetune=base.run_id, workspace=tmp_path)
+    assert tuned.status == "done"
+    assert json.loads((tuned.run_dir / "vocab.json").read_text()) == json.loads((base.run_dir / "vocab.json").read_text())
+
+
+def test_too_short_text_is_refused_before_training(tmp_path):
+    with pytest.raises(CorpusError, match="too short"):
+        train(load_corpus("abc def ghi"), MODEL, CFG, workspace=tmp_path)
+    assert Registry(tmp_path).list_runs() == []

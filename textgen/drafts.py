@@ -1,0 +1,272 @@
+"""The writer's draft: who wrote what, undo/redo of the model's pieces, saved in the workspace.
+
+A draft is a list of segments `{"author": "writer" | "model", "text": str}`; consecutive segments
+of one author are merged and empty ones dropped, so equal drafts have equal segment lists.
+No Streamlit here: the Write page keys a draft by a token from the browser's URL.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from . import atomic
+from .errors import InkwellError
+from .runs import home
+
+AUTHORS = ("writer", "model")
+KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+MAX_CHARS = 500_000     # a novella; bigger drafts belong in a file, not a text box saved on every edit
+MAX_UNDO = 200          # appended pieces remembered for undo
+FORMAT_VERSION = 1
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all also
+# defuses the extensions renderers add on top (GFM tables and strikethrough, $math$, :directives[]).
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+class DraftError(InkwellError, ValueError):
+    """A draft key or draft file cannot be used."""
+
+
+def check_key(key) -> str:
+    """Keys come from a browser's URL: only a short run of safe characters may become a file name."""
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+        shown = repr(key)[:40] + ("..." if len(repr(key)) > 40 else "")
+        raise DraftError(f"{shown} is not a draft key (8 to 64 letters, digits, '-' or '_').")
+    return key
+
+
+def drafts_dir(workspace: str | os.PathLike | None = None) -> Path:
+    return home(workspace) / "drafts"
+
+
+def escape_markdown(text: str) -> str:
+    """Text that Markdown renders as exactly itself: no emphasis, links, HTML, headings or lists."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _merge(segments) -> list[dict]:
+    out: list[dict] = []
+    for seg in segments:
+        author, text = seg["author"], seg["text"]
+        if not text:
+            continue
+        if out and out[-1]["author"] == author:
+            out[-1] = {"author": author, "text": out[-1]["text"] + text}
+        else:
+            out.append({"author": author, "text": text})
+    return out
+
+
+def _slice(segments: list[dict], start: int, stop: int) -> list[dict]:
+    """The segments covering characters [start, stop) of the joined text, cut at the ends."""
+    out, pos = [], 0
+    for seg in segments:
+        end = pos + len(seg["text"])
+        lo, hi = max(start, pos), min(stop, end)
+        if lo < hi:
+            out.append({"author": seg["author"], "text": seg["text"][lo - pos: hi - pos]})
+        pos = end
+    return out
+
+
+def _render_line(pieces: list[tuple[str, str]], model_format: str) -> str:
+    text = "".join(t for _, t in pieces)
+    indent = len(text) - len(text.lstrip(" \t"))
+    out, pos = ["\u00a0" * indent], 0
+    end = len(text.rstrip())
+    if end <= indent:
+        return ""
+    for author, piece in pieces:
+        lo, hi = max(pos, indent), min(pos + len(piece), end)
+        pos += len(piece)
+        if lo >= hi:
+            continue
+        chunk = text[lo:hi]
+        body = chunk.strip()
+        if author == "model" and body:
+            lead = chunk[: len(chunk) - len(chunk.lstrip())]
+            trail = chunk[len(chunk.rstrip()):]
+            out.append(lead + model_format.format(escape_markdown(body)) + trail)
+        else:
+            out.append(escape_markdown(chunk))
+    return "".join(out)
+
+
+def _check_size(text: str) -> None:
+    if len(text) > MAX_CHARS:
+        raise DraftError(f"The draft would be {len(text):,} characters; the limit is {MAX_CHARS:,}.")
+
+
+class Draft:
+    def __init__(self, segments=None, undo=None, redo=None):
+        segments = list(segments or [])
+        for seg in segments:
+            if (not isinstance(seg, dict) or seg.get("author") not in AUTHORS
+                    or not isinstance(seg.get("text"), str)):
+                raise DraftError("A draft segment must be {'author': 'writer' or 'model', 'text': str}.")
+        for stack in (undo or [], redo or []):
+            if not all(isinstance(p, str) for p in stack):
+                raise DraftError("Undo and redo entries must be text.")
+        self.segments: list[dict] = _merge(segments)
+        self.undo_stack: list[str] = list(undo or [])[-MAX_UNDO:]   # model pieces, most recent last
+        self.redo_stack: list[str] = list(redo or [])[-MAX_UNDO:]   # undone pieces, most recent last
+        _check_size(self.text)
+
+    @classmethod
+    def from_text(cls, text: str, author: str = "writer") -> "Draft":
+        return cls([{"author": author, "text": text}])
+
+    @property
+    def text(self) -> str:
+        return "".join(seg["text"] for seg in self.segments)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Draft) and (self.segments, self.undo_stack, self.redo_stack) == (
+            other.segments, other.undo_stack, other.redo_stack)
+
+    def __repr__(self) -> str:
+        return f"Draft({len(self.segments)} segments, {len(self.text)} chars)"
+
+    # -- changes -------------------------------------------------------------------------------
+    def append_model(self, text: str) -> None:
+        """The writer kept a continuation: it joins the draft as the model's and can be undone."""
+        if not isinstance(text, str):
+            raise DraftError("A continuation must be text.")
+        if not text:
+            return
+        _check_size(self.text + text)
+        self.segments = _merge(self.segments + [{"author": "model", "text": text}])
+        self.undo_stack = (self.undo_stack + [text])[-MAX_UNDO:]
+        self.redo_stack = []
+
+    def set_text(self, new: str) -> bool:
+        """The writer edited the whole text freely. Returns whether anything changed.
+
+        Attribution is kept only where it is certain: the longest common prefix and the longest
+        common suffix of the old and new text keep their authors; whatever lies between them (the
+        edit) is the writer's. Typing after the model's piece, or fixing a typo earlier on, leaves
+        the model's pieces marked as the model's.
+        """
+        if not isinstance(new, str):
+            raise DraftError("The draft must be text.")
+        old = self.text
+        if new == old:
+            return False
+        _check_size(new)
+        limit = min(len(old), len(new))
+        p = 0
+        while p < limit and old[p] == new[p]:
+            p += 1
+        s = 0
+        while s < limit - p and old[len(old) - 1 - s] == new[len(new) - 1 - s]:
+            s += 1
+        self.segments = _merge(_slice(self.segments, 0, p)
+                               + [{"author": "writer", "text": new[p: len(new) - s]}]
+                               + _slice(self.segments, len(old) - s, len(old)))
+        self.redo_stack = []
+        return True
+
+    def _truncate(self, length: int) -> None:
+        self.segments = _merge(_slice(self.segments, 0, length))
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self.undo_stack) and self.text.endswith(self.undo_stack[-1])
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self.redo_stack)
+
+    def undo(self) -> str | None:
+        """Remove the model's last piece if the draft still ends with it; returns it, or None."""
+        if not self.can_undo:
+            return None
+        piece = self.undo_stack.pop()
+        self._truncate(len(self.text) - len(piece))
+        self.redo_stack.append(piece)
+        return piece
+
+    def redo(self) -> str | None:
+        """Re-append the piece undone last; returns it, or None when there is nothing to redo."""
+        if not self.redo_stack:
+            return None
+        piece = self.redo_stack.pop()
+        _check_size(self.text + piece)
+        self.segments = _merge(self.segments + [{"author": "model", "text": piece}])
+        self.undo_stack = (self.undo_stack + [piece])[-MAX_UNDO:]
+        return piece
+
+    def clear(self) -> None:
+        self.segments, self.undo_stack, self.redo_stack = [], [], []
+
+    # -- export ---------------------------------------------------------------------------------
+    def to_text(self) -> str:
+        return self.text
+
+    def to_markdown(self, model_format: str = "*{}*") -> str:
+        """All text escaped so it renders as itself; the model's text wrapped in `model_format`.
+
+        Emphasis cannot span lines or start or end with a space, so the model's text is wrapped
+        line by line with its outer spaces left outside. Single line breaks become hard breaks
+        (a backslash before the newline), blank lines a paragraph break, and leading spaces
+        no-break spaces: plain Markdown would join the lines or read indented ones as code.
+        """
+        lines: list[list[tuple[str, str]]] = [[]]          # per line: (author, text) pieces
+        for seg in self.segments:
+            for i, part in enumerate(seg["text"].split("\n")):
+                if i:
+                    lines.append([])
+                if part:
+                    lines[-1].append((seg["author"], part))
+        out: list[str] = []
+        blank = False
+        for pieces in lines:
+            rendered = _render_line(pieces, model_format)
+            if not rendered:
+                blank = bool(out)
+                continue
+            if out:
+                out.append("\n\n" if blank else "\\\n")
+            out.append(rendered)
+            blank = False
+        return "".join(out)
+
+    # -- storage --------------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {"format": FORMAT_VERSION, "segments": self.segments,
+                "undo": self.undo_stack, "redo": self.redo_stack}
+
+    @classmethod
+    def from_json(cls, data) -> "Draft":
+        if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
+            raise DraftError("A draft file must hold a JSON object with a list of segments.")
+        undo, redo = data.get("undo", []), data.get("redo", [])
+        if not isinstance(undo, list) or not isinstance(redo, list):
+            raise DraftError("A draft file's undo and redo entries must be lists.")
+        return cls(data["segments"], undo, redo)
+
+    def save(self, key: str, workspace: str | os.PathLike | None = None) -> Path:
+        path = drafts_dir(workspace) / f"{check_key(key)}.json"
+        atomic.write_json(path, self.to_json())
+        return path
+
+    @classmethod
+    def path(cls, key: str, workspace: str | os.PathLike | None = None) -> Path:
+        return drafts_dir(workspace) / f"{check_key(key)}.json"
+
+    @classmethod
+    def load(cls, key: str, workspace: str | os.PathLike | None = None) -> "Draft":
+        """The draft saved under key, or an empty one when there is none yet."""
+        path = cls.path(key, workspace)
+        try:
+            raw = path.read_text("utf-8")
+        except FileNotFoundError:
+            return cls()
+        except (OSError, UnicodeDecodeError) as e:
+            raise DraftError(f"The saved draft could not be read ({e.__class__.__name__}).") from None
+        try:
+            return cls.from_json(json.loads(raw))
+        except ValueError as e:   # JSONDecodeError and DraftError are both ValueErrors
+            raise DraftError(f"The saved draft is damaged and cannot be opened ({e}).") from None

@@ -1,0 +1,106 @@
+"""Saved corpora: the cleaned texts a writer kept, in the workspace's corpora/ folder.
+
+Each corpus is `<id>.txt` (the exact training text) beside `<id>.json` (its display name,
+sources, encoding and stats). Ids are generated and checked with a strict pattern before any
+path is built from them; names are display labels only and never become paths.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+
+from . import atomic
+from .corpus import Corpus
+from .errors import CorpusError
+from .runs import clean_label, home
+
+CORPUS_ID_RE = re.compile(r"^c-[0-9a-f]{12}$")
+FORMAT_VERSION = 1
+
+
+def _folder(workspace: str | os.PathLike | None) -> Path:
+    return home(workspace) / "corpora"   # the same folder as Registry(workspace).home / "corpora"
+
+
+def check_corpus_id(corpus_id: str) -> str:
+    """Refuse anything but a generated id (traversal, slashes, NUL, huge strings) before it nears the disk."""
+    if not isinstance(corpus_id, str) or not CORPUS_ID_RE.fullmatch(corpus_id):
+        shown = repr(corpus_id)[:60]
+        raise CorpusError(f"{shown} is not a saved corpus id (ids look like c-0123456789ab).")
+    return corpus_id
+
+
+def new_corpus_id() -> str:
+    return "c-" + secrets.token_hex(6)
+
+
+def corpus_path(corpus_id: str, workspace: str | os.PathLike | None = None) -> Path:
+    """The text file of a saved corpus (what a training worker reads)."""
+    path = _folder(workspace) / f"{check_corpus_id(corpus_id)}.txt"
+    if not path.is_file():
+        raise CorpusError(f"There is no saved corpus {corpus_id}; it may have been deleted.")
+    return path
+
+
+def save_corpus(name: str, corpus: Corpus, workspace: str | os.PathLike | None = None) -> str:
+    if not isinstance(corpus, Corpus):
+        raise CorpusError("Only a checked corpus can be saved; check the text first.")
+    folder = _folder(workspace)
+    corpus_id = new_corpus_id()
+    while (folder / f"{corpus_id}.json").exists():  # 48 random bits: a clash is astronomically rare
+        corpus_id = new_corpus_id()
+    s = corpus.stats
+    meta = {
+        "format": FORMAT_VERSION, "id": corpus_id, "name": clean_label(name, "untitled corpus"),
+        "sources": list(corpus.sources), "encoding": corpus.encoding, "digest": corpus.digest,
+        "stats": {"chars": s.chars, "distinct": s.distinct, "words": s.words, "lines": s.lines},
+        "created": time.time(),
+    }
+    # Text first, metadata last: list_corpora only shows corpora whose metadata exists.
+    atomic.write_text(folder / f"{corpus_id}.txt", corpus.text)
+    atomic.write_json(folder / f"{corpus_id}.json", meta)
+    return corpus_id
+
+
+def _read_meta(path: Path) -> dict | None:
+    try:
+        meta = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("id") != path.stem or not CORPUS_ID_RE.fullmatch(path.stem):
+        return None
+    return meta
+
+
+def list_corpora(workspace: str | os.PathLike | None = None) -> list[dict]:
+    """Metadata of every saved corpus, newest first; unreadable or half-written entries are skipped."""
+    folder = _folder(workspace)
+    out = []
+    for path in folder.glob("c-*.json"):
+        meta = _read_meta(path)
+        if meta and (folder / f"{path.stem}.txt").is_file():
+            out.append(meta)
+    return sorted(out, key=lambda m: (-float(m.get("created") or 0), m["id"]))
+
+
+def load_saved(corpus_id: str, workspace: str | os.PathLike | None = None) -> tuple[str, dict]:
+    path = corpus_path(corpus_id, workspace)
+    meta = _read_meta(path.with_suffix(".json"))
+    if meta is None:
+        raise CorpusError(f"The saved corpus {corpus_id} has no readable description; save it again.")
+    return path.read_text("utf-8"), meta
+
+
+def delete_corpus(corpus_id: str, workspace: str | os.PathLike | None = None) -> None:
+    """Remove a saved corpus. Runs trained on it keep their own copy of the text."""
+    folder = _folder(workspace)
+    check_corpus_id(corpus_id)
+    paths = [folder / f"{corpus_id}.json", folder / f"{corpus_id}.txt"]
+    if not any(p.exists() for p in paths):
+        raise CorpusError(f"There is no saved corpus {corpus_id}; it may have been deleted already.")
+    for p in paths:  # metadata first, so a crash midway leaves nothing listed
+        p.unlink(missing_ok=True)

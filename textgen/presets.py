@@ -1,0 +1,86 @@
+"""Presets by time budget, auto-sizing and time estimates: plain values shared by the app and tests.
+
+Throughput figures come from this project's own measurements on a 2-core CPU (about 60 GFLOP/s
+achieved in training, counting a training step as 3x the forward FLOPs).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .config import ModelConfig, TrainConfig
+from .models import flops_per_token, param_count
+
+TRAIN_GFLOPS = 55.0   # achieved training rate on the reference 2-core machine (conservative)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    blurb: str
+    model: ModelConfig
+    train: TrainConfig
+
+
+PRESETS = {
+    "Quick": Preset("Quick", "About 1 minute: a single GRU layer learns words and spelling.",
+                    ModelConfig(cell="gru", layers=1, units=256, embedding=64, dropout=0.0),
+                    TrainConfig(seq_len=64, batch_size=64, epochs=200, time_budget=60, lr=3e-3,
+                                schedule="cosine", warmup_steps=20, clipnorm=1.0)),
+    "Short": Preset("Short", "About 5 minutes: two GRU layers pick up phrasing and punctuation.",
+                    ModelConfig(cell="gru", layers=2, units=256, embedding=64, dropout=0.1),
+                    TrainConfig(seq_len=100, batch_size=64, epochs=500, time_budget=300, lr=2e-3,
+                                schedule="cosine", warmup_steps=50, clipnorm=1.0)),
+    "Long": Preset("Long", "About 20 minutes: a larger two-layer LSTM for longer-range structure.",
+                   ModelConfig(cell="lstm", layers=2, units=384, embedding=96, dropout=0.2),
+                   TrainConfig(seq_len=128, batch_size=64, epochs=1000, time_budget=1200, lr=2e-3,
+                               schedule="cosine", warmup_steps=100, clipnorm=1.0)),
+}
+
+CELL_NOTES = {
+    "rnn": "SimpleRNN: the plainest recurrent cell and the fastest per step; forgets quickly and is "
+           "prone to exploding gradients, which makes it a good teaching contrast.",
+    "lstm": "LSTM: gates and a separate memory cell keep information over long spans; the most "
+            "parameters per unit and a little slower.",
+    "gru": "GRU: two gates instead of three; nearly as good a memory as LSTM with fewer parameters, "
+           "often the best choice on a CPU.",
+}
+
+
+def chars_per_second(model: ModelConfig, gflops: float = TRAIN_GFLOPS) -> float:
+    return gflops * 1e9 / (3 * max(1, flops_per_token(model)))
+
+
+def seconds_per_epoch(model: ModelConfig, train_chars: int, gflops: float = TRAIN_GFLOPS) -> float:
+    return train_chars / chars_per_second(model, gflops)
+
+
+def recommend(corpus_chars: int, budget_seconds: float, vocab_size: int = 80,
+              gflops: float = TRAIN_GFLOPS) -> tuple[ModelConfig, str]:
+    """The largest GRU that both fits the data and sees it enough times in the budget, and why.
+
+    Too many parameters for the data overfit (the char-rnn rule of thumb: parameters about the
+    number of characters, within 2x); too many for the time never converge (aim for 5+ passes over the text).
+    """
+    best = None
+    for layers, units in ((1, 64), (1, 128), (1, 256), (2, 256), (1, 512), (2, 384), (2, 512), (3, 512)):
+        m = ModelConfig(vocab_size=vocab_size, cell="gru", layers=layers, units=units, embedding=64)
+        passes = chars_per_second(m, gflops) * budget_seconds / max(1, corpus_chars)
+        if param_count(m) <= max(2 * corpus_chars, 50_000) and passes >= 5:
+            best = (m, passes)
+    if best is None:
+        m = ModelConfig(vocab_size=vocab_size, cell="gru", layers=1, units=64, embedding=64)
+        return m, ("The text is large for this time budget: the smallest model still sees it fewer than 5 "
+                   "times; a longer budget will help more than a bigger model.")
+    m, passes = best
+    return m, (f"About {corpus_chars:,} characters: a {m.layers}-layer GRU of {m.units} units "
+               f"({param_count(m):,} parameters) fits this size and reads the text about {passes:.0f} times "
+               f"in {_minutes(budget_seconds)}.")
+
+
+def _minutes(seconds: float) -> str:
+    m = max(1, round(seconds / 60))
+    return "1 minute" if m == 1 else f"{m} minutes"
+
+
+def with_vocab(preset: Preset, vocab_size: int) -> ModelConfig:
+    return replace(preset.model, vocab_size=vocab_size)
