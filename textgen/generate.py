@@ -137,7 +137,8 @@ def _apply_stop(made: str, piece: str, stop: str) -> tuple[str, bool]:
         return piece, False
     if stop == "sentence":
         stripped = piece.rstrip()
-        if stripped.endswith(SENTENCE_ENDS) and (made + piece).strip():
+        # A sentence needs some words: a leading "." after the writer's own sentence does not end one.
+        if stripped.endswith(SENTENCE_ENDS) and any(ch.isalnum() for ch in made + piece):
             return stripped, True
         return piece, False
     joined = made + piece

@@ -1,0 +1,152 @@
+"""The Corpus page, driven through AppTest: checking text, errors next to the input, saving and deleting."""
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from textgen import library
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "corpus.py")
+
+# 20 x "The cat sat.\nThe dog ran!\n": 26 chars a time; T h e ␣ c a t s . ↵ d o g r n ! are 16 distinct;
+# 6 words and 2 newlines a time, so 41 lines.
+TEXT = "The cat sat.\nThe dog ran!\n" * 20
+
+
+def metrics(at) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def check(at):
+    return next(b for b in at.button if b.label == "Check text").click().run()
+
+
+def chart_frame(at, index=0):
+    from streamlit import dataframe_util
+
+    proto = at.get("vega_lite_chart")[index].proto
+    return dataframe_util.convert_arrow_bytes_to_pandas_df(proto.datasets[0].data.data)
+
+
+def test_page_loads_with_empty_state(workspace):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    assert at.title[0].value == "Corpus"
+    assert at.text_area(key="corpus_paste").value == ""
+    assert any("Nothing saved yet" in c.value for c in at.caption)
+
+
+def test_pasted_text_shows_exact_stats(workspace):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.text_area(key="corpus_paste").set_value(TEXT)
+    check(at)
+    assert not at.exception
+    assert metrics(at) == {"Characters": "520", "Distinct characters": "16", "Words": "120", "Lines": "41",
+                           "Encoding": "utf-8"}
+    top = chart_frame(at)
+    assert top.iloc[0].to_dict() == {"character": "␣", "count": 80}   # 4 spaces a time
+    assert set(top["character"]) >= {"↵", "T", "h", "e"}
+    assert at.code[0].value == TEXT.rstrip("\n")   # all of it: shorter than the preview (st.code drops the last newline)
+    assert any("characters" in i.value for i in at.info)                 # the sizing advice
+
+
+def test_lowercase_option_merges_characters(workspace):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.text_area(key="corpus_paste").set_value(TEXT)
+    at.checkbox(key="clean_lower").check()
+    check(at)
+    assert metrics(at)["Distinct characters"] == "15"   # T folds into t
+
+
+def test_whitespace_paste_shows_error_and_keeps_text(workspace):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.text_area(key="corpus_paste").set_value("  \n\t  ")
+    check(at)
+    assert not at.exception
+    assert [e.value for e in at.error] == ["The text contains only whitespace."]
+    assert at.text_area(key="corpus_paste").value == "  \n\t  "
+    assert not at.metric
+
+
+def test_empty_paste_shows_error(workspace):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    check(at)
+    assert [e.value for e in at.error] == ["The text is empty."]
+
+
+def test_error_clears_an_earlier_result(workspace):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.text_area(key="corpus_paste").set_value(TEXT)
+    check(at)
+    at.text_area(key="corpus_paste").set_value("")
+    check(at)
+    assert not at.metric and len(at.error) == 1
+
+
+def test_uploads_are_checked_on_the_server(workspace):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.segmented_control(key="corpus_mode").set_value("upload").run()
+    up = at.file_uploader(key="corpus_files")
+    assert up.allowed_type == [".txt", ".md", ".docx"]
+    up.set_value([("a.txt", b"one two\n", "text/plain"), ("b.md", "caf\xe9 ok".encode("cp1252"), "text/markdown")])
+    check(at)
+    assert not at.exception and not at.error
+    # "one two\n" + "\n\n" + "café ok": 17 characters, 4 words, 4 lines
+    assert metrics(at)["Characters"] == "17"
+    assert metrics(at)["Words"] == "4"
+    assert metrics(at)["Encoding"] == "utf-8,cp1252"
+    assert at.text_input(key="corpus_name").value == "a and 1 more"
+
+    at.file_uploader(key="corpus_files").set_value(("photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
+                                                    "text/plain"))
+    check(at)
+    assert [e.value for e in at.error] == ["photo.txt looks like binary data (an image or archive?), not text."]
+
+
+def test_upload_mode_without_files(workspace):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.segmented_control(key="corpus_mode").set_value("upload").run()
+    check(at)
+    assert [e.value for e in at.error] == ["Choose at least one .txt, .md or .docx file first."]
+
+
+def test_pasted_text_survives_a_mode_switch(workspace):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.text_area(key="corpus_paste").set_value("keep me")
+    at.segmented_control(key="corpus_mode").set_value("sample").run()
+    at.segmented_control(key="corpus_mode").set_value("paste").run()
+    assert at.text_area(key="corpus_paste").value == "keep me"
+
+
+def test_sample_text(workspace, sample_text):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.segmented_control(key="corpus_mode").set_value("sample").run()
+    check(at)
+    assert not at.error
+    expected = sample_text.replace("\r\n", "\n").lstrip("\ufeff")
+    assert metrics(at)["Characters"] == f"{len(expected):,}"
+    assert at.text_input(key="corpus_name").value == "sample"
+
+
+def test_save_lists_and_delete(workspace):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.text_area(key="corpus_paste").set_value(TEXT)
+    check(at)
+    assert at.text_input(key="corpus_name").value == "Pasted text"
+    at.text_input(key="corpus_name").set_value("Cats and dogs")
+    next(b for b in at.button if b.label == "Save corpus").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Saved. It is ready on the Train page."]
+    saved = library.list_corpora()
+    assert [c["name"] for c in saved] == ["Cats and dogs"]
+    assert library.load_saved(saved[0]["id"])[0] == TEXT
+    table = at.dataframe[0].value
+    assert table[["name", "characters", "distinct", "words", "sources"]].to_dict("records") == [
+        {"name": "Cats and dogs", "characters": 520, "distinct": 16, "words": 120, "sources": "pasted text"}]
+
+    assert at.button(key="corpus_delete").disabled
+    at.checkbox(key="corpus_delete_sure").check().run()
+    at.button(key="corpus_delete").click().run()
+    assert not at.exception
+    assert library.list_corpora() == []
+    assert not at.dataframe

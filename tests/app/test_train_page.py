@@ -1,0 +1,169 @@
+"""The Train page, driven through AppTest, starting a real (tiny) worker process."""
+import random
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from textgen import Registry, load_corpus, library
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "train.py")
+TINY = {"hp_layers": 1, "hp_units": 16, "hp_embedding": 8, "hp_seq_len": 20, "hp_batch_size": 8, "hp_epochs": 1,
+        "hp_time_budget": 0.0}
+
+
+def tiny_text(n_chars: int = 3000) -> str:
+    rng = random.Random(7)
+    words = "the keeper climbs one hundred steps to light the lamp above the grey sea".split()
+    out = []
+    while sum(len(w) + 1 for w in out) < n_chars:
+        out.append(rng.choice(words))
+    return " ".join(out)
+
+
+def metrics(at) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def chart_frame(at, index=0):
+    from streamlit import dataframe_util
+
+    proto = at.get("vega_lite_chart")[index].proto
+    return dataframe_util.convert_arrow_bytes_to_pandas_df(proto.datasets[0].data.data)
+
+
+def start(workspace, text):
+    cid = library.save_corpus("Lamp words", load_corpus(text))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="train_preset").set_value("Custom").run()
+    for key, value in TINY.items():
+        at.number_input(key=key).set_value(value)
+    return cid, at.run()
+
+
+def test_without_corpora_points_to_corpus_page(workspace):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    assert at.title[0].value == "Train"
+    assert at.info[0].value.startswith("Save a corpus first")
+    assert not at.button  # nothing to start
+
+
+def test_presets_fill_the_fields_and_estimates(workspace):
+    text = tiny_text()
+    library.save_corpus("Lamp words", load_corpus(text))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    assert at.radio(key="train_preset").value == "Quick"
+    assert at.number_input(key="hp_units").value == 256 and at.number_input(key="hp_units").disabled
+    assert at.radio(key="train_cell").value == "gru"
+    at.radio(key="train_preset").set_value("Long").run()
+    assert at.number_input(key="hp_units").value == 384
+    assert at.radio(key="train_cell").value == "lstm"
+    at.radio(key="train_preset").set_value("Custom").run()
+    assert not at.number_input(key="hp_units").disabled
+    assert at.number_input(key="hp_units").value == 384   # Custom starts from the last preset
+    for key, value in TINY.items():
+        at.number_input(key=key).set_value(value)
+    at.radio(key="train_cell").set_value("gru").run()
+    distinct = len(set(text))
+    v = distinct + 1
+    # GRU 1x16, embedding 8: embedding + kernels + two bias rows + output layer
+    expected = v * 8 + 3 * 16 * (8 + 16) + 2 * 3 * 16 + 16 * v + v
+    assert metrics(at)["Parameters"] == f"{expected:,}"
+    assert metrics(at)["Vocabulary"] == f"{v}"
+
+
+def test_too_short_text_is_refused_before_starting(workspace):
+    library.save_corpus("short", load_corpus("tiny text " * 10))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert at.error[0].value.startswith("The text is too short for sequence length 64")
+    start_button = next(b for b in at.button if b.label == "Start training")
+    assert start_button.disabled
+    assert Registry().list_runs() == []
+
+
+def test_start_a_tiny_run_and_watch_it_finish(workspace):
+    text = tiny_text()
+    cid, at = start(workspace, text)
+    at.text_input(key="train_label").set_value("tiny page run")
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception, at.exception
+    reg = Registry()
+    runs = reg.list_runs()
+    assert len(runs) == 1 and runs[0]["label"] == "tiny page run"
+    run_id = runs[0]["id"]
+    assert at.session_state["train_run"] == run_id
+    assert runs[0]["status"] in ("queued", "running")
+    assert runs[0]["corpus"] == cid
+
+    deadline = time.time() + 120
+    while reg.get_run(run_id)["status"] in ("queued", "running"):
+        assert time.time() < deadline, "the tiny run did not finish in 120 s"
+        time.sleep(1)
+    run = reg.get_run(run_id)
+    log = (reg.run_dir(run_id) / "worker.log").read_text(errors="replace")
+    assert run["status"] == "done", (run["message"], log[-2000:])
+
+    at.run()
+    assert not at.exception
+    assert any(s.value.startswith("Training finished.") for s in at.success)
+    shown = metrics(at)
+    assert shown["Best validation"] == f"{run['best_val_bpc']:.3f} bpc"
+    assert shown["Perplexity per character"] == f"{2 ** run['best_val_bpc']:.2f}"
+    assert shown["Parameters"] == f"{run['params']:,}"
+    assert at.get("progress")[-1].proto.text == "finished 1 epoch"
+    # the loss chart carries the registry's numbers: per-batch train loss and the epoch's validation point
+    frames = [chart_frame(at, i) for i in range(len(at.get("vega_lite_chart")))]
+    loss = next(f for f in frames if "series" in f.columns)
+    val = loss[loss.series == "validation"]
+    assert val["bpc"].round(6).tolist() == [round(run["best_val_bpc"], 6)]
+    assert (loss.series == "train (per batch)").sum() >= 1
+    samples = reg.samples(run_id)
+    assert [s["temperature"] for s in samples] == [0.5, 1.0]
+    assert [c.value for c in at.code][:2] == [s["text"].rstrip("\n") or " " for s in samples]
+    assert any(b.label == "Write with this model" for b in at.button)
+
+    # a fresh session (a reloaded browser) shows nothing until a run is active; the run stays in the registry
+    fresh = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert "train_run" not in fresh.session_state
+
+
+def wait_for(reg, run_id, done, timeout=120):
+    deadline = time.time() + timeout
+    while not done(reg.get_run(run_id)):
+        assert time.time() < deadline, reg.get_run(run_id)
+        time.sleep(0.5)
+    return reg.get_run(run_id)
+
+
+def test_stop_then_resume(workspace):
+    cid, at = start(workspace, tiny_text(6000))
+    at.number_input(key="hp_epochs").set_value(500).run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    reg = Registry()
+    run_id = at.session_state["train_run"]
+    wait_for(reg, run_id, lambda r: r["status"] == "running" and (r["step"] or 0) > 0)
+    at.run()
+    at.button(key="train_stop").click().run()
+    assert not at.exception
+    run = wait_for(reg, run_id, lambda r: r["status"] not in ("queued", "running"))
+    assert run["status"] == "cancelled", run["message"]
+
+    at.run()
+    assert any("resume continues from here" in w.value for w in at.warning)
+    assert not at.button(key="train_resume").disabled
+    logged = len(reg.metrics(run_id, "batch"))
+    at.button(key="train_resume").click().run()
+    assert not at.exception
+    assert reg.get_run(run_id)["status"] in ("queued", "running")
+    # the reloaded page reattaches to the active run
+    fresh = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert fresh.session_state["train_run"] == run_id
+    # stop once the resumed worker trains (a SIGTERM while TensorFlow still imports ends it as "interrupted")
+    wait_for(reg, run_id, lambda r: r["status"] != "running" or len(reg.metrics(run_id, "batch")) > logged)
+    fresh.run()
+    fresh.button(key="train_stop").click().run()
+    run = wait_for(reg, run_id, lambda r: r["status"] not in ("queued", "running"))
+    assert run["status"] == "cancelled"

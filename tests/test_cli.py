@@ -1,0 +1,143 @@
+"""The command line as a user types it: one tiny run end to end, and one clear line for bad input."""
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, home: Path, timeout: float = 300):
+    env = {**os.environ, "INKWELL_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "textgen", *map(str, args)], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    home = tmp_path_factory.mktemp("cli")
+    r = cli("train", ROOT / "assets" / "sample.txt", "--cell", "gru", "--layers", "1", "--units", "24",
+            "--embedding", "8", "--seq-len", "40", "--batch-size", "32", "--epochs", "1", "--name", "cli run",
+            home=home)
+    assert r.returncode == 0, r.stderr
+    run_id = r.stdout.split("run ")[1].split(",")[0].split()[0]
+    return home, run_id, r
+
+
+def test_train_prints_run_id_and_path(trained):
+    home, run_id, r = trained
+    assert r.stdout.startswith(f"done: run {run_id}, best validation ")
+    assert str(home / "runs" / run_id) in r.stdout
+    assert "Traceback" not in r.stderr and "epoch 1.00" in r.stderr
+
+
+def test_generate_is_seeded_and_prints_prompt_plus_continuation(trained):
+    home, run_id, _ = trained
+    a = cli("generate", run_id, "--prompt", "The keeper", "--length", "60", "--seed", "3", home=home)
+    b = cli("generate", run_id, "--prompt", "The keeper", "--length", "60", "--seed", "3", home=home)
+    assert a.returncode == 0 and a.stdout == b.stdout
+    assert a.stdout.startswith("The keeper") and len(a.stdout) == len("The keeper") + 60 + 1
+
+
+def test_generate_alternatives(trained):
+    home, run_id, _ = trained
+    r = cli("generate", run_id, "--prompt", "Nell", "--n", "3", "--length", "20", "--seed", "1", home=home)
+    assert r.returncode == 0 and r.stdout.count("--- alternative") == 3
+
+
+def test_evaluate_prints_json(trained):
+    home, run_id, _ = trained
+    r = cli("evaluate", run_id, ROOT / "assets" / "sample.txt", home=home)
+    out = json.loads(r.stdout)
+    assert set(out) >= {"loss_nats", "bpc", "perplexity", "chars"}
+    assert out["bpc"] == pytest.approx(out["loss_nats"] / 0.6931471805599453)
+
+
+def test_runs_lists_the_run(trained):
+    home, run_id, _ = trained
+    r = cli("runs", home=home)
+    line = next(l for l in r.stdout.splitlines() if l.startswith(run_id))
+    assert "cli run" in line and "done" in line and "gru 1x24" in line
+
+
+def test_export_then_import_gives_the_same_text(trained, tmp_path):
+    home, run_id, _ = trained
+    bundle = tmp_path / "model.zip"
+    assert cli("export", run_id, bundle, home=home).returncode == 0
+    assert set(zipfile.ZipFile(bundle).namelist()) >= {"config.json", "vocab.json", "weights.npz"}
+    other = tmp_path / "other-home"
+    r = cli("import", bundle, home=other)
+    assert r.returncode == 0, r.stderr
+    new_id = r.stdout.strip()
+    a = cli("generate", run_id, "--prompt", "A", "--seed", "5", "--length", "40", home=home).stdout
+    b = cli("generate", new_id, "--prompt", "A", "--seed", "5", "--length", "40", home=other).stdout
+    assert a == b
+
+
+def test_generate_with_the_demo_model(tmp_path):
+    if not (ROOT / "assets" / "demo" / "weights.npz").exists():
+        pytest.skip("the demo model has not been built (make demo)")
+    r = cli("generate", "demo", "--prompt", "The lighthouse", "--length", "50", "--seed", "1", home=tmp_path)
+    assert r.returncode == 0 and len(r.stdout) == len("The lighthouse") + 51
+
+
+def _bad_inputs(tmp: Path) -> list[tuple[list, str]]:
+    (tmp / "empty.txt").write_text("")
+    (tmp / "blank.txt").write_text("   \n\t \n")
+    (tmp / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    (tmp / "notes.pdf").write_text("hello")
+    (tmp / "fake.docx").write_bytes(b"this is not a zip")
+    (tmp / "short.txt").write_text("Only a few words here.")
+    (tmp / "ok.txt").write_text("The tide came in and the boats went out. " * 200)
+    return [
+        (["train", tmp / "missing.txt"], "missing.txt"),
+        (["train", tmp / "empty.txt"], "empty"),
+        (["train", tmp / "blank.txt"], "whitespace"),
+        (["train", tmp / "image.txt"], "binary"),
+        (["train", tmp / "notes.pdf"], ".txt, .md or .docx"),
+        (["train", tmp / "fake.docx"], "not a readable Word document"),
+        (["train", tmp / "short.txt"], "too short"),
+        (["train", tmp / "ok.txt", "--units", "0"], "units must be between 1 and 4096"),
+        (["train", tmp / "ok.txt", "--layers", "9"], "layers must be between 1 and 4"),
+        (["train", tmp / "ok.txt", "--batch-size", "-4"], "batch_size must be between"),
+        (["train", tmp / "ok.txt", "--seq-len", "5000"], "seq_len must be between"),
+        (["train", tmp / "ok.txt", "--seq-len", "1500"], "too short for sequence length 1500"),
+        (["train", tmp / "ok.txt", "--lr", "-1"], "lr must be between"),
+        (["train", tmp / "ok.txt", "--cell", "transformer"], "invalid choice"),
+        (["train", tmp / "ok.txt", "--units", "many"], "invalid int value"),
+        (["train"], "needs at least one text file"),
+        (["train", "--resume", "../../etc/passwd"], "is not a run id"),
+        (["generate", "../../etc/passwd"], "is not a run id"),
+        (["generate", "a/b"], "is not a run id"),
+        (["generate", "x" * 2000], "is not a run id"),
+        (["generate", "20990101-000000-abcdef"], "There is no run"),
+        (["generate", "demo", "--length", "-1"], "at least 1"),
+        (["generate", "demo", "--length", "0"], "at least 1"),
+        (["generate", "demo", "--length", "99999999"], "cap of 5,000"),
+        (["generate", "demo", "--temperature", "-2"], "not negative"),
+        (["generate", "demo", "--top-p", "0"], "above 0"),
+        (["generate", "demo", "--top-k", "100000"], "vocabulary"),
+        (["generate", "demo", "--n", "50"], "alternatives must be between 1 and 8"),
+        (["evaluate", "demo", tmp / "missing.txt"], "missing.txt"),
+        (["export", "../x", tmp / "o.zip"], "is not a run id"),
+        (["import", tmp / "missing.zip"], "is not a file"),
+        (["import", tmp / "ok.txt"], "not a zip file"),
+        (["frobnicate"], "invalid choice"),
+    ]
+
+
+def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path):
+    demo = (ROOT / "assets" / "demo" / "weights.npz").exists()
+    failures = []
+    for args, expected in _bad_inputs(tmp_path):
+        if "demo" in args and not demo:
+            continue
+        r = cli(*args, home=tmp_path / "home", timeout=120)
+        lines = r.stderr.strip().splitlines()
+        if r.returncode == 0 or "Traceback" in r.stderr or len(lines) != 1 or expected not in lines[0]:
+            failures.append((args, r.returncode, r.stderr[-300:]))
+    assert not failures, failures

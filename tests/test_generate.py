@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+
+from textgen.errors import GenerationError, RunError
+from textgen.generate import MAX_LENGTH, Generator, _apply_stop
+from textgen.evaluate import evaluate
+from textgen.runs import Registry
+
+
+@pytest.fixture()
+def gen(tiny_run):
+    home, run_id = tiny_run
+    return Generator(run_id, workspace=home)
+
+
+def test_same_seed_same_text_and_different_seed_differs(gen):
+    a = gen.generate("The keeper", 80, seed=11).text
+    assert a == gen.generate("The keeper", 80, seed=11).text
+    assert len(a) == 80
+    assert a != gen.generate("The keeper", 80, seed=12).text
+
+
+def test_stream_pieces_join_to_generate(gen):
+    pieces = list(gen.stream("The keeper", 50, temperature=0.7, seed=4))
+    assert "".join(pieces) == gen.generate("The keeper", 50, temperature=0.7, seed=4).text
+
+
+def test_alternatives_are_one_batch_and_reproducible(gen):
+    alts = gen.alternatives("Nell", n=3, length=40, seed=9)
+    assert len(alts) == 3 and all(len(a.text) == 40 for a in alts)
+    assert [a.text for a in alts] == [a.text for a in gen.alternatives("Nell", n=3, length=40, seed=9)]
+    assert len({a.text for a in alts}) > 1
+
+
+def test_greedy_is_deterministic_without_a_seed(gen):
+    assert gen.generate("The sea", 30, temperature=0).text == gen.generate("The sea", 30, temperature=0).text
+
+
+def test_unknown_prompt_characters_are_reported_not_fatal(gen):
+    g = gen.generate("The 猫 sat \U0001F600", 20, seed=1)
+    assert set(g.unknown) == {"猫", "\U0001F600"}
+    assert len(g.text) == 20
+
+
+def test_empty_prompt_starts_a_paragraph(gen):
+    assert len(gen.generate("", 25, seed=2).text) == 25
+
+
+def test_generator_matches_stepper_logits_of_the_run(tiny_run):
+    """Generation on a real trained run: greedy continuation equals argmax over the stepper's logits."""
+    home, run_id = tiny_run
+    gen = Generator(run_id, workspace=home)
+    ids, _ = gen.vocab.encode("The keeper")
+    state = gen.stepper.initial_state(1)
+    logits, state = gen.stepper.feed(ids[None, :], state)
+    expected = []
+    for _ in range(10):
+        logits[:, 0] = -np.inf
+        nxt = int(np.argmax(logits[0]))
+        expected.append(gen.vocab.token_text(nxt))
+        logits, state = gen.stepper.step(np.array([nxt]), state)
+    assert gen.generate("The keeper", 10, temperature=0).text == "".join(expected)
+
+
+@pytest.mark.parametrize("made, piece, stop, expect", [
+    ("Hello", " there", "length", (" there", False)),
+    ("Hi", ".", "sentence", (".", True)),
+    ("", ".", "sentence", (".", False)),          # nothing written yet: not a sentence
+    ("one line", "\n", "line", ("", True)),
+    ("", "\n", "line", ("\n", False)),            # a leading newline does not end the line
+    ("the en", "d of it", "end", ("d", True)),    # custom stop string across pieces
+])
+def test_stop_conditions(made, piece, stop, expect):
+    assert _apply_stop(made, piece, stop) == expect
+
+
+def test_sentence_stop_ends_on_punctuation(gen):
+    g = gen.generate("The keeper", 400, seed=3, stop="sentence")
+    assert g.stopped_by == "sentence" and g.text.rstrip()[-1] in ".!?" or len(g.text) == 400
+
+
+@pytest.mark.parametrize("kw, msg", [
+    ({"length": 0}, "at least 1"),
+    ({"length": -5}, "at least 1"),
+    ({"length": MAX_LENGTH + 1}, "over the cap of 5,000"),
+    ({"temperature": -0.5}, "not negative"),
+    ({"temperature": 1e9}, "too high"),
+    ({"top_p": 0}, "above 0"),
+    ({"top_p": 1.01}, "above 0"),
+    ({"top_k": 10**6}, "larger than the model's vocabulary"),
+    ({"seed": -1}, "seed must be"),
+])
+def test_bad_generation_settings(gen, kw, msg):
+    args = {"length": 10, **kw}
+    with pytest.raises(GenerationError, match=msg):
+        gen.generate("x", **args)
+
+
+def test_unknown_and_unsafe_run_ids(tiny_run):
+    home, _ = tiny_run
+    for bad in ["../../etc/passwd", "a/b", "x\x00y", "z" * 2000, "20990101-000000-ffffff"]:
+        with pytest.raises(RunError):
+            Generator(bad, workspace=home)
+
+
+def test_evaluate_matches_training_validation_loss(tiny_run):
+    """evaluate() on the validation text with the best weights reproduces the registry's figure."""
+    home, run_id = tiny_run
+    reg = Registry(home)
+    run_dir = reg.run_dir(run_id)
+    text = (run_dir / "corpus.txt").read_text()
+    val_text = text[len(text) - int(round(len(text) * 0.1)):]
+    result = evaluate(run_id, val_text, workspace=home)
+    assert result.bpc == pytest.approx(reg.get_run(run_id)["best_val_bpc"], rel=1e-4)
+    assert result.perplexity == pytest.approx(np.exp(result.loss_nats))
+    assert result.chars == result.tokens
