@@ -23,6 +23,10 @@ FORMAT_VERSION = 1
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all also
 # defuses the extensions renderers add on top (GFM tables and strikethrough, $math$, :directives[]).
 _MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+# GFM turns bare URLs, www. names and e-mail addresses into links after escapes are resolved, so only
+# a change to the text stops it: an invisible WORD JOINER before "://", after "www" and before "@".
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=www)(?=\.)|(?=@)")
+WORD_JOINER = "\u2060"
 
 
 class DraftError(InkwellError, ValueError):
@@ -41,8 +45,13 @@ def drafts_dir(workspace: str | os.PathLike | None = None) -> Path:
     return home(workspace) / "drafts"
 
 
-def escape_markdown(text: str) -> str:
-    """Text that Markdown renders as exactly itself: no emphasis, links, HTML, headings or lists."""
+def escape_markdown(text: str, break_links: bool = False) -> str:
+    """Text that Markdown renders as exactly itself: no emphasis, links, HTML, headings or lists.
+
+    `break_links` also stops GFM's bare-URL links (for on-screen views; it adds invisible characters).
+    """
+    if break_links:
+        text = _AUTOLINK.sub(WORD_JOINER, text)
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
@@ -71,7 +80,7 @@ def _slice(segments: list[dict], start: int, stop: int) -> list[dict]:
     return out
 
 
-def _render_line(pieces: list[tuple[str, str]], model_format: str) -> str:
+def _render_line(pieces: list[tuple[str, str]], model_format: str, break_links: bool) -> str:
     text = "".join(t for _, t in pieces)
     indent = len(text) - len(text.lstrip(" \t"))
     out, pos = ["\u00a0" * indent], 0
@@ -88,9 +97,9 @@ def _render_line(pieces: list[tuple[str, str]], model_format: str) -> str:
         if author == "model" and body:
             lead = chunk[: len(chunk) - len(chunk.lstrip())]
             trail = chunk[len(chunk.rstrip()):]
-            out.append(lead + model_format.format(escape_markdown(body)) + trail)
+            out.append(lead + model_format.format(escape_markdown(body, break_links)) + trail)
         else:
-            out.append(escape_markdown(chunk))
+            out.append(escape_markdown(chunk, break_links))
     return "".join(out)
 
 
@@ -205,13 +214,14 @@ class Draft:
     def to_text(self) -> str:
         return self.text
 
-    def to_markdown(self, model_format: str = "*{}*") -> str:
+    def to_markdown(self, model_format: str = "*{}*", break_links: bool = False) -> str:
         """All text escaped so it renders as itself; the model's text wrapped in `model_format`.
 
         Emphasis cannot span lines or start or end with a space, so the model's text is wrapped
         line by line with its outer spaces left outside. Single line breaks become hard breaks
         (a backslash before the newline), blank lines a paragraph break, and leading spaces
         no-break spaces: plain Markdown would join the lines or read indented ones as code.
+        `break_links` keeps bare URLs from becoming links on screen (see escape_markdown).
         """
         lines: list[list[tuple[str, str]]] = [[]]          # per line: (author, text) pieces
         for seg in self.segments:
@@ -223,7 +233,7 @@ class Draft:
         out: list[str] = []
         blank = False
         for pieces in lines:
-            rendered = _render_line(pieces, model_format)
+            rendered = _render_line(pieces, model_format, break_links)
             if not rendered:
                 blank = bool(out)
                 continue

@@ -7,14 +7,13 @@ they poll and by each worker as it ends, so the queue moves whether or not a pag
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from .config import ModelConfig, TrainConfig, env_int, to_dict
-from .runs import Registry, pid_alive
+from .runs import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 _children: list[subprocess.Popen] = []   # reaped on each pump so finished workers leave no zombies
@@ -58,14 +57,11 @@ def submit_resume(run_id: str, reg: Registry | None = None, epochs: int | None =
 
 def cancel(run_id: str, reg: Registry | None = None) -> None:
     """Ask a worker to stop after its current batch (it checkpoints first); queued jobs just leave the queue."""
+    # A flag, not a signal: a worker still starting up (importing TensorFlow) has no handler yet and
+    # would die instead of checkpointing. Workers read the flag at every metrics flush (0.5 s).
     reg = reg or Registry()
-    run = reg.require_run(run_id)
+    reg.require_run(run_id)
     reg.request_cancel(run_id)
-    if run["status"] == "running" and pid_alive(run["pid"]):
-        try:
-            os.kill(run["pid"], signal.SIGTERM)
-        except OSError:
-            pass
 
 
 def pump(reg: Registry | None = None) -> list[str]:

@@ -85,7 +85,8 @@ def _prepare(reg, corpus, model, config, label, run_id, resume, finetune):
     base_ckpt = None
     if resume:
         run = reg.require_run(resume)
-        if run["status"] == "running":
+        # The job runner marks a run running before its worker starts (pid not yet known, or ours).
+        if run["status"] == "running" and run["pid"] not in (None, os.getpid()):
             raise RunError(f"Run {resume} is still training.")
         run_dir = reg.run_dir(resume)
         model_cfg, cfg, meta = read_config(run_dir)
@@ -213,6 +214,8 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
     status, message, epoch = "done", "", start_epoch
     epochs_no_gain = 0
     for epoch in range(start_epoch, cfg.epochs):
+        if reg.cancel_requested(run_id):
+            stop.reason = "cancelled"
         if stop.reason or tracker.over_budget():
             break
         tracker.begin_epoch(epoch, skip)
