@@ -194,3 +194,12 @@ def test_to_text():
     d = Draft.from_text("a")
     d.append_model("b")
     assert d.to_text() == "ab"
+
+
+def test_break_links_stops_bare_urls_with_invisible_joiners():
+    j = "\u2060"
+    assert escape_markdown("see https://x.io, WWW.y.org or a@b.co", break_links=True) == (
+        f"see https{j}\\:\\/\\/x\\.io\\, WWW{j}\\.y\\.org or a{j}\\@b\\.co")
+    d = Draft.from_text("go to www.x.com")
+    assert d.to_markdown() == r"go to www\.x\.com"                 # downloads keep the text exact
+    assert d.to_markdown(break_links=True) == f"go to www{j}\\.x\\.com"

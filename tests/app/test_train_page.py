@@ -164,6 +164,7 @@ def test_stop_then_resume(workspace):
     # stop once the resumed worker trains (a SIGTERM while TensorFlow still imports ends it as "interrupted")
     wait_for(reg, run_id, lambda r: r["status"] != "running" or len(reg.metrics(run_id, "batch")) > logged)
     fresh.run()
+    assert reg.get_run(run_id)["status"] == "running", (reg.get_run(run_id), [e.value for e in fresh.error])
     fresh.button(key="train_stop").click().run()
     run = wait_for(reg, run_id, lambda r: r["status"] not in ("queued", "running"))
     assert run["status"] == "cancelled"

@@ -62,15 +62,16 @@ def continue_(at) -> None:
     assert not at.exception
 
 
-def test_loads_with_no_model_and_makes_a_draft_link(workspace):
+@pytest.mark.parametrize("run_id", ["no-such-run-1", "../../etc/passwd"])
+def test_loads_with_a_missing_model_and_makes_a_draft_link(workspace, run_id):
     at = AppTest.from_file(PAGE, default_timeout=30)
-    at.session_state["active_run"] = "no-such-run-1"
+    at.session_state["active_run"] = run_id
     at.run()
     assert not at.exception
     assert KEY_RE.fullmatch(at.query_params["d"])
     assert at.title[0].value == "Write"
     # the unknown run is named in a warning; the page carries on with the demo model or says none is ready
-    assert any("no-such-run-1" in w.value.replace("\\", "") for w in at.warning)
+    assert any(run_id in w.value.replace("\\", "") for w in at.warning)
     assert at.text_area(key="write_editor").value == ""
 
 
@@ -190,3 +191,10 @@ def test_clear_with_confirm(page):
     assert not page.exception
     assert draft(page).text == ""
     assert page.text_area(key="write_editor").value == ""
+
+
+def test_unknown_characters_are_noted_gently(page):
+    type_text(page, "Snow ☃ and 🙂 here")
+    notes = [c.value for c in page.caption if "never seen" in c.value]
+    assert notes == [r"The model has never seen \'☃\'\, \'🙂\'\; it reads them as unknown\."]
+    assert not page.error

@@ -1,0 +1,144 @@
+"""The Runs page, driven through AppTest over a run trained by the command line."""
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from textgen import Registry, bundle
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "runs.py")
+
+
+@pytest.fixture(scope="module")
+def trained_home(tmp_path_factory) -> Path:
+    """One tiny run, trained once by `python -m textgen train`; each test gets its own copy."""
+    home = tmp_path_factory.mktemp("runs-page") / "workspace"
+    rng = random.Random(3)
+    words = "the gull turns over the harbour wall and the bell rings twice".split()
+    corpus = home.parent / "gulls.txt"
+    corpus.write_text(" ".join(rng.choice(words) for _ in range(600)), "utf-8")
+    env = {**os.environ, "INKWELL_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-m", "textgen", "train", str(corpus), "--cell", "gru", "--layers", "1",
+                           "--units", "16", "--embedding", "8", "--seq-len", "20", "--batch-size", "8",
+                           "--epochs", "2", "--sample-length", "20", "--name", "Gulls"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=170)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return home
+
+
+@pytest.fixture()
+def ws(trained_home, tmp_path, monkeypatch) -> Registry:
+    home = tmp_path / "workspace"
+    shutil.copytree(trained_home, home)
+    monkeypatch.setenv("INKWELL_HOME", str(home))
+    return Registry(home)
+
+
+def open_page():
+    return AppTest.from_file(PAGE, default_timeout=30).run()
+
+
+def test_empty_workspace(workspace):
+    at = open_page()
+    assert not at.exception
+    assert at.title[0].value == "Runs"
+    assert at.info[0].value.startswith("No runs yet")
+    assert not at.dataframe
+
+
+def test_table_lists_the_run(ws):
+    run = ws.list_runs()[0]
+    at = open_page()
+    assert not at.exception
+    rows = at.dataframe[0].value.to_dict("records")
+    assert len(rows) == 1
+    row = rows[0]
+    assert {k: row[k] for k in ("label", "status", "level", "cell", "size", "parameters", "epochs")} == {
+        "label": "Gulls", "status": "✅ done", "level": "char", "cell": "GRU", "size": "1×16",
+        "parameters": run["params"], "epochs": 2}
+    assert row["best val bpc"] == pytest.approx(run["best_val_bpc"])
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Best validation"] == f"{run['best_val_bpc']:.3f} bpc"
+    assert metrics["Parameters"] == f"{run['params']:,}"
+    assert any("Select runs in the table" in c.value for c in at.caption)
+
+
+def test_selected_runs_overlay_their_curves(ws):
+    from streamlit import dataframe_util
+
+    run = ws.list_runs()[0]
+    at = open_page()
+    at.session_state["runs_table"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    assert not at.exception
+    chart = at.get("vega_lite_chart")[0].proto
+    frame = dataframe_util.convert_arrow_bytes_to_pandas_df(chart.datasets[0].data.data)
+    expected = [(m["epoch"], m["val_bpc"], "Gulls") for m in ws.metrics(run["id"], "epoch")]
+    assert len(expected) == 2
+    assert [tuple(r) for r in frame[["epoch", "val_bpc", "run"]].itertuples(index=False)] == expected
+
+
+def test_rename(ws):
+    run_id = ws.list_runs()[0]["id"]
+    at = open_page()
+    at.text_input(key=f"rename_{run_id}").set_value("  Gulls, take two\x07 ")
+    at.button(key=f"do_rename_{run_id}").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Renamed."]
+    assert ws.get_run(run_id)["label"] == "Gulls, take two"
+    assert at.dataframe[0].value["label"].tolist() == ["Gulls, take two"]
+
+
+def test_bad_bundle_upload_shows_an_error(ws):
+    at = open_page()
+    at.file_uploader(key="bundle_upload").set_value(("model.zip", b"PK\x03\x04 not really", "application/zip"))
+    at.run()
+    at.button(key="bundle_import").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["This is not an Inkwell model bundle (not a zip file)."]
+    assert len(ws.list_runs()) == 1
+
+
+def test_bundle_round_trip(ws):
+    run_id = ws.list_runs()[0]["id"]
+    blob = bundle.bundle_bytes(run_id, ws)
+    at = open_page()
+    assert not at.get("download_button")[0].proto.disabled
+    at.file_uploader(key="bundle_upload").set_value(("gulls.zip", blob, "application/zip"))
+    at.run()
+    at.button(key="bundle_import").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Imported: it is in the table above."]
+    labels = at.dataframe[0].value["label"].tolist()
+    assert labels == ["Gulls", "Gulls"]
+    assert [r["status"] for r in ws.list_runs()] == ["done", "done"]
+
+
+def test_delete_needs_confirmation(ws):
+    run_id = ws.list_runs()[0]["id"]
+    at = open_page()
+    assert at.button(key=f"delete_{run_id}").disabled
+    at.checkbox(key=f"sure_{run_id}").check().run()
+    at.button(key=f"delete_{run_id}").click().run()
+    assert not at.exception
+    assert ws.list_runs() == []
+    assert not ws.run_dir(run_id).exists()
+    assert [s.value for s in at.success] == ["Deleted."]
+
+
+def test_running_run_cannot_be_deleted(ws):
+    run_id = ws.list_runs()[0]["id"]
+    import time
+
+    ws.update_run(run_id, status="running", pid=os.getpid(), heartbeat=time.time())
+    at = open_page()
+    at.checkbox(key=f"sure_{run_id}").check().run()
+    at.button(key=f"delete_{run_id}").click().run()
+    assert [e.value for e in at.error] == ["This run is still training; stop it before deleting it."]
+    assert len(ws.list_runs()) == 1

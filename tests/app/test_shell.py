@@ -1,0 +1,130 @@
+"""app.py: navigation, the shared sidebar (model picker, training now), the workshop access code."""
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from textgen import Registry
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+WRITE_EXISTS = (ROOT / "pages" / "write.py").is_file()
+
+
+@pytest.fixture(autouse=True)
+def v2_navigation(monkeypatch):
+    """AppTest re-detects the pages/ folder on every run and then runs the old (v1) multipage mode, which
+    skips app.py from the second run on. A real server detects it once and st.navigation switches it off
+    for good; this keeps AppTest in that state so reruns go through app.py like a browser's do."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+def open_app():
+    return AppTest.from_file(APP, default_timeout=30).run()
+
+
+def fake_finished_run(reg: Registry, label: str) -> str:
+    """A registry row with a weights file: all the sidebar looks at (no TensorFlow needed)."""
+    run_id = reg.create_run(label, status="done", cell="gru", layers=1, units=8, level="char")
+    np.savez(reg.run_dir(run_id) / "weights.npz", embedding=np.zeros((2, 2), np.float32))
+    return run_id
+
+
+def test_fresh_workspace_opens_on_corpus(workspace, monkeypatch):
+    monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
+    monkeypatch.setattr("textgen.artifacts.DEMO_DIR", workspace / "no-demo")
+    at = open_app()
+    assert not at.exception
+    assert at.title[0].value == "Corpus"    # nothing to write with yet
+    assert not at.sidebar.selectbox
+    assert any("No trained model yet" in c.value for c in at.sidebar.caption)
+    assert "active_run" not in at.session_state
+
+
+def test_demo_makes_write_the_default(workspace, monkeypatch):
+    monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
+    at = open_app()
+    assert not at.exception
+    assert at.session_state["active_run"] == "demo"
+    assert at.sidebar.selectbox(key="sidebar_model").options == ["Demo model (lighthouse town)"]
+    assert at.title[0].value == ("Write" if WRITE_EXISTS else "Corpus")
+
+
+def test_every_page_renders(workspace, monkeypatch):
+    monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
+    at = open_app()
+    for page, title in (("pages/train.py", "Train"), ("pages/runs.py", "Runs"), ("pages/corpus.py", "Corpus")):
+        at.switch_page(page).run()
+        assert not at.exception, page
+        assert at.title[0].value == title
+
+
+def test_model_picker_sets_the_canonical_key(workspace, monkeypatch):
+    monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
+    reg = Registry()
+    older = fake_finished_run(reg, "Older")
+    time.sleep(0.01)
+    newer = fake_finished_run(reg, "Newer")
+    reg.create_run("No weights", status="done")          # finished without an epoch: not offered
+    reg.create_run("Broken", status="failed")
+    at = open_app()
+    assert not at.exception
+    if WRITE_EXISTS:
+        assert at.title[0].value != "Corpus"             # a model exists: Write is the default page
+    picker = at.sidebar.selectbox(key="sidebar_model")
+    assert picker.options == [f"Newer · {newer[-6:]}", f"Older · {older[-6:]}", "Demo model (lighthouse town)"]
+    assert at.session_state["active_run"] == newer
+    picker.set_value(older).run()
+    assert at.session_state["active_run"] == older
+    # another page setting the canonical key moves the picker too
+    at.session_state["active_run"] = newer
+    at.run()
+    assert at.sidebar.selectbox(key="sidebar_model").value == newer
+
+
+def test_training_now_shows_progress(workspace, monkeypatch):
+    monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
+    monkeypatch.setenv("INKWELL_MAX_JOBS", "1")
+    reg = Registry()
+    # A "running" row owned by this (live) process keeps the queue full, so pump() starts nothing.
+    reg.create_run("Sea words", status="running", pid=os.getpid(), heartbeat=time.time(), epoch=1, epochs=4,
+                   step=5, steps=10)
+    reg.create_run("Waiting words", status="queued", args=json.dumps([]))
+    at = open_app()
+    assert not at.exception
+    assert "**Training now**" in [m.value for m in at.sidebar.markdown]
+    assert [t.value for t in at.sidebar.text] == ["Sea words", "Waiting words"]
+    bars = at.sidebar.get("progress")
+    assert [b.proto.text for b in bars] == ["epoch 2 of 4 · step 5 of 10", "queued"]
+    assert [b.proto.value for b in bars] == [37, 0]     # (1 + 5/10) / 4
+    assert [r["status"] for r in reg.list_runs()] == ["queued", "running"]
+
+
+def test_access_code(workspace, monkeypatch):
+    monkeypatch.setenv("INKWELL_ACCESS_CODE", "lighthouse")
+    at = open_app()
+    assert not at.exception
+    assert at.title[0].value == "Inkwell"
+    assert [t.label for t in at.text_input] == ["Access code"]
+    assert not at.sidebar.selectbox and not at.get("page_link")
+    at.text_input(key="access_code_input").set_value("harbour").run()
+    assert [e.value for e in at.error] == ["That code is not right; ask your host for it."]
+    assert at.title[0].value == "Inkwell"
+    at.text_input(key="access_code_input").set_value("lighthouse").run()
+    assert not at.exception
+    assert at.session_state["access_ok"] is True
+    assert at.title[0].value in ("Corpus", "Write")
+    at.run()   # remembered for the session
+    assert at.title[0].value in ("Corpus", "Write")
