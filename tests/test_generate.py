@@ -114,3 +114,10 @@ def test_evaluate_matches_training_validation_loss(tiny_run):
     assert result.bpc == pytest.approx(reg.get_run(run_id)["best_val_bpc"], rel=1e-4)
     assert result.perplexity == pytest.approx(np.exp(result.loss_nats))
     assert result.chars == result.tokens
+
+
+def test_originality_of_a_generation_against_the_runs_corpus(gen):
+    corpus = gen.run.corpus_path.read_text()
+    copied = gen.originality(corpus[100:160])
+    assert copied.copied_share == 1.0 and copied.longest_copied == 60
+    assert gen.originality("Qzx vbnm qwerty zxcv asdf uiop hjkl").longest_copied == 0

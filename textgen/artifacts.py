@@ -46,6 +46,15 @@ class Run:
         return self._weights
 
     @property
+    def corpus_path(self) -> Path | None:
+        """The text the run was trained on: saved in the run, or the team's sample for the demo."""
+        if (self.dir / "corpus.txt").exists():
+            return self.dir / "corpus.txt"
+        if self.id == DEMO_ID and (ASSETS / "sample.txt").exists():
+            return ASSETS / "sample.txt"
+        return None
+
+    @property
     def has_weights(self) -> bool:
         return self._weights is not None or (self.dir / "weights.npz").exists()
 

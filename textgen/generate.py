@@ -17,6 +17,7 @@ MAX_ALTERNATIVES = 8
 PROMPT_TAIL = 2000       # tokens of the draft fed as context: the carried state holds what came before
 SENTENCE_ENDS = tuple(".!?\u2026\u3002\uff01\uff1f")
 STOPS = ("length", "sentence", "line")
+ORIGINALITY_MAX_BYTES = 20 * 1024 * 1024   # larger corpora skip the measure rather than hold a big index
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,18 @@ class Generator:
         self.vocab = self.run.vocab
         self.stepper = Stepper(self.run.model, self.run.weights)
         self._texts = [self.vocab.token_text(i) for i in range(len(self.vocab))]
+        self._index = None
+
+    def originality(self, text: str):
+        """How much of text is copied from this run's training corpus (None when the corpus is unknown)."""
+        from .originality import NgramIndex
+
+        if self._index is None:
+            path = self.run.corpus_path
+            if path is None or path.stat().st_size > ORIGINALITY_MAX_BYTES:
+                return None
+            self._index = NgramIndex.build(path.read_text("utf-8"))
+        return self._index.measure(text)
 
     # -- checks ----------------------------------------------------------------------------
     def check(self, length: int, temperature: float, top_k: int, top_p: float, n: int = 1) -> None:
