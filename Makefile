@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8501
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench browser demo clean
+.PHONY: run test bench bench-quality browser demo clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -36,6 +36,11 @@ test: $(VENV)/.installed-dev browser
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks
+
+# Quality at a time budget (about an hour): installs Debian's bible-kjv for its public-domain text.
+bench-quality: $(VENV)/.installed
+	@command -v bible >/dev/null 2>&1 || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q bible-kjv)
+	$(BIN)/python -m benchmarks.quality
 
 # Rebuild the demo model shipped in assets/demo from the team's sample text.
 demo: $(VENV)/.installed

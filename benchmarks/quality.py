@@ -1,0 +1,133 @@
+"""Quality at a time budget: each Inkwell preset against the TensorFlow tutorial's recipe, trained
+for the same wall time on the same split of a real public-domain text, side by side in one run.
+
+    python -m benchmarks.quality [--presets Quick,Short,Long] [--tiny] [--out FILE]
+
+The text is the King James Version of the Bible (public domain; translated 1611), as Debian's
+`bible-kjv` package prints it: `make bench-quality` installs the package, nothing is downloaded at
+run time and no text is committed. Verse references are stripped; about 4.2 MB remain.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from textgen import ModelConfig, TrainConfig, load_corpus  # noqa: E402
+from textgen.presets import PRESETS  # noqa: E402
+
+# The recipe of TensorFlow's text-generation tutorial: embedding 256, one GRU of 1024 units,
+# sequence 100, batch 64, Adam at 1e-3, no schedule, no clipping, no dropout.
+TUTORIAL_MODEL = ModelConfig(cell="gru", layers=1, units=1024, embedding=256, dropout=0.0)
+TUTORIAL_TRAIN = TrainConfig(seq_len=100, batch_size=64, lr=1e-3, schedule="constant", clipnorm=0.0)
+VAL_CHARS = 100_000
+
+
+def kjv_text() -> str:
+    if shutil.which("bible") is None:
+        raise SystemExit("benchmarks.quality needs Debian's bible-kjv package: run `make bench-quality`.")
+    out = subprocess.run(["bible", "-f", "Gen1:1-Rev22:21"], capture_output=True, text=True, check=True).stdout
+    return re.sub(r"^\S+\d+:\d+ ", "", out, flags=re.M)   # drop "Ge1:1 " verse references
+
+
+def tiny_text() -> str:
+    return (ROOT / "assets" / "sample.txt").read_text("utf-8")
+
+
+def run_one(name: str, corpus, model: ModelConfig, cfg: TrainConfig, workspace: Path) -> dict:
+    from textgen.generate import Generator
+    from textgen.runs import Registry
+    from textgen.train import train
+
+    steps = {"n": 0}
+
+    def count(ev):
+        if ev["type"] == "batch":
+            steps["n"] = ev["global_step"]
+
+    t0 = time.monotonic()
+    result = train(corpus, model, cfg, label=name, workspace=workspace, on_event=count)
+    wall = time.monotonic() - t0
+    gen = Generator(result.run_id, workspace=workspace)
+    sample = gen.generate("And it came to pass", 300 if cfg.sample_length else 60, temperature=0.8, seed=1).text
+    orig = gen.originality(sample)
+    run = Registry(workspace).get_run(result.run_id)
+    return {"name": name, "val_bpc": result.best_val_bpc, "train_seconds": run["elapsed"], "wall_seconds": wall,
+            "chars_seen": steps["n"] * cfg.batch_size * cfg.seq_len, "params": run["params"],
+            "model": model.__dict__, "train": {k: v for k, v in cfg.__dict__.items()},
+            "sample": sample, "originality": orig.describe() if orig else None,
+            "copied_share": orig.copied_share if orig else None}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.quality")
+    ap.add_argument("--presets", default="Quick,Short,Long")
+    ap.add_argument("--tiny", action="store_true", help="seconds-long budgets on the sample text (for tests)")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    names = [n.strip() for n in args.presets.split(",") if n.strip()]
+    text = tiny_text() if args.tiny else kjv_text()
+    val_fraction = 0.1 if args.tiny else VAL_CHARS / len(text)
+    corpus = load_corpus(text)
+    rows = []
+    with tempfile.TemporaryDirectory() as home:
+        for name in names:
+            preset = PRESETS[name]
+            budget = 3.0 if args.tiny else preset.train.time_budget
+            shrink = (lambda m: replace(m, units=16, embedding=8, layers=1)) if args.tiny else (lambda m: m)
+            ours = replace(preset.train, time_budget=budget, val_fraction=val_fraction, epochs=100000,
+                           sample_length=0, seq_len=min(preset.train.seq_len, 32) if args.tiny else preset.train.seq_len)
+            ref = replace(TUTORIAL_TRAIN, time_budget=budget, val_fraction=val_fraction, epochs=100000,
+                          sample_length=0, seq_len=32 if args.tiny else 100)
+            a = run_one(f"Inkwell {name}", corpus, shrink(preset.model), ours, Path(home))
+            b = run_one(f"Tutorial recipe ({name} budget)", corpus, shrink(TUTORIAL_MODEL), ref, Path(home))
+            rows.append({"preset": name, "budget_seconds": budget, "inkwell": a, "tutorial": b,
+                         "gain_bpc": b["val_bpc"] - a["val_bpc"]})
+            print(f"{name}: Inkwell {a['val_bpc']:.3f} vs tutorial {b['val_bpc']:.3f} bits/char", flush=True)
+    report = {"date": time.strftime("%Y-%m-%d"), "text": "tiny sample" if args.tiny else "KJV Bible (bible-kjv)",
+              "text_chars": len(text), "val_chars": int(len(text) * val_fraction), "cpus": os.cpu_count(),
+              "loadavg": os.getloadavg(), "rows": rows}
+    if len(rows) > 1 and {"Quick", "Long"} <= {r["preset"] for r in rows}:
+        q = next(r for r in rows if r["preset"] == "Quick")["inkwell"]["val_bpc"]
+        lo = next(r for r in rows if r["preset"] == "Long")["inkwell"]["val_bpc"]
+        report["long_minus_quick_bpc"] = q - lo
+    print(table(report))
+    out = args.out or ROOT / "benchmarks" / "results" / f"quality-{report['date']}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {out}")
+    return 0
+
+
+def table(report: dict) -> str:
+    lines = ["| preset | budget | Inkwell val bpc | tutorial val bpc | gain (target ≥ 0.3) | chars seen (Inkwell / tutorial) |",
+             "|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        a, b = r["inkwell"], r["tutorial"]
+        ok = "met" if r["gain_bpc"] >= 0.3 else f"missed by {0.3 - r['gain_bpc']:.2f}"
+        lines.append(f"| {r['preset']} | {r['budget_seconds']:.0f} s | {a['val_bpc']:.3f} | {b['val_bpc']:.3f} | "
+                     f"{r['gain_bpc']:+.3f} ({ok}) | {a['chars_seen']:,} / {b['chars_seen']:,} |")
+    if "long_minus_quick_bpc" in report:
+        d = report["long_minus_quick_bpc"]
+        lines.append(f"\nLong beats Quick by {d:.3f} bits/char (target ≥ 0.3: {'met' if d >= 0.3 else 'missed'}).")
+    for r in report["rows"]:
+        for key in ("inkwell", "tutorial"):
+            run = r[key]
+            lines.append(f"\n**{run['name']}** (temperature 0.8; {run['originality']}):\n\n    "
+                         + run["sample"].replace("\n", "\n    "))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
