@@ -6,6 +6,7 @@ evaluation and the registry use NumPy and SQLite only.
 from .artifacts import Run, load_run
 from .config import ModelConfig, TrainConfig
 from .corpus import CleanOptions, Corpus, CorpusError, load_corpus
+from .drafts import Draft
 from .errors import ConfigError, GenerationError, InkwellError, RunError
 from .evaluate import Evaluation, evaluate
 from .generate import Generation, Generator
@@ -24,5 +25,5 @@ def list_runs(workspace=None) -> list[dict]:
 
 
 __all__ = ["load_corpus", "train", "load_run", "Generator", "evaluate", "list_runs", "Corpus", "CleanOptions",
-           "ModelConfig", "TrainConfig", "Run", "Generation", "Evaluation", "Registry", "InkwellError",
+           "Draft", "ModelConfig", "TrainConfig", "Run", "Generation", "Evaluation", "Registry", "InkwellError",
            "CorpusError", "ConfigError", "RunError", "GenerationError"]
