@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:   # `streamlit run pages/write.py` puts only pages/ on the path
     sys.path.insert(0, str(ROOT))
 
+from pages import ui  # noqa: E402,F401  (importing it routes a deep link through app.py)
 from textgen import Generator, InkwellError  # noqa: E402
 from textgen.artifacts import DEMO_DIR  # noqa: E402
 from textgen.drafts import KEY_RE, MAX_CHARS, Draft, escape_markdown  # noqa: E402

@@ -54,7 +54,7 @@ def new_run_id() -> str:
 
 def check_run_id(run_id: str) -> str:
     """Run ids are generated; anything else (paths, traversal, odd bytes) is refused before it nears the disk."""
-    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+    if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
         shown = repr(run_id)[:60]
         raise RunError(f"{shown} is not a run id (ids look like 20260101-120000-a1b2c3; see `python -m textgen runs`).")
     return run_id

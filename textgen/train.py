@@ -65,6 +65,7 @@ def train(corpus: Corpus | str | None = None, model: ModelConfig | None = None,
 
     run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt = _prepare(
         reg, corpus, model, config, label, run_id, resume, finetune)
+    beat = _Heartbeat(reg, run_id)
     try:
         return _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, bool(resume), stop, emit)
     except InkwellError as e:
@@ -78,6 +79,31 @@ def train(corpus: Corpus | str | None = None, model: ModelConfig | None = None,
         reg.update_run(run_id, status="failed", message=f"Training failed: {type(e).__name__}: {e}"[:500],
                        finished=time.time(), pid=None)
         raise
+    finally:
+        beat.stop()
+
+
+class _Heartbeat:
+    """Beats every few seconds from a thread, so a worker busy importing TensorFlow or compiling its
+    first step on a loaded machine is not mistaken for a dead one."""
+
+    def __init__(self, reg: Registry, run_id: str, every: float = 5.0):
+        import threading
+
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(reg, run_id, every), daemon=True)
+        self._thread.start()
+
+    def _run(self, reg, run_id, every):
+        while not self._done.wait(every):
+            try:
+                with reg.connect() as db:
+                    db.execute("UPDATE runs SET heartbeat=? WHERE id=? AND status='running'", (time.time(), run_id))
+            except Exception:  # noqa: BLE001 - a missed beat is harmless; the next one retries
+                pass
+
+    def stop(self) -> None:
+        self._done.set()
 
 
 def _prepare(reg, corpus, model, config, label, run_id, resume, finetune):

@@ -128,3 +128,23 @@ def test_access_code(workspace, monkeypatch):
     assert at.title[0].value in ("Corpus", "Write")
     at.run()   # remembered for the session
     assert at.title[0].value in ("Corpus", "Write")
+
+
+def test_the_web_process_never_imports_tensorflow(workspace):
+    """Every page, rendered in a fresh interpreter, leaves TensorFlow and Keras unimported."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from streamlit.testing.v1 import AppTest
+for page in ("app.py", "pages/corpus.py", "pages/train.py", "pages/runs.py"):
+    at = AppTest.from_file({str(ROOT)!r} + "/" + page, default_timeout=60).run()
+    assert not at.exception, (page, at.exception)
+print(sorted(m for m in ("tensorflow", "keras", "tf_keras") if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "INKWELL_ACCESS_CODE": ""})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -73,6 +73,11 @@ def test_presets_fill_the_fields_and_estimates(workspace):
     expected = v * 8 + 3 * 16 * (8 + 16) + 2 * 3 * 16 + 16 * v + v
     assert metrics(at)["Parameters"] == f"{expected:,}"
     assert metrics(at)["Vocabulary"] == f"{v}"
+    # word level: the 12 distinct words, the space between them, and the unknown token
+    at.segmented_control(key="train_level").set_value("word").run()
+    assert not at.exception
+    assert metrics(at)["Vocabulary"] == "14"
+    assert metrics(at)["Parameters"] == f"{14 * 8 + 3 * 16 * 24 + 96 + 16 * 14 + 14:,}"
 
 
 def test_too_short_text_is_refused_before_starting(workspace):
@@ -81,6 +86,19 @@ def test_too_short_text_is_refused_before_starting(workspace):
     assert at.error[0].value.startswith("The text is too short for sequence length 64")
     start_button = next(b for b in at.button if b.label == "Start training")
     assert start_button.disabled
+    assert Registry().list_runs() == []
+
+
+def test_server_limit_is_an_error_next_to_start(workspace, monkeypatch):
+    monkeypatch.setenv("INKWELL_MAX_PARAMS", "1000")
+    library.save_corpus("Lamp words", load_corpus(tiny_text()))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.text_input(key="train_label").set_value("my big model").run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception
+    [error] = [e.value for e in at.error]
+    assert error.startswith("This model has ") and "this server allows at most 1,000" in error
+    assert at.text_input(key="train_label").value == "my big model"
     assert Registry().list_runs() == []
 
 
@@ -161,7 +179,7 @@ def test_stop_then_resume(workspace):
     # the reloaded page reattaches to the active run
     fresh = AppTest.from_file(PAGE, default_timeout=30).run()
     assert fresh.session_state["train_run"] == run_id
-    # stop once the resumed worker trains (a SIGTERM while TensorFlow still imports ends it as "interrupted")
+    # stop once the resumed worker is really training, so the stop exercises the checkpointing path
     wait_for(reg, run_id, lambda r: r["status"] != "running" or len(reg.metrics(run_id, "batch")) > logged)
     fresh.run()
     assert reg.get_run(run_id)["status"] == "running", (reg.get_run(run_id), [e.value for e in fresh.error])

@@ -1,0 +1,147 @@
+"""Runs: every training run in one table; compare curves, rename, delete, export and import bundles."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import textgen
+from pages import ui
+from textgen import bundle
+from textgen.config import CELL_NAMES
+
+MSG = "runs_message"   # (kind, text) left by a callback, shown next to the widget that caused it
+
+ui.header("Runs", "Every model trained here: compare their learning curves, keep the good ones, share them as bundles.")
+reg = ui.registry()
+runs = reg.list_runs()
+
+
+def _say(kind: str, text: str) -> None:
+    st.session_state[MSG] = (kind, text)
+
+
+def rename(run_id: str, key: str) -> None:
+    try:
+        reg.update_run(run_id, label=st.session_state.get(key, ""))
+    except textgen.InkwellError as e:
+        _say("error", str(e))
+    else:
+        _say("success", "Renamed.")
+
+
+def delete(run_id: str) -> None:
+    try:
+        reg.delete_run(run_id)
+    except textgen.InkwellError as e:
+        _say("error", str(e))
+    else:
+        if st.session_state.get(ui.ACTIVE_RUN) == run_id:
+            st.session_state.pop(ui.ACTIVE_RUN, None)
+        _say("success", "Deleted.")
+
+
+def show_message() -> None:
+    kind, text = st.session_state.pop(MSG, (None, None))
+    if kind == "error":
+        st.error(text, icon=":material/error:")
+    elif kind == "success":
+        st.success(text, icon=":material/check_circle:")
+
+
+def table(runs: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "label": r["label"], "status": r["status"],
+        "level": r["level"] or "—", "cell": CELL_NAMES.get(r["cell"], r["cell"] or "—"),
+        "size": f"{r['layers']}×{r['units']}" if r["layers"] else "—", "parameters": r["params"],
+        "epochs": r["epoch"], "best val bpc": r["best_val_bpc"], "duration": ui.duration(r["elapsed"]),
+        "created": ui.date(r["created"]),
+    } for r in runs])
+
+
+def manage(run: dict) -> None:
+    rid = run["id"]
+    st.text(f"{run['label']}  ({rid})")
+    best = run["best_val_bpc"]
+    m = st.columns(4)
+    m[0].metric("Best validation", f"{best:.3f} bpc" if best is not None else "—")
+    m[1].metric("Perplexity per character", f"{2 ** best:.2f}" if best is not None else "—")
+    m[2].metric("Duration", ui.duration(run["elapsed"]))
+    m[3].metric("Parameters", f"{run['params']:,}" if run["params"] else "—")
+    if run["message"]:
+        st.caption(run["message"])
+    has_weights = (reg.run_dir(rid) / "weights.npz").is_file()
+
+    a, b, c = st.columns(3, border=True)
+    with a:
+        st.markdown("**Rename**")
+        key = f"rename_{rid}"
+        st.text_input("New label", value=run["label"], key=key, max_chars=80)
+        st.button("Rename", key=f"do_rename_{rid}", on_click=rename, args=(rid, key), icon=":material/edit:")
+    with b:
+        st.markdown("**Share**")
+        st.download_button("Download bundle (.zip)", data=lambda: bundle.bundle_bytes(rid, reg),
+                           file_name=f"inkwell-{rid}.zip", mime="application/zip", on_click="ignore",
+                           disabled=not has_weights, icon=":material/download:", key=f"download_{rid}",
+                           help=None if has_weights else "This run has no trained weights yet.")
+        if run["status"] == "done" and has_weights:
+            if st.button("Write with this model", key=f"write_{rid}", icon=":material/edit_note:"):
+                st.session_state[ui.ACTIVE_RUN] = rid
+                if ui.write_page_exists():
+                    ui.switch_page(ui.WRITE_PAGE)
+                else:
+                    st.info("Selected as the model; the Write page is not installed on this server yet.")
+    with c:
+        st.markdown("**Delete**")
+        sure = st.checkbox("Yes, delete this run and its files", key=f"sure_{rid}")
+        st.button("Delete run", key=f"delete_{rid}", disabled=not sure, on_click=delete, args=(rid,),
+                  icon=":material/delete:")
+
+
+def import_section() -> None:
+    st.subheader("Import a bundle")
+    st.caption("A .zip exported from Inkwell (here or on another machine). It is checked before anything is kept.")
+    errors = st.container()
+    f = st.file_uploader("Bundle", type=["zip"], key="bundle_upload", label_visibility="collapsed")
+    if st.button("Import", icon=":material/upload:", disabled=f is None, key="bundle_import"):
+        try:
+            bundle.import_bundle(f.getvalue(), reg)
+        except textgen.InkwellError as e:
+            ui.show_error(e, errors)
+        else:
+            _say("success", "Imported: it is in the table above.")
+            st.rerun()
+
+
+show_message()
+if not runs:
+    st.info("No runs yet. Train a model, or import a bundle below.", icon=":material/model_training:")
+    ui.page_link(ui.TRAIN_PAGE, "Go to Train", ":material/model_training:")
+else:
+    event = st.dataframe(
+        table(runs), hide_index=True, width="stretch", key="runs_table", on_select="rerun",
+        selection_mode="multi-row",
+        column_config={"parameters": st.column_config.NumberColumn(format="localized"),
+                       "best val bpc": st.column_config.NumberColumn(format="%.3f")})
+    chosen = [runs[i] for i in event.selection.rows if i < len(runs)]
+    st.subheader("Compare")
+    if chosen:
+        curves, seen = {}, set()
+        for r in chosen:
+            name = r["label"] if r["label"] not in seen else ui.run_title(r)
+            seen.add(r["label"])
+            curves[name] = reg.metrics(r["id"], "epoch")
+        if any(curves.values()):
+            st.altair_chart(ui.overlay_chart(curves), width="stretch")
+        else:
+            st.caption("The selected runs have no finished epochs yet.")
+    else:
+        st.caption("Select runs in the table (the boxes at the left) to overlay their validation curves.")
+
+    st.subheader("Manage a run")
+    ids = [r["id"] for r in runs]
+    titles = {r["id"]: ui.run_title(r) for r in runs}
+    # The picker follows the table: the first selected run, else the newest.
+    pick = st.selectbox("Run", ids, index=ids.index(chosen[0]["id"]) if chosen else 0, format_func=titles.get)
+    manage(next(r for r in runs if r["id"] == pick))
+st.divider()
+import_section()

@@ -1,0 +1,329 @@
+"""Train: choose a corpus and a model, start a worker, watch the loss fall and the samples improve."""
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+import textgen
+from pages import ui
+from textgen import data, jobs, library, presets
+from textgen.config import CELL_NAMES, CELLS, ModelConfig, TrainConfig
+from textgen.models import param_count
+from textgen.runs import ACTIVE
+from textgen.vocab import tokenize
+
+CUSTOM = "Custom"
+PRESET_KEY, CELL_KEY, LEVEL_KEY, CORPUS_KEY, LABEL_KEY = "train_preset", "train_cell", "train_level", "train_corpus", "train_label"
+
+# widget key -> (label, kind, min, max, step, help); values come from the chosen preset unless Custom.
+FIELDS = {
+    "layers": ("Layers", int, 1, 4, 1, "Stacked recurrent layers."),
+    "units": ("Units per layer", int, 8, 2048, 8, "Hidden state size: the model's memory."),
+    "embedding": ("Embedding width", int, 4, 1024, 4, None),
+    "dropout": ("Dropout", float, 0.0, 0.8, 0.05, "Between layers; helps on small texts."),
+    "seq_len": ("Sequence length", int, 4, 1000, 4, "Tokens the model reads before each prediction during training."),
+    "batch_size": ("Batch size", int, 1, 1024, 8, None),
+    "epochs": ("Epochs (at most)", int, 1, 5000, 1, "Passes over the text; the time budget may stop it sooner."),
+    "time_budget": ("Time budget (minutes, 0 = none)", float, 0.0, 24 * 60.0, 1.0, None),
+    "lr": ("Learning rate", float, 1e-5, 0.1, 1e-4, "Adam's step size; lower it if the loss explodes."),
+    "warmup_steps": ("Warm-up steps", int, 0, 100_000, 10, "Cosine schedule: steps of linear warm-up."),
+    "clipnorm": ("Gradient clipping (0 = off)", float, 0.0, 100.0, 0.5, None),
+    "val_fraction": ("Validation fraction", float, 0.02, 0.5, 0.01, "The end of the text, held out to measure progress."),
+    "patience": ("Early stopping patience (0 = off)", int, 0, 100, 1, "Epochs without improvement before stopping."),
+    "seed": ("Seed", int, 0, 2**31 - 1, 1, "Same seed, same run."),
+}
+MODEL_FIELDS = ("layers", "units", "embedding", "dropout")
+
+
+def preset_values(name: str) -> dict:
+    p = presets.PRESETS[name]
+    vals = {k: getattr(p.model, k) for k in MODEL_FIELDS}
+    vals.update({k: getattr(p.train, k) for k in FIELDS if k not in MODEL_FIELDS})
+    vals["time_budget"] = p.train.time_budget / 60
+    vals["schedule"] = p.train.schedule
+    return vals
+
+
+def apply_preset() -> None:
+    name = st.session_state[PRESET_KEY]
+    if name == CUSTOM:
+        return  # Custom starts from whatever the fields hold
+    for k, v in preset_values(name).items():
+        st.session_state["hp_" + k] = v
+    st.session_state[CELL_KEY] = presets.PRESETS[name].model.cell
+
+
+if PRESET_KEY not in st.session_state:
+    st.session_state[PRESET_KEY] = "Quick"
+    apply_preset()
+# Keep the hidden fields' values when the Custom expander is collapsed or the page is left.
+for _k in [*FIELDS, "schedule"]:
+    if "hp_" + _k in st.session_state:
+        st.session_state["hp_" + _k] = st.session_state["hp_" + _k]
+
+ui.header("Train", "Teach a recurrent network your text, and watch it learn to write like it.")
+reg = ui.registry()
+corpora = library.list_corpora(reg.home)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def word_count(corpus_id: str, home: str) -> tuple[int, int]:
+    """(word-level tokens, distinct tokens) of a saved corpus; cached, since tokenising a big text takes a while."""
+    text, _ = library.load_saved(corpus_id, home)
+    tokens = tokenize(text, "word")
+    return len(tokens), len(set(tokens))
+
+
+def setup() -> None:
+    names = {c["id"]: f"{c['name']} · {c['stats']['chars']:,} characters" for c in corpora}
+    metas = {c["id"]: c for c in corpora}
+    st.subheader("1 · Text and model")
+    if st.session_state.get(CORPUS_KEY) not in names:  # deleted meanwhile, or first visit: the newest
+        st.session_state[CORPUS_KEY] = next(iter(names))
+    a, b = st.columns([3, 2])
+    cid = a.selectbox("Corpus", list(names), format_func=names.get, key=CORPUS_KEY)
+    level = b.segmented_control("Predict the next", ["char", "word"], default="char", required=True, key=LEVEL_KEY,
+                                format_func={"char": "character", "word": "word"}.get,
+                                help="Characters: small vocabulary, learns spelling. Words: reads fluently sooner "
+                                     "but needs much more text and never invents words.")
+    if CELL_KEY not in st.session_state:
+        st.session_state[CELL_KEY] = "gru"
+    cell = st.radio("Recurrent cell", CELLS, format_func=CELL_NAMES.get, key=CELL_KEY, horizontal=True,
+                    captions=[presets.CELL_NOTES[c].split(": ", 1)[1] for c in CELLS])
+
+    st.subheader("2 · How long")
+    names_p = [*presets.PRESETS, CUSTOM]
+    preset = st.radio("Preset", names_p, key=PRESET_KEY, horizontal=True, on_change=apply_preset,
+                      captions=[*(p.blurb for p in presets.PRESETS.values()), "Set every hyperparameter yourself."])
+    custom = preset == CUSTOM
+    with st.expander("Hyperparameters", expanded=custom, icon=":material/tune:"):
+        if not custom:
+            st.caption("These are the preset's values; choose Custom to change them.")
+        cols = st.columns(4)
+        for i, (k, (label, kind, lo, hi, step, hlp)) in enumerate(FIELDS.items()):
+            col = cols[i % 4]
+            if k in ("dropout", "val_fraction"):
+                col.slider(label, lo, hi, step=step, key="hp_" + k, help=hlp, disabled=not custom)
+            elif k == "lr":
+                col.number_input(label, lo, hi, step=step, format="%.4f", key="hp_" + k, help=hlp, disabled=not custom)
+            else:
+                col.number_input(label, kind(lo), kind(hi), step=kind(step), key="hp_" + k, help=hlp,
+                                 disabled=not custom)
+        cols[len(FIELDS) % 4].selectbox("Learning-rate schedule", ["cosine", "constant"], key="hp_schedule",
+                                        disabled=not custom)
+    hp = {k: st.session_state["hp_" + k] for k in [*FIELDS, "schedule"]}
+    try:
+        model = ModelConfig(cell=cell, **{k: int(hp[k]) if FIELDS[k][1] is int else float(hp[k])
+                                          for k in MODEL_FIELDS})
+        cfg = TrainConfig(level=level, seq_len=int(hp["seq_len"]), batch_size=int(hp["batch_size"]),
+                          epochs=int(hp["epochs"]), time_budget=float(hp["time_budget"]) * 60, lr=float(hp["lr"]),
+                          schedule=hp["schedule"], warmup_steps=int(hp["warmup_steps"]),
+                          clipnorm=float(hp["clipnorm"]), val_fraction=float(hp["val_fraction"]),
+                          patience=int(hp["patience"]), seed=int(hp["seed"]))
+        model.validate()
+        cfg.validate()
+    except textgen.InkwellError as e:
+        ui.show_error(e)
+        return
+
+    # -- what it will cost -------------------------------------------------------------------
+    meta = metas[cid]
+    if level == "char":
+        tokens, vocab = meta["stats"]["chars"], meta["stats"]["distinct"] + 1   # +1: the unknown token
+    else:
+        try:
+            tokens, distinct = word_count(cid, str(reg.home))
+        except textgen.InkwellError as e:
+            ui.show_error(e)
+            return
+        vocab = min(cfg.max_vocab, distinct) + 1
+    sized = ModelConfig(vocab_size=vocab, cell=model.cell, layers=model.layers, units=model.units,
+                        embedding=model.embedding, dropout=model.dropout)
+    params = param_count(sized)
+    train_tokens = int(tokens * (1 - cfg.val_fraction))
+    per_epoch = presets.seconds_per_epoch(sized, train_tokens)
+    total = per_epoch * cfg.epochs
+    if cfg.time_budget:
+        total = min(total, cfg.time_budget)
+    m = st.columns(4)
+    m[0].metric("Parameters", f"{params:,}")
+    m[1].metric("Vocabulary", f"{vocab:,}", help="Distinct tokens, plus one for unknown ones.")
+    m[2].metric("Time per epoch (est.)", ui.duration(per_epoch))
+    m[3].metric("Training time (est.)", ui.duration(total),
+                help="At most the time budget; measured on a 2-core CPU, so faster machines finish sooner.")
+    if params > 2 * meta["stats"]["chars"]:
+        st.warning("This model has more parameters than the text has characters: it may memorise instead of "
+                   "learning. A smaller model or more text will generalise better.", icon=":material/info:")
+    length_error = None
+    try:
+        data.check_length(tokens, cfg.seq_len, cfg.val_fraction, "characters" if level == "char" else "words")
+    except textgen.InkwellError as e:
+        length_error = e
+
+    st.subheader("3 · Start")
+    suggested = f"{meta['name']} · {CELL_NAMES[cell]} {model.layers}×{model.units}"
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.text_input("Label", key=LABEL_KEY, placeholder=suggested, max_chars=80,
+                  help="A name for this run; leave empty for the suggestion.")
+    errors = st.container()
+    if length_error is not None:
+        ui.show_error(length_error, errors)
+    max_params = int(os.environ.get("INKWELL_MAX_PARAMS", "0") or 0)
+    if c2.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch",
+                 disabled=length_error is not None):
+        try:
+            if max_params and params > max_params:
+                raise textgen.ConfigError(f"This model has {params:,} parameters; this server allows at most "
+                                          f"{max_params:,}. Choose fewer units or layers.")
+            run_id = jobs.submit(library.corpus_path(cid, reg.home), model, cfg,
+                                 st.session_state.get(LABEL_KEY) or suggested, reg)
+        except textgen.InkwellError as e:
+            ui.show_error(e, errors)
+        else:
+            st.session_state[ui.TRAIN_RUN] = run_id
+            st.toast("Training started.", icon=":material/rocket_launch:")
+
+
+# -- the live panel ---------------------------------------------------------------------------------
+def queue_position(run_id: str) -> int:
+    queued = sorted((r for r in reg.list_runs() if r["status"] == "queued"), key=lambda r: r["created"])
+    return next((i + 1 for i, r in enumerate(queued) if r["id"] == run_id), 0)
+
+
+def show_samples(run_id: str) -> None:
+    samples = reg.samples(run_id)
+    if not samples:
+        return
+    by_epoch: dict[int, list[dict]] = {}
+    for s in samples:
+        by_epoch.setdefault(s["epoch"], []).append(s)
+    epochs = sorted(by_epoch, reverse=True)
+    st.markdown(f"**What it writes** after epoch {epochs[0]} (newest first)")
+
+    def block(epoch: int) -> None:
+        for s in by_epoch[epoch]:
+            st.caption(f"epoch {epoch} · temperature {s['temperature']:g}")
+            st.code(s["text"] or " ", language=None, wrap_lines=True)
+
+    block(epochs[0])
+    if len(epochs) > 1:
+        with st.expander(f"Earlier epochs ({len(epochs) - 1})"):
+            for e in epochs[1:]:
+                block(e)
+
+
+def panel_body(run: dict) -> None:
+    status = run["status"]
+    st.text(run["label"])
+    if status == "queued":
+        pos = queue_position(run["id"])
+        st.info(f"Waiting in the queue{f': position {pos}' if pos else ''}. "
+                f"This server trains {jobs.max_jobs()} model{'s' if jobs.max_jobs() > 1 else ''} at a time.",
+                icon=":material/hourglass_top:")
+    elif status in ("failed", "diverged"):
+        st.error(run["message"] or "Training stopped with an error.", icon=":material/error:")
+    elif status in ("cancelled", "interrupted"):
+        st.warning(run["message"] or "Training stopped.", icon=":material/pause_circle:")
+    elif status == "done":
+        st.success("Training finished. " + (run["message"] or ""), icon=":material/check_circle:")
+    done, text = ui.progress(run, ui.time_budget(run["id"]))
+    if status == "running" and run["eta"] is not None:
+        text += f" · ETA {ui.duration(run['eta'])}"
+    st.progress(done, text=text)
+
+    m = st.columns(4)
+    if status == "done":
+        best = run["best_val_bpc"]
+        m[0].metric("Best validation", f"{best:.3f} bpc" if best is not None else "—",
+                    help="Bits per character on held-out text: lower is better.")
+        m[1].metric("Perplexity per character", f"{2 ** best:.2f}" if best is not None else "—",
+                    help="2 to the power of the bits per character: the number of equally likely next characters.")
+        m[2].metric("Duration", ui.duration(run["elapsed"]))
+        m[3].metric("Parameters", f"{run['params']:,}" if run["params"] else "—")
+    else:
+        m[0].metric("Status", status)
+        m[1].metric("Speed", f"{ui.fmt_count(run['chars_per_sec'])} chars/s" if run["chars_per_sec"] else "—")
+        m[2].metric("Validation", f"{run['last_val_bpc']:.3f} bpc" if run["last_val_bpc"] is not None else "—",
+                    help="Bits per character on held-out text after the last epoch: lower is better.")
+        m[3].metric("Elapsed", ui.duration(run["elapsed"]))
+
+    metrics = reg.metrics(run["id"])
+    if metrics:
+        st.altair_chart(ui.loss_chart(metrics), width="stretch")
+    elif status in ACTIVE:
+        st.caption("The loss curve appears after the first batches (TensorFlow takes a few seconds to start).")
+    show_samples(run["id"])
+
+
+def actions(run: dict) -> None:
+    status = run["status"]
+    row = st.container(horizontal=True)
+    if status in ACTIVE:
+        if row.button("Stop", icon=":material/stop_circle:", key="train_stop",
+                          help="Stops after the current batch and keeps a checkpoint; you can resume later."):
+            try:
+                jobs.cancel(run["id"], reg)
+            except textgen.InkwellError as e:
+                ui.show_error(e)
+    if status in ("cancelled", "interrupted", "failed"):
+        can = (reg.run_dir(run["id"]) / "checkpoints" / "latest.npz").is_file()
+        if row.button("Resume", icon=":material/play_arrow:", key="train_resume", disabled=not can,
+                          help=None if can else "This run stopped before its first checkpoint."):
+            try:
+                jobs.submit_resume(run["id"], reg)
+            except textgen.InkwellError as e:
+                ui.show_error(e)
+            else:
+                st.rerun()
+    if status == "done" and (reg.run_dir(run["id"]) / "weights.npz").is_file():
+        if row.button("Write with this model", type="primary", icon=":material/edit_note:", key="train_write"):
+            st.session_state[ui.ACTIVE_RUN] = run["id"]
+            if ui.write_page_exists():
+                ui.switch_page(ui.WRITE_PAGE)
+            else:
+                st.info("The model is selected; the Write page is not installed on this server yet.")
+
+
+@st.fragment(run_every=1)
+def live(run_id: str) -> None:
+    """Polls the registry each second while the run trains; a full rerun draws the final view once it ends."""
+    run = reg.get_run(run_id)
+    if run is None:
+        return
+    jobs.pump(reg)
+    panel_body(run)
+    actions(run)
+    if run["status"] not in ACTIVE:
+        st.rerun()
+
+
+def panel() -> None:
+    runs = reg.list_runs()
+    if ui.TRAIN_RUN not in st.session_state:  # a reloaded browser reattaches to what is training
+        active = [r for r in runs if r["status"] in ACTIVE]
+        if active:
+            st.session_state[ui.TRAIN_RUN] = active[0]["id"]
+    run_id = st.session_state.get(ui.TRAIN_RUN)
+    run = reg.get_run(run_id) if run_id else None
+    if run is None:
+        return
+    with st.container(border=True):
+        st.subheader("Training run")
+        if run["status"] in ACTIVE:
+            live(run["id"])
+        else:
+            panel_body(run)
+            actions(run)
+
+
+# The run being followed comes first, so Start (or a reload) shows it without scrolling; the form follows.
+panel_slot = st.container()
+if not corpora:
+    st.info("Save a corpus first: the model learns from a text you bring (or from our sample).",
+            icon=":material/menu_book:")
+    ui.page_link(ui.CORPUS_PAGE, "Go to Corpus", ":material/menu_book:")
+else:
+    setup()
+with panel_slot:
+    panel()
