@@ -1,0 +1,98 @@
+"""A writer's whole path in a real browser: paste a text, train a tiny model, watch the loss chart
+change, then continue a draft on the Write page and see it grow. Screenshots of every page."""
+import re
+import time
+
+from playwright.sync_api import expect
+
+from .conftest import SHOTS
+
+WORDS = ("harbor lamp tide gull bread rope fog keeper boat quay stone bell salt wind rain light "
+         "night morning step tower window net shell sail").split()
+
+
+def _text(n_sentences: int = 80) -> str:
+    # A deterministic made-up text: no one else's words.
+    out = []
+    for i in range(n_sentences):
+        w = [WORDS[(i * 7 + j * 3) % len(WORDS)] for j in range(6)]
+        out.append(f"The {w[0]} and the {w[1]} met the {w[2]} by the {w[3]}, {w[4]} after {w[5]}.")
+    return "\n".join(out)
+
+
+def _settle(page):
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+
+
+def _shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_paste_train_watch_and_write(server, browser):
+    url, home = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+
+    # First visit: Write with the demo model (the default page).
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Write")).to_be_visible()
+    _settle(page)
+    _shot(page, "1-write-first-visit")
+
+    # Corpus: paste, check, save.
+    page.goto(url + "/corpus")
+    expect(page.get_by_role("heading", name="Corpus")).to_be_visible()
+    page.get_by_role("textbox", name="Your text").fill(_text())
+    page.get_by_role("button", name="Check text").click()
+    expect(page.get_by_text("What the model will see")).to_be_visible()
+    page.get_by_role("textbox", name="Name").fill("Harbor words")
+    page.get_by_role("button", name="Save corpus").click()
+    expect(page.get_by_text("Saved. It is ready on the Train page.")).to_be_visible()
+    _settle(page)
+    _shot(page, "2-corpus")
+
+    # Train: the Quick preset, cut to 10 s by the host limit; the chart appears and changes.
+    page.goto(url + "/train")
+    expect(page.get_by_role("heading", name="Train")).to_be_visible()
+    _settle(page)
+    _shot(page, "3-train-form")
+    page.get_by_role("button", name="Start training").click()
+    chart = page.locator("[data-testid='stVegaLiteChart']").first
+    expect(chart).to_be_visible(timeout=180_000)
+    first = chart.screenshot()
+    _shot(page, "4-train-live")
+    changed = False
+    for _ in range(120):
+        page.wait_for_timeout(1000)
+        if chart.is_visible() and chart.screenshot() != first:
+            changed = True
+            break
+    assert changed, "the loss chart never changed while training"
+    expect(page.get_by_role("button", name=re.compile("Write with this model"))).to_be_visible(timeout=240_000)
+    _settle(page)
+    _shot(page, "5-train-done")
+
+    # Write with the new model: the draft grows.
+    page.get_by_role("button", name=re.compile("Write with this model")).click()
+    expect(page.get_by_role("heading", name="Write")).to_be_visible()
+    box = page.get_by_role("textbox", name="Your draft")
+    box.fill("The harbor lamp")
+    box.press("Tab")   # commit the edit, as a writer moving to the button would
+    _settle(page)
+    page.get_by_role("button", name="Continue", exact=True).click()
+    deadline = time.time() + 60
+    while time.time() < deadline and len(box.input_value()) <= len("The harbor lamp"):
+        page.wait_for_timeout(500)
+    grown = box.input_value()
+    assert grown.startswith("The harbor lamp") and len(grown) > len("The harbor lamp")
+    _settle(page)
+    _shot(page, "6-write-continued")
+
+    # Runs: the trained run is listed.
+    page.goto(url + "/runs")
+    expect(page.get_by_role("heading", name="Runs")).to_be_visible()
+    _settle(page)
+    _shot(page, "7-runs")
+    page.close()
