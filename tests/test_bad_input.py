@@ -53,3 +53,21 @@ def test_cjk_and_emoji_train_and_generate_end_to_end(tmp_path, text):
     gen = Generator(result.run_id, workspace=tmp_path)
     out = gen.generate(text[:5], 30, seed=1).text
     assert len(out) == 30 and set(out) <= set(text)
+
+
+def test_word_level_round_trip_generation_and_bits_per_character(tmp_path):
+    """Word-level models join words exactly as split, and report bits per character, not per word."""
+    from textgen.evaluate import evaluate
+
+    text = "The gull sat on the quay. The boat came in, slowly; the rope was wet.\n" * 40
+    result = train(load_corpus(text), TINY, TrainConfig(level="word", seq_len=8, batch_size=8, epochs=1,
+                                                        sample_length=20), workspace=tmp_path)
+    gen = Generator(result.run_id, workspace=tmp_path)
+    assert gen.vocab.level == "word"
+    out = gen.generate("The gull", 25, seed=3).text
+    pieces = list(gen.stream("The gull", 25, seed=3))
+    assert len(pieces) == 25 and "".join(pieces) == out          # one vocabulary token per step, joined as is
+    assert set(pieces) <= set(gen.vocab.tokens[1:])               # never the unknown token
+    ev = evaluate(result.run_id, text, workspace=tmp_path)
+    assert ev.tokens < ev.chars                                   # several characters per word token
+    assert ev.bpc == pytest.approx(ev.loss_nats * ev.tokens / ev.chars / 0.6931471805599453)

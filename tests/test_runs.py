@@ -150,3 +150,21 @@ def test_queue_respects_the_cap_and_cancel(tmp_path, monkeypatch):
     _wait(reg, second, lambda r: r["status"] == "running")   # the ending worker started the next job
     jobs.cancel(second, reg)
     _wait(reg, second, lambda r: r["status"] == "cancelled")
+
+
+def test_job_survives_the_process_that_started_it(tmp_path, monkeypatch):
+    """The web server restarting (its process gone) does not stop a training job."""
+    import subprocess
+
+    monkeypatch.setenv("INKWELL_HOME", str(tmp_path))
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("Rain on the lantern glass and bread on the sill. " * 300)
+    code = ("from textgen import jobs, ModelConfig, TrainConfig\n"
+            f"print(jobs.submit({str(corpus)!r}, ModelConfig(cell='gru', layers=1, units=8, embedding=4), "
+            "TrainConfig(seq_len=20, batch_size=8, epochs=2, sample_length=0), 'orphan'))")
+    starter = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert starter.returncode == 0, starter.stderr
+    run_id = starter.stdout.strip()                  # the starting process has exited by now
+    run = _wait(Registry(tmp_path), run_id, lambda r: r["status"] not in ("queued", "running"))
+    assert (run["status"], run["epoch"]) == ("done", 2)
