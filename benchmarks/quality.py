@@ -60,7 +60,7 @@ def run_one(name: str, corpus, model: ModelConfig, cfg: TrainConfig, workspace: 
     result = train(corpus, model, cfg, label=name, workspace=workspace, on_event=count)
     wall = time.monotonic() - t0
     gen = Generator(result.run_id, workspace=workspace)
-    sample = gen.generate("And it came to pass", 300 if cfg.sample_length else 60, temperature=0.8, seed=1).text
+    sample = gen.generate("And it came to pass", 60 if corpus.stats.chars < 100_000 else 300, temperature=0.8, seed=1).text
     orig = gen.originality(sample)
     run = Registry(workspace).get_run(result.run_id)
     return {"name": name, "val_bpc": result.best_val_bpc, "train_seconds": run["elapsed"], "wall_seconds": wall,
