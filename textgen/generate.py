@@ -83,6 +83,12 @@ class Generator:
             yield pieces
 
     def _loop(self, prompt, n, length, temperature, top_k, top_p, seed, stop):
+        # Each step's products are tiny: splitting them over BLAS threads costs more than it saves, and
+        # on a busy server every step would wait for a second core (measured in benchmarks/README.md).
+        with _one_blas_thread():
+            yield from self._steps(prompt, n, length, temperature, top_k, top_p, seed, stop)
+
+    def _steps(self, prompt, n, length, temperature, top_k, top_p, seed, stop):
         self.check(length, temperature, top_k, top_p, n)
         stop = stop or "length"
         rng = np.random.default_rng(seed)
@@ -130,6 +136,19 @@ class Generator:
 
     def unknown(self, prompt: str) -> tuple[str, ...]:
         return tuple(self.vocab.missing(prompt))
+
+
+_blas = None
+
+
+def _one_blas_thread():
+    """A context limiting NumPy's BLAS to one thread (process-wide while it is open)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()   # scanning the loaded libraries once, not per call
+    return _blas.limit(limits=1, user_api="blas")
 
 
 def _seed(seed: int | None) -> int:
