@@ -9,8 +9,12 @@ import streamlit as st
 import textgen
 from textgen import jobs
 from pages import ui
+from textgen.drafts import escape_markdown
 
 st.set_page_config(page_title="Inkwell", page_icon=":material/edit_note:", layout="wide")
+# Streamlit's grey captions wash out on a projector: a darker grey keeps them readable (contrast about 7:1).
+# Our own fixed CSS only; no user or model text ever goes through st.html.
+st.html("<style>[data-testid='stCaptionContainer'] {color: #4a4d5c;}</style>")
 
 
 def access_gate(pages: list) -> None:
@@ -43,6 +47,8 @@ def model_picker() -> None:
     st.session_state["sidebar_model"] = st.session_state[ui.ACTIVE_RUN]
     st.selectbox("Model", ids, format_func=choices.get, key="sidebar_model", on_change=_picked,
                  help="The model the Write page uses.")
+    # The box cuts long names short; the whole name, wrapped, sits under it (escaped: it is a user's label).
+    st.caption(escape_markdown(choices[st.session_state[ui.ACTIVE_RUN]], break_links=True))
 
 
 def _picked() -> None:

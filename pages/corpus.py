@@ -108,6 +108,7 @@ if corpus is not None:
                 ui.show_error(e)
             else:
                 st.success("Saved. It is ready on the Train page.", icon=":material/check_circle:")
+                ui.page_link(ui.TRAIN_PAGE, "Train a model on it", ":material/model_training:")
 
 st.divider()
 st.subheader("Saved corpora")

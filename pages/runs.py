@@ -9,6 +9,7 @@ from pages import ui
 from textgen import bundle
 from textgen.config import CELL_NAMES
 
+BEST_COL = "best score"   # bits per character on held-out text; the column's help says so
 MSG = "runs_message"   # (kind, text) left by a callback, shown next to the widget that caused it
 
 ui.header("Runs", "Every model trained here: compare their learning curves, keep the good ones, share them as bundles.")
@@ -53,7 +54,7 @@ def table(runs: list[dict]) -> pd.DataFrame:
         "label": r["label"], "status": r["status"],
         "level": r["level"] or "—", "cell": CELL_NAMES.get(r["cell"], r["cell"] or "—"),
         "size": f"{r['layers']}×{r['units']}" if r["layers"] else "—", "parameters": r["params"],
-        "epochs": r["epoch"], "best val bpc": r["best_val_bpc"], "duration": ui.duration(r["elapsed"]),
+        "epochs": r["epoch"], BEST_COL: r["best_val_bpc"], "duration": ui.duration(r["elapsed"]),
         "created": ui.date(r["created"]),
     } for r in runs])
 
@@ -63,15 +64,18 @@ def manage(run: dict) -> None:
     st.text(f"{run['label']}  ({rid})")
     best = run["best_val_bpc"]
     m = st.columns(4)
-    m[0].metric("Best validation", f"{best:.3f} bpc" if best is not None else "—")
-    m[1].metric("Perplexity per character", f"{2 ** best:.2f}" if best is not None else "—")
+    m[0].metric("Best score", f"{best:.3f}" if best is not None else "—",
+                help="Bits per character on text held back from training (lower is better).")
+    m[1].metric("Perplexity", f"{2 ** best:.2f}" if best is not None else "—")
     m[2].metric("Duration", ui.duration(run["elapsed"]))
     m[3].metric("Parameters", f"{run['params']:,}" if run["params"] else "—")
     if run["message"]:
         st.caption(run["message"])
     has_weights = (reg.run_dir(rid) / "weights.npz").is_file()
 
-    a, b, c = st.columns(3, border=True)
+    # Boxes of a fixed width in a wrapping row: three columns cut the buttons short on a 1024-pixel projector.
+    row = st.container(horizontal=True)
+    a, b, c = (row.container(border=True, width=300) for _ in range(3))
     with a:
         st.markdown("**Rename**")
         key = f"rename_{rid}"
@@ -121,7 +125,9 @@ else:
         table(runs), hide_index=True, width="stretch", key="runs_table", on_select="rerun",
         selection_mode="multi-row",
         column_config={"parameters": st.column_config.NumberColumn(format="localized"),
-                       "best val bpc": st.column_config.NumberColumn(format="%.3f")})
+                       "label": st.column_config.TextColumn(width="medium"),
+                       BEST_COL: st.column_config.NumberColumn(
+                           format="%.3f", help="Bits per character on held-out text (lower is better)")})
     chosen = [runs[i] for i in event.selection.rows if i < len(runs)]
     st.subheader("Compare")
     if chosen:
@@ -135,7 +141,7 @@ else:
         else:
             st.caption("The selected runs have no finished epochs yet.")
     else:
-        st.caption("Select runs in the table (the boxes at the left) to overlay their validation curves.")
+        st.caption("Tick runs in the table (the boxes at the left) to draw their learning curves together.")
 
     st.subheader("Manage a run")
     ids = [r["id"] for r in runs]

@@ -14,6 +14,7 @@ from textgen.runs import ACTIVE
 from textgen.vocab import tokenize
 
 CUSTOM = "Custom"
+STARTED = "train_started_toast"   # a run was just started: toast it on the rerun that shows its panel
 PRESET_KEY, CELL_KEY, LEVEL_KEY, CORPUS_KEY, LABEL_KEY = "train_preset", "train_cell", "train_level", "train_corpus", "train_label"
 
 # widget key -> (label, kind, min, max, step, help); values come from the chosen preset unless Custom.
@@ -34,6 +35,8 @@ FIELDS = {
     "seed": ("Seed", int, 0, 2**31 - 1, 1, "Same seed, same run."),
 }
 MODEL_FIELDS = ("layers", "units", "embedding", "dropout")
+BEST, LAST = "Best score", "Latest score"   # metric labels stay short: long ones are cut off on a projector
+SCORE_NOTE = "Score: bits per character on text held back from training (lower is better)."
 
 
 def preset_values(name: str) -> dict:
@@ -75,6 +78,10 @@ def word_count(corpus_id: str, home: str) -> tuple[int, int]:
     return len(tokens), len(set(tokens))
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def setup() -> None:
     names = {c["id"]: f"{c['name']} · {c['stats']['chars']:,} characters" for c in corpora}
     metas = {c["id"]: c for c in corpora}
@@ -90,17 +97,20 @@ def setup() -> None:
     if CELL_KEY not in st.session_state:
         st.session_state[CELL_KEY] = "gru"
     cell = st.radio("Recurrent cell", CELLS, format_func=CELL_NAMES.get, key=CELL_KEY, horizontal=True,
-                    captions=[presets.CELL_NOTES[c].split(": ", 1)[1] for c in CELLS])
+                    captions=[_sentence(presets.CELL_NOTES[c].split(": ", 1)[1]) for c in CELLS])
 
     st.subheader("2 · How long")
     names_p = [*presets.PRESETS, CUSTOM]
     preset = st.radio("Preset", names_p, key=PRESET_KEY, horizontal=True, on_change=apply_preset,
                       captions=[*(p.blurb for p in presets.PRESETS.values()), "Set every hyperparameter yourself."])
     custom = preset == CUSTOM
-    with st.expander("Hyperparameters", expanded=custom, icon=":material/tune:"):
-        if not custom:
-            st.caption("These are the preset's values; choose Custom to change them.")
-        cols = st.columns(4)
+    # A toggle, not an expander: the whole form sits in an expander while a run trains, and they cannot nest.
+    shown = custom or st.toggle("Show the hyperparameters", key="train_show_hp")
+    hp_box = st.container(border=True) if shown else None
+    if hp_box is not None:
+        hp_box.caption("These are the preset's values; choose Custom to change them." if not custom else
+                       "Every value is yours to set; the estimate below follows them.")
+        cols = hp_box.columns(4)
         for i, (k, (label, kind, lo, hi, step, hlp)) in enumerate(FIELDS.items()):
             col = cols[i % 4]
             if k in ("dropout", "val_fraction"):
@@ -182,7 +192,10 @@ def setup() -> None:
             ui.show_error(e, errors)
         else:
             st.session_state[ui.TRAIN_RUN] = run_id
-            st.toast("Training started.", icon=":material/rocket_launch:")
+            # Rerun so the live panel takes the top of a short page (the form folds away below it):
+            # otherwise the writer, scrolled down to this button, sees nothing happen.
+            st.session_state[STARTED] = True
+            st.rerun()
 
 
 # -- the live panel ---------------------------------------------------------------------------------
@@ -232,27 +245,35 @@ def panel_body(run: dict) -> None:
         text += f" · ETA {ui.duration(run['eta'])}"
     st.progress(done, text=text)
 
-    m = st.columns(4)
+    m = st.columns(4 if status == "done" else 3)
     if status == "done":
         best = run["best_val_bpc"]
-        m[0].metric("Best validation", f"{best:.3f} bpc" if best is not None else "—",
-                    help="Bits per character on held-out text: lower is better.")
-        m[1].metric("Perplexity per character", f"{2 ** best:.2f}" if best is not None else "—",
+        m[0].metric(BEST, f"{best:.3f}" if best is not None else "—",
+                    help="Best score on held-out text the model never trained on: how many bits it needs, on "
+                         "average, to guess each next character.")
+        m[1].metric("Perplexity", f"{2 ** best:.2f}" if best is not None else "—",
                     help="2 to the power of the bits per character: the number of equally likely next characters.")
         m[2].metric("Duration", ui.duration(run["elapsed"]))
         m[3].metric("Parameters", f"{run['params']:,}" if run["params"] else "—")
     else:
-        m[0].metric("Status", status)
-        m[1].metric("Speed", f"{ui.fmt_count(run['chars_per_sec'])} chars/s" if run["chars_per_sec"] else "—")
-        m[2].metric("Validation", f"{run['last_val_bpc']:.3f} bpc" if run["last_val_bpc"] is not None else "—",
-                    help="Bits per character on held-out text after the last epoch: lower is better.")
-        m[3].metric("Elapsed", ui.duration(run["elapsed"]))
+        # No "Status" metric: the box above (or the moving bar) says it, and big values are cut off on a projector.
+        m[0].metric("Characters per second", ui.fmt_count(run["chars_per_sec"]) if run["chars_per_sec"] else "—")
+        m[1].metric(LAST, f"{run['last_val_bpc']:.3f}" if run["last_val_bpc"] is not None else "—",
+                    help="Score on held-out text after the last epoch: how many bits the model needs, on "
+                         "average, to guess each next character.")
+        m[2].metric("Elapsed", ui.duration(run["elapsed"]))
 
+    st.caption(SCORE_NOTE)
     metrics = reg.metrics(run["id"])
-    if metrics:
+    points = ui.curve_steps(metrics) if metrics else 0
+    if points >= ui.MIN_CURVE_STEPS:
         st.altair_chart(ui.loss_chart(metrics), width="stretch")
     elif status in ACTIVE:
-        st.caption("The loss curve appears after the first batches (TensorFlow takes a few seconds to start).")
+        st.caption("The learning curve appears after the first few training steps (the trainer takes a few "
+                   "seconds to start).")
+    elif points:
+        st.caption(f"This run took only {points} training step{'s' if points != 1 else ''}: too few to draw a "
+                   "learning curve. More text or more epochs give one.")
     show_samples(run["id"])
 
 
@@ -298,14 +319,18 @@ def live(run_id: str) -> None:
         st.rerun()
 
 
-def panel() -> None:
-    runs = reg.list_runs()
-    if ui.TRAIN_RUN not in st.session_state:  # a reloaded browser reattaches to what is training
-        active = [r for r in runs if r["status"] in ACTIVE]
+def followed() -> dict | None:
+    """The run the live panel follows; a reloaded browser reattaches to what is training."""
+    if ui.TRAIN_RUN not in st.session_state:
+        active = [r for r in reg.list_runs() if r["status"] in ACTIVE]
         if active:
             st.session_state[ui.TRAIN_RUN] = active[0]["id"]
     run_id = st.session_state.get(ui.TRAIN_RUN)
-    run = reg.get_run(run_id) if run_id else None
+    return reg.get_run(run_id) if run_id else None
+
+
+def panel() -> None:
+    run = followed()
     if run is None:
         return
     with st.container(border=True):
@@ -317,12 +342,18 @@ def panel() -> None:
             actions(run)
 
 
-# The run being followed comes first, so Start (or a reload) shows it without scrolling; the form follows.
+# The run being followed comes first, so Start (or a reload) shows it without scrolling; the form follows,
+# folded away while that run trains, so the page is short and the panel is what one sees.
+if st.session_state.pop(STARTED, False):
+    st.toast("Training started.", icon=":material/rocket_launch:")
 panel_slot = st.container()
 if not corpora:
     st.info("Save a corpus first: the model learns from a text you bring (or from our sample).",
             icon=":material/menu_book:")
     ui.page_link(ui.CORPUS_PAGE, "Go to Corpus", ":material/menu_book:")
+elif (run := followed()) is not None and run["status"] in ACTIVE:
+    with st.expander("Train another model", icon=":material/add_circle:"):
+        setup()
 else:
     setup()
 with panel_slot:

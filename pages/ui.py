@@ -242,6 +242,15 @@ def loss_frame(metrics: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "bpc", "series"])
 
 
+MIN_CURVE_STEPS = 3   # fewer distinct steps than this draw a lone dot, not a curve: say so in words instead
+BPC_TITLE = "bits per character (lower is better)"
+
+
+def curve_steps(metrics: list[dict]) -> int:
+    """How many distinct training steps the loss chart would have points at."""
+    return int(loss_frame(metrics)["step"].nunique())
+
+
 SERIES_COLORS = alt.Scale(domain=["train (per batch)", "train (smoothed)", "validation"],
                           range=["#cdbdf0", "#7b4bd6", "#e0683a"])
 
@@ -249,9 +258,10 @@ SERIES_COLORS = alt.Scale(domain=["train (per batch)", "train (smoothed)", "vali
 def loss_chart(metrics: list[dict]) -> alt.LayerChart:
     df = loss_frame(metrics)
     base = alt.Chart(df, height=300).encode(
-        x=alt.X("step:Q", title="training step"),
-        y=alt.Y("bpc:Q", title="bits per character", scale=alt.Scale(zero=False)),
-        color=alt.Color("series:N", scale=SERIES_COLORS, legend=alt.Legend(orient="top", title=None)),
+        x=alt.X("step:Q", title="training step", axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("bpc:Q", title=BPC_TITLE, scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", scale=SERIES_COLORS,
+                        legend=alt.Legend(orient="top", title=None, labelFontSize=13)),
         tooltip=["series", "step", alt.Tooltip("bpc:Q", format=".3f")])
     lines = base.mark_line(strokeWidth=2).transform_filter(alt.datum.series != "validation")
     val = base.transform_filter(alt.datum.series == "validation")
@@ -269,7 +279,9 @@ def overlay_chart(curves: dict[str, list[dict]]) -> alt.Chart:
     df = overlay_frame(curves)
     return (alt.Chart(df, height=320)
             .mark_line(point=True, strokeWidth=2)
-            .encode(x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-                    y=alt.Y("val_bpc:Q", title="validation bits per character", scale=alt.Scale(zero=False)),
-                    color=alt.Color("run:N", legend=alt.Legend(orient="top", title=None)),
+            .encode(x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d", tickMinStep=1)),
+                    y=alt.Y("val_bpc:Q", title="held-out " + BPC_TITLE, scale=alt.Scale(zero=False)),
+                    # Labels are run names, often long: a vertical legend with room for the whole name.
+                    color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
+                                                               labelLimit=900, labelFontSize=13)),
                     tooltip=["run", "epoch", alt.Tooltip("val_bpc:Q", format=".3f")]))

@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:   # `streamlit run pages/write.py` puts only pages
 from pages import ui  # noqa: E402,F401  (importing it routes a deep link through app.py)
 from textgen import Generator, InkwellError  # noqa: E402
 from textgen.artifacts import DEMO_DIR  # noqa: E402
+from textgen.config import CELL_NAMES  # noqa: E402
 from textgen.drafts import KEY_RE, MAX_CHARS, Draft, escape_markdown  # noqa: E402
 from textgen.runs import check_run_id, clean_label, home  # noqa: E402
 
@@ -226,7 +227,8 @@ def _settings(gen: Generator | None) -> dict:
                           settings["n"])
             except InkwellError as e:
                 st.error(escape_markdown(str(e)))
-            st.caption(f"This model knows {len(gen.vocab):,} tokens ({gen.vocab.level} level).")
+            kind = "words and signs" if gen.vocab.level == "word" else "characters"
+            st.caption(f"This model knows {len(gen.vocab):,} different {kind}.")
     return settings
 
 
@@ -296,8 +298,9 @@ def main() -> None:
     else:
         cfg = gen.run.model
         name = "the demo model" if gen.run.id == DEMO else clean_label(gen.run.label)
-        st.caption(f"Model: **{escape_markdown(name)}** · {cfg.cell.upper()} {cfg.layers}×{cfg.units} · "
-                   f"{escape_markdown(gen.run.id)}")
+        size = f"{CELL_NAMES.get(cfg.cell, cfg.cell)} {cfg.layers}×{cfg.units}"
+        # Suggested labels already end with the size; the run id is under the sidebar's picker.
+        st.caption(f"Model: **{escape_markdown(name)}**" + ("" if name.endswith(size) else f" · {size}"))
 
     s = _settings(gen)
 
@@ -313,19 +316,20 @@ def main() -> None:
             shown = ", ".join(repr(t) for t in unknown[:20]) + (" ..." if len(unknown) > 20 else "")
             st.caption(escape_markdown(f"The model has never seen {shown}; it reads them as unknown."))
 
-    cols = st.columns([1.2, 1, 1, 1.1, 1, 1])
-    go = cols[0].button("Continue", type="primary", disabled=gen is None, key="w_continue",
-                        help="Ask the model to continue the draft from where it ends.")
-    cols[1].button("Undo", key="w_undo", on_click=_undo, disabled=not draft.can_undo,
-                   help="Remove the model's last piece.")
-    cols[2].button("Redo", key="w_redo", on_click=_redo, disabled=not draft.can_redo)
-    with cols[3].popover("Clear draft", disabled=not draft.text):
+    # One row, left to right, in the order a writer uses them (columns spread them over the whole width).
+    row = st.container(horizontal=True, key="w_actions")
+    go = row.button("Continue", type="primary", disabled=gen is None, key="w_continue",
+                    help="Ask the model to continue the draft from where it ends.")
+    row.button("Undo", key="w_undo", on_click=_undo, disabled=not draft.can_undo,
+               help="Remove the model's last piece.")
+    row.button("Redo", key="w_redo", on_click=_redo, disabled=not draft.can_redo)
+    with row.popover("Clear draft", disabled=not draft.text):
         st.write("This deletes the whole draft. Download it first if you want to keep it.")
         st.button("Yes, clear it", key="w_clear", type="primary", on_click=_clear)
-    cols[4].download_button(".txt", draft.to_text(), file_name="draft.txt", mime="text/plain",
-                            on_click="ignore", key="w_txt", disabled=not draft.text, icon=":material/download:")
-    cols[5].download_button(".md", draft.to_markdown(), file_name="draft.md", mime="text/markdown",
-                            on_click="ignore", key="w_md", disabled=not draft.text, icon=":material/download:")
+    row.download_button("Download .txt", draft.to_text(), file_name="draft.txt", mime="text/plain",
+                        on_click="ignore", key="w_txt", disabled=not draft.text, icon=":material/download:")
+    row.download_button("Download .md", draft.to_markdown(), file_name="draft.md", mime="text/markdown",
+                        on_click="ignore", key="w_md", disabled=not draft.text, icon=":material/download:")
     _show_notes("actions")
     if st.session_state.get("write_last"):
         st.caption(st.session_state.pop("write_last"))
@@ -367,9 +371,9 @@ def _alternatives(gen: Generator | None, s: dict, alts: dict | None) -> None:
             else:
                 st.caption("(the model stopped at once here)")
             st.button("Use this", key=f"w_use_{i}", on_click=_use, args=(i,), disabled=not text)
-    a, b = st.columns(2)
-    regen = a.button("Regenerate", key="w_regen", disabled=gen is None, help="New alternatives with a new seed.")
-    if b.button("Dismiss", key="w_dismiss"):
+    row = st.container(horizontal=True, key="w_alt_actions")
+    regen = row.button("Regenerate", key="w_regen", disabled=gen is None, help="New alternatives with a new seed.")
+    if row.button("Dismiss", key="w_dismiss"):
         st.session_state.pop(ALTS, None)
         st.rerun()
     _show_notes("alternatives")

@@ -62,11 +62,11 @@ def test_table_lists_the_run(ws):
     assert {k: row[k] for k in ("label", "status", "level", "cell", "size", "parameters", "epochs")} == {
         "label": "Gulls", "status": "done", "level": "char", "cell": "GRU", "size": "1×16",
         "parameters": run["params"], "epochs": 2}
-    assert row["best val bpc"] == pytest.approx(run["best_val_bpc"])
+    assert row["best score"] == pytest.approx(run["best_val_bpc"])
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Best validation"] == f"{run['best_val_bpc']:.3f} bpc"
+    assert metrics["Best score"] == f"{run['best_val_bpc']:.3f}"
     assert metrics["Parameters"] == f"{run['params']:,}"
-    assert any("Select runs in the table" in c.value for c in at.caption)
+    assert any("Tick runs in the table" in c.value for c in at.caption)
 
 
 def test_selected_runs_overlay_their_curves(ws):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from pages import ui
 from textgen import Registry, load_corpus, library
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +57,8 @@ def test_presets_fill_the_fields_and_estimates(workspace):
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert not at.exception
     assert at.radio(key="train_preset").value == "Quick"
+    assert not [n for n in at.number_input if n.key == "hp_units"]   # folded away until asked for
+    at.toggle(key="train_show_hp").set_value(True).run()
     assert at.number_input(key="hp_units").value == 256 and at.number_input(key="hp_units").disabled
     assert at.radio(key="train_cell").value == "gru"
     at.radio(key="train_preset").set_value("Long").run()
@@ -128,13 +131,19 @@ def test_start_a_tiny_run_and_watch_it_finish(workspace):
     assert not at.exception
     assert any(s.value.startswith("Training finished.") for s in at.success)
     shown = metrics(at)
-    assert shown["Best validation"] == f"{run['best_val_bpc']:.3f} bpc"
-    assert shown["Perplexity per character"] == f"{2 ** run['best_val_bpc']:.2f}"
+    assert shown["Best score"] == f"{run['best_val_bpc']:.3f}"
+    assert shown["Perplexity"] == f"{2 ** run['best_val_bpc']:.2f}"
     assert shown["Parameters"] == f"{run['params']:,}"
     assert at.get("progress")[-1].proto.text == "finished 1 epoch"
     # the loss chart carries the registry's numbers: per-batch train loss and the epoch's validation point
+    # (a run with fewer than ui.MIN_CURVE_STEPS steps says so in words instead of drawing a lone dot)
     frames = [chart_frame(at, i) for i in range(len(at.get("vega_lite_chart")))]
-    loss = next(f for f in frames if "series" in f.columns)
+    loss = next((f for f in frames if "series" in f.columns), None)
+    if loss is None:
+        steps = ui.curve_steps(reg.metrics(run_id))
+        assert steps < ui.MIN_CURVE_STEPS
+        assert any(c.value.startswith(f"This run took only {steps} training step") for c in at.caption)
+        loss = ui.loss_frame(reg.metrics(run_id))
     val = loss[loss.series == "validation"]
     assert val["bpc"].round(6).tolist() == [round(run["best_val_bpc"], 6)]
     assert (loss.series == "train (per batch)").sum() >= 1

@@ -20,9 +20,20 @@ def _text(n_sentences: int = 80) -> str:
     return "\n".join(out)
 
 
+# Streamlit draws grey skeletons while a script runs and a status widget in the corner; a screenshot taken then
+# shows placeholders. Settled: the script is not running, none of those is on screen, and it stays so a moment.
+SETTLED = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return !!app && app.getAttribute('data-test-script-state') !== 'running'
+        && document.querySelectorAll('[data-testid="stSkeleton"], [data-testid="stStatusWidget"]').length === 0;
+}"""
+
+
 def _settle(page):
     page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    for _ in range(2):   # twice: a rerun can start just after the first check passes
+        page.wait_for_function(SETTLED, timeout=60_000)
+        page.wait_for_timeout(500)
 
 
 def _shot(page, name):
