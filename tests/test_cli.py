@@ -141,3 +141,15 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path):
         if r.returncode == 0 or "Traceback" in r.stderr or len(lines) != 1 or expected not in lines[0]:
             failures.append((args, r.returncode, r.stderr[-300:]))
     assert not failures, failures
+
+
+def test_resume_keeps_the_runs_settings_and_extends_only_what_is_asked(trained):
+    home, run_id, _ = trained
+    bad = cli("train", "--resume", run_id, "--lr", "0.5", home=home)
+    assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "only --epochs and --time-budget" in bad.stderr
+    r = cli("train", "--resume", run_id, "--epochs", "2", home=home)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"done: run {run_id}")
+    assert "epoch 2.00" in r.stderr and "epoch 1.00" not in r.stderr   # it went on from epoch 1
+    config = json.loads((home / "runs" / run_id / "config.json").read_text())
+    assert (config["train"]["epochs"], config["train"]["seq_len"]) == (2, 40)

@@ -96,3 +96,13 @@ def test_explicit_workspace_argument(tmp_path):
     cid = library.save_corpus("here", load_corpus(TEXT), workspace=tmp_path / "ws")
     assert library.corpus_path(cid, tmp_path / "ws") == (tmp_path / "ws").resolve() / "corpora" / f"{cid}.txt"
     assert [m["id"] for m in library.list_corpora(tmp_path / "ws")] == [cid]
+
+
+def test_saving_the_same_text_under_the_same_name_keeps_one_copy(workspace):
+    from textgen.corpus import load_corpus
+
+    corpus = load_corpus("The same words, saved twice. " * 20)
+    first = library.save_corpus("Twice", corpus, workspace)
+    assert library.save_corpus("Twice", corpus, workspace) == first
+    assert library.save_corpus("Another name", corpus, workspace) != first
+    assert [c["name"] for c in library.list_corpora(workspace)].count("Twice") == 1

@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model on text files")
     t.add_argument("corpus", nargs="*", type=Path, help=".txt, .md or .docx files")
     d_m, d_t = ModelConfig(), TrainConfig()
-    t.add_argument("--level", choices=LEVELS, default=d_t.level)
+    t.add_argument("--level", choices=LEVELS, default=None, help=f"default {d_t.level}")
     t.add_argument("--cell", choices=CELLS, default=d_m.cell)
     for name, typ, default in (("layers", int, d_m.layers), ("units", int, d_m.units),
                                ("embedding", int, d_m.embedding), ("dropout", float, d_m.dropout)):
@@ -34,8 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("max_vocab", "seq_len", "batch_size", "epochs", "time_budget", "lr", "schedule",
                  "warmup_steps", "clipnorm", "val_fraction", "patience", "seed", "sample_length"):
         default = getattr(d_t, name)
+        # None marks "not given": a resumed run keeps its own settings unless a flag says otherwise.
         t.add_argument("--" + name.replace("_", "-"), type=type(default) if not isinstance(default, str) else str,
-                       default=default)
+                       default=None, help=f"default {default}")
     t.add_argument("--lowercase", action="store_true", help="lowercase the text first")
     t.add_argument("--collapse-blank-lines", action="store_true")
     t.add_argument("--strip-gutenberg", action="store_true", help="drop a Project Gutenberg header and footer")
@@ -106,13 +107,19 @@ def cmd_train(args) -> int:
         corpus = _corpus(args.corpus, args)
     model = ModelConfig(cell=args.cell, layers=args.layers, units=args.units, embedding=args.embedding,
                         dropout=args.dropout).validate()
-    cfg = TrainConfig(level=args.level, max_vocab=args.max_vocab, seq_len=args.seq_len, batch_size=args.batch_size,
-                      epochs=args.epochs, time_budget=args.time_budget, lr=args.lr, schedule=args.schedule,
-                      warmup_steps=args.warmup_steps, clipnorm=args.clipnorm, val_fraction=args.val_fraction,
-                      patience=args.patience, seed=args.seed, sample_length=args.sample_length).validate()
+    given = {k: getattr(args, k) for k in ("level", "max_vocab", "seq_len", "batch_size", "epochs", "time_budget",
+                                           "lr", "schedule", "warmup_steps", "clipnorm", "val_fraction",
+                                           "patience", "seed", "sample_length") if getattr(args, k) is not None}
+    cfg = TrainConfig(**given).validate()
+    if args.resume:
+        unknown = set(given) - {"epochs", "time_budget"}
+        if unknown:
+            raise InkwellError(f"--resume keeps the run's settings; only --epochs and --time-budget can change "
+                               f"(not --{sorted(unknown)[0].replace('_', '-')}).")
     bar = None if args.quiet else _Progress()
     result = train(corpus, model, cfg, label=args.name, run_id=args.run_id, resume=args.resume,
-                   finetune=args.finetune, on_event=bar, handle_signals=True)
+                   finetune=args.finetune, on_event=bar, handle_signals=True,
+                   resume_overrides={k: given[k] for k in ("epochs", "time_budget") if k in given})
     if bar:
         bar.close()
     best = f", best validation {result.best_val_bpc:.3f} bits/char" if result.best_val_bpc is not None else ""

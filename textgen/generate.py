@@ -105,6 +105,8 @@ class Generator:
                     pieces.append("")
                     continue
                 piece = self._texts[last[row]]
+                if not prompt.strip() and not (made[row] + piece).strip():
+                    piece = ""   # from an empty draft, start at the first visible character
                 piece, finished = _apply_stop(made[row], piece, stop)
                 made[row] += piece
                 done[row] = finished

@@ -50,12 +50,16 @@ def save_corpus(name: str, corpus: Corpus, workspace: str | os.PathLike | None =
     if not isinstance(corpus, Corpus):
         raise CorpusError("Only a checked corpus can be saved; check the text first.")
     folder = _folder(workspace)
+    label = clean_label(name, "untitled corpus")
+    for saved in list_corpora(workspace):  # the same text under the same name: keep one copy
+        if saved.get("digest") == corpus.digest and saved.get("name") == label:
+            return saved["id"]
     corpus_id = new_corpus_id()
     while (folder / f"{corpus_id}.json").exists():  # 48 random bits: a clash is astronomically rare
         corpus_id = new_corpus_id()
     s = corpus.stats
     meta = {
-        "format": FORMAT_VERSION, "id": corpus_id, "name": clean_label(name, "untitled corpus"),
+        "format": FORMAT_VERSION, "id": corpus_id, "name": label,
         "sources": list(corpus.sources), "encoding": corpus.encoding, "digest": corpus.digest,
         "stats": {"chars": s.chars, "distinct": s.distinct, "words": s.words, "lines": s.lines},
         "created": time.time(),

@@ -73,7 +73,7 @@ def recommend(corpus_chars: int, budget_seconds: float, vocab_size: int = 80,
                    "times; a longer budget will help more than a bigger model.")
     m, passes = best
     return m, (f"About {corpus_chars:,} characters: a {m.layers}-layer GRU of {m.units} units "
-               f"({param_count(m):,} parameters) fits this size and reads the text about {passes:.0f} times "
+               f"({param_count(m):,} parameters) fits this size and reads the text about {passes:,.0f} times "
                f"in {_minutes(budget_seconds)}.")
 
 

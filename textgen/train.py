@@ -49,10 +49,13 @@ class _Stop:
 def train(corpus: Corpus | str | None = None, model: ModelConfig | None = None,
           config: TrainConfig | None = None, *, label: str | None = None, workspace=None,
           run_id: str | None = None, resume: str | None = None, finetune: str | None = None,
-          on_event: Callable[[dict], None] | None = None, handle_signals: bool = False) -> TrainResult:
+          on_event: Callable[[dict], None] | None = None, handle_signals: bool = False,
+          resume_overrides: dict | None = None) -> TrainResult:
     """Train a new run (or resume / fine-tune one) and return how it ended.
 
     run_id: a queued run created by the job runner, to train under that id.
+    resume_overrides: on resume, new values for "epochs" and/or "time_budget" (else `config`'s, if
+    given, else the run's own).
     """
     reg = Registry(workspace)
     emit = on_event or (lambda event: None)
@@ -64,7 +67,7 @@ def train(corpus: Corpus | str | None = None, model: ModelConfig | None = None,
         signal.signal(signal.SIGINT, _on_signal)
 
     run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt = _prepare(
-        reg, corpus, model, config, label, run_id, resume, finetune)
+        reg, corpus, model, config, label, run_id, resume, finetune, resume_overrides)
     beat = _Heartbeat(reg, run_id)
     try:
         return _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, bool(resume), stop, emit)
@@ -106,7 +109,7 @@ class _Heartbeat:
         self._done.set()
 
 
-def _prepare(reg, corpus, model, config, label, run_id, resume, finetune):
+def _prepare(reg, corpus, model, config, label, run_id, resume, finetune, resume_overrides=None):
     """Everything before TensorFlow: configs, vocabulary, length checks, the run directory."""
     base_ckpt = None
     if resume:
@@ -116,8 +119,12 @@ def _prepare(reg, corpus, model, config, label, run_id, resume, finetune):
             raise RunError(f"Run {resume} is still training.")
         run_dir = reg.run_dir(resume)
         model_cfg, cfg, meta = read_config(run_dir)
-        if config is not None:  # only the length of training may change on resume
+        # Only the length of training may change on resume.
+        if resume_overrides is not None:
+            cfg = replace(cfg, **{k: v for k, v in resume_overrides.items() if k in ("epochs", "time_budget")})
+        elif config is not None:
             cfg = replace(cfg, epochs=config.epochs, time_budget=config.time_budget)
+        cfg = _host_time_cap(cfg.validate())
         if not (run_dir / "checkpoints" / "latest.npz").exists():
             raise RunError(f"Run {resume} has no checkpoint to resume from.")
         text = (run_dir / "corpus.txt").read_text("utf-8")
@@ -153,9 +160,7 @@ def _prepare(reg, corpus, model, config, label, run_id, resume, finetune):
     max_params = int(os.environ.get("INKWELL_MAX_PARAMS", "0") or 0)
     if max_params and params > max_params:
         raise ConfigError(f"This model has {params:,} parameters; this server allows at most {max_params:,}.")
-    max_time = float(os.environ.get("INKWELL_MAX_TRAIN_SECONDS", "0") or 0)
-    if max_time and (cfg.time_budget == 0 or cfg.time_budget > max_time):
-        cfg = replace(cfg, time_budget=max_time)
+    cfg = _host_time_cap(cfg)
 
     fields = dict(level=cfg.level, cell=model_cfg.cell, layers=model_cfg.layers, units=model_cfg.units,
                   params=params, corpus=", ".join(sources)[:200], epochs=cfg.epochs)
@@ -173,6 +178,14 @@ def _prepare(reg, corpus, model, config, label, run_id, resume, finetune):
     atomic.write_text(run_dir / "corpus.txt", text)
     reg.update_run(run_id, pid=os.getpid(), started=time.time(), heartbeat=time.time(), message="")
     return run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt
+
+
+def _host_time_cap(cfg: TrainConfig) -> TrainConfig:
+    """A host's INKWELL_MAX_TRAIN_SECONDS cuts longer (or unlimited) budgets down to it."""
+    max_time = float(os.environ.get("INKWELL_MAX_TRAIN_SECONDS", "0") or 0)
+    if max_time and (cfg.time_budget == 0 or cfg.time_budget > max_time):
+        return replace(cfg, time_budget=max_time)
+    return cfg
 
 
 def _versions() -> dict:
