@@ -12,7 +12,7 @@ Chromium's own memory is a different process and is not counted.
 from __future__ import annotations
 
 import json
-import os
+
 import shutil
 import socket
 import subprocess

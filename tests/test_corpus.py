@@ -1,6 +1,5 @@
 import hashlib
 import random
-from pathlib import Path
 
 import pytest
 

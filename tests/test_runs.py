@@ -145,7 +145,7 @@ def test_queue_respects_the_cap_and_cancel(tmp_path, monkeypatch):
     assert reg.get_run(second)["status"] == "queued"
     _wait(reg, first, lambda r: r["status"] == "running" and r["epoch"] >= 1)
     jobs.cancel(first, reg)
-    run = _wait(reg, first, lambda r: r["status"] == "cancelled")
+    _wait(reg, first, lambda r: r["status"] == "cancelled")
     assert (reg.run_dir(first) / "checkpoints" / "latest.npz").exists()
     _wait(reg, second, lambda r: r["status"] == "running")   # the ending worker started the next job
     jobs.cancel(second, reg)

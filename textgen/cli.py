@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from .config import CELLS, LEVELS, ModelConfig, TrainConfig

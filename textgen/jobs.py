@@ -49,7 +49,7 @@ def submit(corpus_path: str | os.PathLike, model: ModelConfig, cfg: TrainConfig,
 
 def submit_resume(run_id: str, reg: Registry | None = None, epochs: int | None = None) -> None:
     reg = reg or Registry()
-    run = reg.require_run(run_id)
+    reg.require_run(run_id)
     args = ["--resume", run_id] + (["--epochs", str(epochs)] if epochs else [])
     reg.update_run(run_id, status="queued", message="Waiting to resume.", args=_json(args), cancel=0)
     pump(reg)

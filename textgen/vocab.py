@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
@@ -133,21 +132,10 @@ class Vocab:
         return cls(d["tokens"], d["level"])
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write atomically so a crash mid-save never leaves a half-written vocab.json beside a model."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_json(), f, ensure_ascii=False)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        """Written atomically, so a crash mid-save never leaves a half-written vocab.json beside a model."""
+        from . import atomic
+
+        atomic.write_text(path, json.dumps(self.to_json(), ensure_ascii=False))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocab":
