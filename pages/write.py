@@ -260,7 +260,18 @@ def _continue_one(gen: Generator, draft: Draft, s: dict, seed: int, where) -> No
         _note("actions", "error", str(e))
         return
     _save(draft)
-    st.session_state["write_last"] = f"Seed {seed}: the same seed, draft and settings write this again."
+    st.session_state["write_last"] = (f"Seed {seed}: the same seed, draft and settings write this again. "
+                                      + _originality(gen, text))
+
+
+def _originality(gen: Generator, text: str) -> str:
+    """One sentence on how much of text the model copied from its training text ('' if unknown)."""
+    try:
+        result = gen.originality(text)
+    except Exception:   # a nicety: never let it cost the writer a continuation
+        log.exception("originality failed")
+        return ""
+    return result.describe() if result else ""
 
 
 def _make_alternatives(gen: Generator, draft: Draft, s: dict, seed: int) -> None:
@@ -274,7 +285,8 @@ def _make_alternatives(gen: Generator, draft: Draft, s: dict, seed: int) -> None
         log.exception("making alternatives failed")
         _note("actions", "error", UNEXPECTED)
         return
-    st.session_state[ALTS] = {"texts": [g.text for g in made], "base": draft.text, "seed": seed}
+    st.session_state[ALTS] = {"texts": [g.text for g in made], "base": draft.text, "seed": seed,
+                              "originality": [_originality(gen, g.text) for g in made]}
 
 
 # -- the page ----------------------------------------------------------------------------------------
@@ -368,6 +380,8 @@ def _alternatives(gen: Generator | None, s: dict, alts: dict | None) -> None:
             if text:
                 card = Draft([{"author": "model", "text": text}])
                 st.markdown(card.to_markdown(VIEW_FORMAT, break_links=True))
+                if alts.get("originality", [""] * (i + 1))[i]:
+                    st.caption(alts["originality"][i])
             else:
                 st.caption("(the model stopped at once here)")
             st.button("Use this", key=f"w_use_{i}", on_click=_use, args=(i,), disabled=not text)

@@ -35,6 +35,7 @@ def make_run(sample_text: str, units: int = 16) -> str:
     write_config(run_dir, cfg, TrainConfig(), {"label": "tiny <b>gru</b>"})
     vocab.save(run_dir / "vocab.json")
     write_npz(run_dir / "weights.npz", weights)
+    (run_dir / "corpus.txt").write_text(sample_text)   # what the originality measure compares with
     return run_id
 
 
@@ -198,3 +199,13 @@ def test_unknown_characters_are_noted_gently(page):
     notes = [c.value for c in page.caption if "never seen" in c.value]
     assert notes == [r"The model has never seen \'☃\'\, \'🙂\'\; it reads them as unknown\."]
     assert not page.error
+
+
+def test_each_continuation_says_how_much_it_copied(page):
+    type_text(page, "The keeper")
+    page.slider(key="w_length").set_value(40).run()
+    continue_(page)
+    assert any("training text" in c.value for c in page.caption)   # e.g. "Original: no 20-character passage …"
+    page.number_input(key="w_n").set_value(3).run()
+    continue_(page)
+    assert sum("training text" in c.value for c in page.caption) >= 3
