@@ -70,7 +70,7 @@ def manage(run: dict) -> None:
     m[2].metric("Duration", ui.duration(run["elapsed"]))
     m[3].metric("Parameters", f"{run['params']:,}" if run["params"] else "—")
     if run["message"]:
-        st.caption(run["message"])
+        st.caption(ui.safe(run["message"]))
     has_weights = (reg.run_dir(rid) / "weights.npz").is_file()
 
     # Boxes of a fixed width in a wrapping row: three columns cut the buttons short on a 1024-pixel projector.

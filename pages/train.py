@@ -235,11 +235,11 @@ def panel_body(run: dict) -> None:
                 f"This server trains {jobs.max_jobs()} model{'s' if jobs.max_jobs() > 1 else ''} at a time.",
                 icon=":material/hourglass_top:")
     elif status in ("failed", "diverged"):
-        st.error(run["message"] or "Training stopped with an error.", icon=":material/error:")
+        st.error(ui.safe(run["message"] or "Training stopped with an error."), icon=":material/error:")
     elif status in ("cancelled", "interrupted"):
-        st.warning(run["message"] or "Training stopped.", icon=":material/pause_circle:")
+        st.warning(ui.safe(run["message"] or "Training stopped."), icon=":material/pause_circle:")
     elif status == "done":
-        st.success("Training finished. " + (run["message"] or ""), icon=":material/check_circle:")
+        st.success(ui.safe("Training finished. " + (run["message"] or "")), icon=":material/check_circle:")
     done, text = ui.progress(run, ui.time_budget(run["id"]))
     if status == "running" and run["eta"] is not None:
         text += f" · ETA {ui.duration(run['eta'])}"

@@ -105,11 +105,19 @@ def header(title: str, subtitle: str) -> None:
     st.caption(subtitle)
 
 
+def safe(text: str) -> str:
+    """Text for st.markdown-rendering widgets (error, warning, caption...) that shows exactly as typed."""
+    from textgen.drafts import escape_markdown
+
+    return escape_markdown(text, break_links=True)
+
+
 def show_error(e: BaseException, where=None) -> None:
     """One readable sentence, never a traceback. `where` is a container placed next to the widget."""
     target = where if where is not None else st
     if isinstance(e, textgen.InkwellError):
-        target.error(str(e), icon=":material/error:")
+        # Messages can quote file names and labels the user chose: shown as typed, never as Markdown.
+        target.error(safe(str(e)), icon=":material/error:")
     else:  # a bug: say so plainly, keep the details in the server log
         import logging
 

@@ -42,9 +42,13 @@ def test_round_trip_gives_the_same_text(tiny_run, good, tmp_path):
     assert len(reg.metrics(new_id, "epoch")) == 1   # the loss curve came along
 
 
-def _pickled_npz() -> bytes:
+def _pickled_npz(good_npz: bytes) -> bytes:
+    """Every array the model needs, but one of them pickled: only allow_pickle=False stops it."""
+    with np.load(io.BytesIO(good_npz)) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["embedding"] = np.array([{"evil": 1}], dtype=object)
     buf = io.BytesIO()
-    np.savez(buf, embedding=np.array([{"evil": 1}], dtype=object))
+    np.savez(buf, **arrays)
     return buf.getvalue()
 
 
@@ -55,7 +59,7 @@ def _pickled_npz() -> bytes:
     (lambda m: {k: v for k, v in m.items() if k != "weights.npz"}, "lacks weights.npz"),
     (lambda m: {**m, "config.json": b"{not json"}, "config.json is not valid"),
     (lambda m: {**m, "config.json": json.dumps({"model": {"cell": "transformer"}, "train": {}}).encode()}, "cell must be"),
-    (lambda m: {**m, "weights.npz": _pickled_npz()}, "cannot be read as plain arrays|does not have the arrays"),
+    (lambda m: {**m, "weights.npz": _pickled_npz(m["weights.npz"])}, "cannot be read as plain arrays"),
     (lambda m: {**m, "weights.npz": b"garbage"}, "cannot be read as plain arrays"),
     (lambda m: {**m, "vocab.json": b'{"level": "char", "tokens": ["a"]}'}, "vocab"),
 ])
@@ -78,3 +82,41 @@ def test_weights_that_do_not_fit_the_config_are_refused(good, tmp_path):
 def test_not_a_zip(tmp_path):
     with pytest.raises(RunError, match="not a zip file"):
         import_bundle(b"PK but not really", Registry(tmp_path))
+
+
+def test_duplicate_members_are_refused(good, tmp_path):
+    m = _members(good)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in m.items():
+            z.writestr(name, data)
+        z.writestr("config.json", m["config.json"])
+    with pytest.raises(RunError, match="config.json twice"):
+        import_bundle(buf.getvalue(), Registry(tmp_path))
+
+
+def test_zip_bomb_is_refused(good, tmp_path):
+    m = {k: v for k, v in _members(good).items() if k != "model.keras"}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in m.items():
+            z.writestr(name, data)
+        z.writestr("model.keras", b"\0" * (20 * 1024 * 1024))   # 20 MB of zeros packs to ~20 KB
+    with pytest.raises(RunError, match="unpacks to far more than its size"):
+        import_bundle(buf.getvalue(), Registry(tmp_path))
+
+
+def test_damaged_member_is_refused_in_one_line(good, tmp_path):
+    blob = bytearray(good)
+    at = blob.index(b"weights.npz") + 200          # inside the first member's compressed data
+    blob[at:at + 64] = bytes(64)
+    with pytest.raises(RunError, match="damaged|not valid|cannot be read|not a zip"):
+        import_bundle(bytes(blob), Registry(tmp_path))
+
+
+def test_broken_curves_are_dropped_not_fatal(good, tmp_path):
+    m = _members(good)
+    bad = json.dumps({"epochs": [{"epoch": float("nan")}, "x", {"epoch": 1, "val_bpc": 2.5}]}).encode()
+    reg = Registry(tmp_path)
+    run_id = import_bundle(_zip({**m, "metrics.json": bad}), reg)
+    assert [r["val_bpc"] for r in reg.metrics(run_id, "epoch")] == [2.5]

@@ -168,3 +168,31 @@ def test_job_survives_the_process_that_started_it(tmp_path, monkeypatch):
     run_id = starter.stdout.strip()                  # the starting process has exited by now
     run = _wait(Registry(tmp_path), run_id, lambda r: r["status"] not in ("queued", "running"))
     assert (run["status"], run["epoch"]) == ("done", 2)
+
+
+def test_resume_refuses_a_run_that_is_training_or_queued(tmp_path):
+    reg = Registry(tmp_path)
+    live = reg.create_run("live", status="running", pid=os.getpid(), heartbeat=time.time())
+    waiting = reg.create_run("waiting", status="queued")
+    for run_id in (live, waiting):
+        with pytest.raises(RunError, match="already training or waiting"):
+            jobs.submit_resume(run_id, reg)
+    assert (reg.get_run(live)["status"], reg.get_run(waiting)["status"]) == ("running", "queued")
+
+
+def test_a_worker_that_cannot_start_training_marks_its_run_failed(tmp_path, monkeypatch):
+    """A queued run whose corpus vanished fails with the reason instead of looking interrupted."""
+    monkeypatch.setenv("INKWELL_HOME", str(tmp_path))
+    corpus = tmp_path / "gone.txt"
+    corpus.write_text("Words for a moment. " * 200)
+    reg = Registry(tmp_path)
+    monkeypatch.setenv("INKWELL_MAX_JOBS", "1")
+    blocker = reg.create_run("busy", status="running", pid=os.getpid(), heartbeat=time.time())
+    run_id = jobs.submit(corpus, ModelConfig(cell="gru", layers=1, units=8, embedding=4),
+                         TrainConfig(seq_len=20, batch_size=8, epochs=1, sample_length=0), "doomed", reg)
+    assert reg.get_run(run_id)["status"] == "queued"
+    corpus.unlink()
+    reg.update_run(blocker, status="done")
+    jobs.pump(reg)
+    run = _wait(reg, run_id, lambda r: r["status"] not in ("queued", "running"), timeout=120)
+    assert run["status"] == "failed" and "does not exist" in run["message"]

@@ -94,11 +94,13 @@ def test_diverged_run_keeps_last_good_checkpoint(tmp_path, text, monkeypatch):
     first = train(load_corpus(text), MODEL, TrainConfig(**{**CFG.__dict__, "epochs": 1}), workspace=tmp_path)
     before = _weights(first.run_dir)
 
-    class Exploding(train_mod._Tracker):
+    base = train_mod._tracker_class()
+
+    class Exploding(base):
         def __init__(self, *a, **k):
             super().__init__(*a, **k)
             self.explode_at = -1.0   # any loss counts as exploding
-    monkeypatch.setattr(train_mod, "_Tracker", Exploding)
+    monkeypatch.setattr(train_mod, "_tracker_class", lambda: Exploding)
     result = train(resume=first.run_id, config=CFG, workspace=tmp_path)
     assert result.status == "diverged"
     for a, b in zip(before, _weights(first.run_dir), strict=True):

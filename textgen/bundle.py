@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 from . import atomic
@@ -20,17 +22,24 @@ from .runs import Registry, clean_label
 
 REQUIRED = ("config.json", "vocab.json", "weights.npz")
 OPTIONAL = ("model.keras", "metrics.json")
-MAX_BUNDLE_BYTES = 512 * 1024 * 1024
-MAX_MEMBER_BYTES = 512 * 1024 * 1024
+MAX_BUNDLE_BYTES = 512 * 1024 * 1024     # the archive as uploaded
+MAX_UNPACKED_BYTES = 1024 * 1024 * 1024  # all members together, as declared and as actually read
+MAX_RATIO = 50                           # weights barely compress; far more than this is a zip bomb
 
 
 def export_bundle(run_id: str, dest: str | os.PathLike, reg: Registry | None = None) -> Path:
+    dest = Path(dest)
+    atomic.write_bytes(dest, bundle_bytes(run_id, reg))
+    return dest
+
+
+def bundle_bytes(run_id: str, reg: Registry | None = None) -> bytes:
+    """The bundle as bytes (the app's download button needs no file)."""
     reg = reg or Registry()
     run = reg.require_run(run_id)
     run_dir = reg.run_dir(run_id)
     if not (run_dir / "weights.npz").exists():
         raise RunError(f"Run {run_id} has no trained weights to export yet.")
-    dest = Path(dest)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name in REQUIRED + ("model.keras",):
@@ -39,18 +48,7 @@ def export_bundle(run_id: str, dest: str | os.PathLike, reg: Registry | None = N
         epochs = [{k: m[k] for k in ("epoch", "step", "elapsed", "loss", "val_loss", "bpc", "val_bpc")}
                   for m in reg.metrics(run_id, "epoch")]
         z.writestr("metrics.json", json.dumps({"label": run["label"], "epochs": epochs}))
-    atomic.write_bytes(dest, buf.getvalue())
-    return dest
-
-
-def bundle_bytes(run_id: str, reg: Registry | None = None) -> bytes:
-    reg = reg or Registry()
-    tmp = reg.home / f".export-{run_id}.zip"
-    export_bundle(run_id, tmp, reg)
-    try:
-        return tmp.read_bytes()
-    finally:
-        tmp.unlink(missing_ok=True)
+    return buf.getvalue()
 
 
 def import_bundle(source: str | os.PathLike | bytes, reg: Registry | None = None, label: str | None = None) -> str:
@@ -64,15 +62,29 @@ def import_bundle(source: str | os.PathLike | bytes, reg: Registry | None = None
     except zipfile.BadZipFile:
         raise RunError("This is not an Inkwell model bundle (not a zip file).") from None
     members = {}
-    for info in z.infolist():
+    infos = z.infolist()
+    for info in infos:
         name = info.filename
         if name.startswith(("/", "\\")) or ".." in Path(name).parts or "\\" in name or ":" in name:
             raise RunError(f"The bundle contains an unsafe path ({name[:60]!r}); refusing it.")
         if name not in REQUIRED + OPTIONAL:
             raise RunError(f"The bundle contains an unexpected file ({name[:60]!r}); refusing it.")
-        if info.file_size > MAX_MEMBER_BYTES:
-            raise RunError(f"{name} in the bundle is too large.")
-        members[name] = z.read(info)
+        if name in members or sum(i.filename == name for i in infos) > 1:
+            raise RunError(f"The bundle contains {name} twice; refusing it.")
+        if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(1, info.compress_size):
+            raise RunError(f"{name} in the bundle unpacks to far more than its size; refusing it.")
+        members[name] = b""
+    if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:
+        raise RunError(f"The bundle unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MB; refusing it.")
+    for info in infos:
+        try:
+            with z.open(info) as f:   # read no more than declared, whatever the header claims
+                data = f.read(info.file_size + 1)
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, OSError):
+            raise RunError(f"{info.filename} in the bundle is damaged or encrypted.") from None
+        if len(data) > info.file_size:
+            raise RunError(f"{info.filename} in the bundle is larger than it says; refusing it.")
+        members[info.filename] = data
     missing = [m for m in REQUIRED if m not in members]
     if missing:
         raise RunError(f"The bundle lacks {', '.join(missing)}.")
@@ -112,16 +124,17 @@ def import_bundle(source: str | os.PathLike | bytes, reg: Registry | None = None
 def _import_metrics(reg: Registry, run_id: str, blob: bytes | None, cpt: float) -> None:
     if not blob:
         return
+    keys = ("epoch", "step", "elapsed", "loss", "val_loss", "bpc", "val_bpc")
     try:
         rows = json.loads(blob)["epochs"]
-        clean = [{"kind": "epoch", **{k: float(r[k]) if r.get(k) is not None else None
-                                      for k in ("epoch", "step", "elapsed", "loss", "val_loss", "bpc", "val_bpc")}}
-                 for r in rows[:10000]]
-    except (ValueError, KeyError, TypeError):
+        clean = [{"kind": "epoch", **{k: float(r[k]) if r.get(k) is not None else None for k in keys}}
+                 for r in rows[:10000] if isinstance(r, dict)]
+        clean = [r for r in clean if all(v is None or math.isfinite(v) for k, v in r.items() if k != "kind")]
+        vals = [r["val_bpc"] for r in clean if r["val_bpc"] is not None]
+        last_epoch = int(clean[-1]["epoch"] or 0) if clean else 0
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
         return  # curves are a nicety; a model without them still works
-    vals = [r["val_bpc"] for r in clean if r["val_bpc"] is not None]
-    reg.add_metrics(run_id, clean, best_val_bpc=min(vals) if vals else None,
-                    epoch=int(clean[-1]["epoch"] or 0) if clean else 0)
+    reg.add_metrics(run_id, clean, best_val_bpc=min(vals) if vals else None, epoch=last_epoch)
 
 
 def _read_file(path: Path) -> bytes:

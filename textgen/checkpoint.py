@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic
+from .errors import RunError
 
 
 def save(path: Path, model, state: dict) -> None:
@@ -35,7 +36,7 @@ def restore(path: Path, model, with_optimizer: bool = True) -> dict:
             opt.build(model.trainable_variables)
         saved = [data[k] for k in sorted(k for k in data if k.startswith("opt/"))]
         if len(saved) != len(opt.variables):
-            raise ValueError("checkpoint optimizer state does not match the model")
+            raise RunError("The checkpoint's optimizer state does not match this model.")
         for var, value in zip(opt.variables, saved):
             var.assign(value)
     return json.loads(str(data["state"]))

@@ -97,6 +97,24 @@ def _corpus(paths: list[Path], args=None):
 
 
 def cmd_train(args) -> int:
+    if not (args.run_id or args.resume) or not args.quiet:
+        return _cmd_train(args)
+    # A job runner's worker: whatever stops it is recorded on its run, and the queue moves on.
+    from .jobs import pump
+    from .runs import Registry
+    from .train import Busy, mark_failed
+
+    try:
+        return _cmd_train(args)
+    except BaseException as e:
+        if not isinstance(e, Busy):   # another live worker owns the run: leave it be
+            mark_failed(Registry(), args.run_id or args.resume, e)
+        raise
+    finally:
+        pump()
+
+
+def _cmd_train(args) -> int:
     from .train import train
 
     corpus = None

@@ -56,3 +56,12 @@ def export_weights(model, cfg: ModelConfig) -> dict:
         out[f"rnn_{i}/kernel"], out[f"rnn_{i}/recurrent"], out[f"rnn_{i}/bias"] = w
     out["logits/kernel"], out["logits/bias"] = model.get_layer("logits").get_weights()
     return {k: v.astype("float32") for k, v in out.items()}
+
+
+def import_weights(model, cfg: ModelConfig, weights: dict) -> None:
+    """The inverse of export_weights: load role-named arrays into a built model (fine-tuning)."""
+    model.get_layer("embedding").set_weights([weights["embedding"]])
+    for i in range(cfg.layers):
+        model.get_layer(f"rnn_{i}").set_weights(
+            [weights[f"rnn_{i}/kernel"], weights[f"rnn_{i}/recurrent"], weights[f"rnn_{i}/bias"]])
+    model.get_layer("logits").set_weights([weights["logits/kernel"], weights["logits/bias"]])

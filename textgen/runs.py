@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import RunError
 
-STATUSES = ("queued", "running", "done", "cancelled", "diverged", "failed", "interrupted")
+STATUSES = ("queued", "running", "done", "cancelled", "diverged", "failed", "interrupted", "importing")
 ACTIVE = ("queued", "running")
 RUN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{3,40}$")
 HEARTBEAT_TIMEOUT = 90.0   # seconds without a heartbeat before a running worker counts as dead
@@ -213,7 +213,10 @@ class Registry:
                               (check_run_id(run_id),)).fetchall()
         return [dict(r) for r in rows]
 
-    def clear_metrics_after(self, run_id: str, step: int) -> None:
-        """On resume, drop rows logged after the checkpoint the run resumes from."""
+    def clear_metrics_after(self, run_id: str, step: int, partial_epoch: int | None = None) -> None:
+        """On resume, drop rows logged after the checkpoint, and the summary of an epoch it stopped inside."""
         with self.connect() as db:
             db.execute("DELETE FROM metrics WHERE run_id=? AND step>?", (run_id, step))
+            if partial_epoch is not None:
+                db.execute("DELETE FROM metrics WHERE run_id=? AND kind='epoch' AND epoch=?", (run_id, partial_epoch))
+                db.execute("DELETE FROM samples WHERE run_id=? AND epoch=?", (run_id, partial_epoch))

@@ -41,6 +41,22 @@ class TrainResult:
     best_val_bpc: float | None
 
 
+class Busy(RunError):
+    """The run belongs to another live worker: leave its status alone."""
+
+
+def mark_failed(reg: Registry, run_id: str | None, e: BaseException) -> None:
+    """Record why a job's worker could not train (shown on the Train page instead of a stale status)."""
+    if not run_id:
+        return
+    msg = str(e) if isinstance(e, InkwellError) else f"Training failed: {type(e).__name__}: {e}"
+    try:
+        if reg.get_run(run_id) is not None:
+            reg.update_run(run_id, status="failed", message=msg[:500], finished=time.time(), pid=None, cancel=0)
+    except Exception:  # noqa: BLE001 - reporting a failure must not hide it
+        pass
+
+
 class _Stop:
     """Why training should end after the current batch; set from a signal handler or a callback."""
     reason: str | None = None
@@ -66,8 +82,14 @@ def train(corpus: Corpus | str | None = None, model: ModelConfig | None = None,
         signal.signal(signal.SIGTERM, _on_signal)
         signal.signal(signal.SIGINT, _on_signal)
 
-    run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt = _prepare(
-        reg, corpus, model, config, label, run_id, resume, finetune, resume_overrides)
+    try:
+        run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt = _prepare(
+            reg, corpus, model, config, label, run_id, resume, finetune, resume_overrides)
+    except Busy:
+        raise
+    except BaseException as e:
+        mark_failed(reg, run_id or resume, e)
+        raise
     beat = _Heartbeat(reg, run_id)
     try:
         return _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, bool(resume), stop, emit)
@@ -116,7 +138,7 @@ def _prepare(reg, corpus, model, config, label, run_id, resume, finetune, resume
         run = reg.require_run(resume)
         # The job runner marks a run running before its worker starts (pid not yet known, or ours).
         if run["status"] == "running" and run["pid"] not in (None, os.getpid()):
-            raise RunError(f"Run {resume} is still training.")
+            raise Busy(f"Run {resume} is still training.")
         run_dir = reg.run_dir(resume)
         model_cfg, cfg, meta = read_config(run_dir)
         # Only the length of training may change on resume.
@@ -130,7 +152,7 @@ def _prepare(reg, corpus, model, config, label, run_id, resume, finetune, resume
         text = (run_dir / "corpus.txt").read_text("utf-8")
         vocab = Vocab.load(run_dir / "vocab.json")
         write_config(run_dir, model_cfg, cfg, meta)
-        reg.update_run(resume, status="running", message="", cancel=0, epochs=cfg.epochs, pid=os.getpid(),
+        reg.update_run(resume, status="running", message="", epochs=cfg.epochs, pid=os.getpid(),
                        heartbeat=time.time(), finished=None)
         return resume, run_dir, model_cfg, cfg, vocab, text, None
 
@@ -149,7 +171,9 @@ def _prepare(reg, corpus, model, config, label, run_id, resume, finetune, resume
             raise CorpusError(f"The new text has {len(missing)} {'characters' if vocab.level == 'char' else 'words'} "
                               f"the model never saw ({shown!r}); start a fresh run instead.")
         model_cfg, cfg = base.model, replace(cfg, level=base.train.level, max_vocab=base.train.max_vocab)
-        base_ckpt = base.dir / "checkpoints" / "best.npz"
+        base_ckpt = base.dir / "weights.npz"
+        if not base_ckpt.exists():
+            raise RunError(f"Run {finetune} has no trained weights to start from.")
         label = label or f"{base.label} (fine-tuned)"
     else:
         vocab = Vocab.build(text, cfg.level, cfg.max_vocab if cfg.level == "word" else None)
@@ -239,15 +263,20 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
         st = checkpoint.restore(ckpt_dir / "latest.npz", net)
         start_epoch, skip, gstep = st["epoch"], st["step_in_epoch"], st["global_step"]
         best_val, elapsed0 = st.get("best_val_loss") or math.inf, st.get("elapsed", 0.0)
-        reg.clear_metrics_after(run_id, gstep)
+        reg.clear_metrics_after(run_id, gstep, partial_epoch=start_epoch + 1 if skip else None)
     elif base_ckpt is not None:
-        checkpoint.restore(base_ckpt, net, with_optimizer=False)
+        from .artifacts import check_weights
+        from .models import import_weights
+
+        weights = atomic.read_npz(base_ckpt)
+        check_weights(weights, model_cfg)
+        import_weights(net, model_cfg, weights)
 
     reg.update_run(run_id, steps=spe, epoch=start_epoch, step=skip)
     emit({"type": "start", "run_id": run_id, "run_dir": str(run_dir), "steps_per_epoch": spe,
           "epochs": cfg.epochs, "params": param_count(model_cfg), "flops_per_token": flops_per_token(model_cfg)})
     t0 = time.monotonic()
-    tracker = _Tracker(reg, run_id, cfg, spe, total_steps, batch * cfg.seq_len * cpt, cpt,
+    tracker = _tracker_class()(reg, run_id, cfg, spe, total_steps, batch * cfg.seq_len * cpt, cpt,
                        math.log(len(vocab)), stop, emit, t0, elapsed0)
     tracker.gstep = gstep
     status, message, epoch = "done", "", start_epoch
@@ -311,7 +340,7 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
         _save_keras(net, run_dir)
     best = best_val / LN2 / cpt if math.isfinite(best_val) else None
     reg.update_run(run_id, status=status, message=message, finished=time.time(), elapsed=elapsed, pid=None,
-                   eta=0, heartbeat=time.time())
+                   eta=0, heartbeat=time.time(), cancel=0)
     epochs_done = reg.get_run(run_id)["epoch"]
     emit({"type": "end", "status": status, "message": message, "run_id": run_id, "best_val_bpc": best})
     from .jobs import pump  # let the next queued job start even if no page is open
@@ -342,18 +371,25 @@ def _samples(run_dir, model_cfg, cfg, vocab, weights, epoch, reg, run_id) -> dic
     return out
 
 
-def _make_tracker_base():
-    _import_tf_quietly()
-    import keras
-
-    return keras.callbacks.Callback
+_TRACKER = None
 
 
-class _Tracker(_make_tracker_base()):
+def _tracker_class():
+    """The Keras callback class, built on first use: importing this module must not load TensorFlow."""
+    global _TRACKER
+    if _TRACKER is None:
+        _import_tf_quietly()
+        import keras
+
+        _TRACKER = type("Tracker", (_TrackerMixin, keras.callbacks.Callback), {})
+    return _TRACKER
+
+
+class _TrackerMixin:
     """Per-batch bookkeeping: loss, schedule, throttled registry writes, budget, cancel, divergence."""
 
     def __init__(self, reg, run_id, cfg, spe, total_steps, chars_per_batch, cpt, ln_vocab, stop, emit, t0, elapsed0):
-        super().__init__()
+        super().__init__()  # keras.callbacks.Callback, next in the MRO
         self.reg, self.run_id, self.cfg, self.spe, self.total_steps = reg, run_id, cfg, spe, total_steps
         self.chars_per_batch, self.cpt, self.stop, self.emit = chars_per_batch, cpt, stop, emit
         self.t0, self.elapsed0 = t0, elapsed0

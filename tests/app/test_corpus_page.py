@@ -1,4 +1,5 @@
 """The Corpus page, driven through AppTest: checking text, errors next to the input, saving and deleting."""
+from _shown import shown
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -63,7 +64,7 @@ def test_whitespace_paste_shows_error_and_keeps_text(workspace):
     at.text_area(key="corpus_paste").set_value("  \n\t  ")
     check(at)
     assert not at.exception
-    assert [e.value for e in at.error] == ["The text contains only whitespace."]
+    assert [shown(e.value) for e in at.error] == ["The text contains only whitespace."]
     assert at.text_area(key="corpus_paste").value == "  \n\t  "
     assert not at.metric
 
@@ -71,7 +72,7 @@ def test_whitespace_paste_shows_error_and_keeps_text(workspace):
 def test_empty_paste_shows_error(workspace):
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     check(at)
-    assert [e.value for e in at.error] == ["The text is empty."]
+    assert [shown(e.value) for e in at.error] == ["The text is empty."]
 
 
 def test_error_clears_an_earlier_result(workspace):
@@ -100,14 +101,14 @@ def test_uploads_are_checked_on_the_server(workspace):
     at.file_uploader(key="corpus_files").set_value(("photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
                                                     "text/plain"))
     check(at)
-    assert [e.value for e in at.error] == ["photo.txt looks like binary data (an image or archive?), not text."]
+    assert [shown(e.value) for e in at.error] == ["photo.txt looks like binary data (an image or archive?), not text."]
 
 
 def test_upload_mode_without_files(workspace):
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     at.segmented_control(key="corpus_mode").set_value("upload").run()
     check(at)
-    assert [e.value for e in at.error] == ["Choose at least one .txt, .md or .docx file first."]
+    assert [shown(e.value) for e in at.error] == ["Choose at least one .txt, .md or .docx file first."]
 
 
 def test_pasted_text_survives_a_mode_switch(workspace):

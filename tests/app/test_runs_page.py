@@ -1,4 +1,5 @@
 """The Runs page, driven through AppTest over a run trained by the command line."""
+from _shown import shown  # noqa: E402
 import os
 import random
 import shutil
@@ -101,7 +102,7 @@ def test_bad_bundle_upload_shows_an_error(ws):
     at.run()
     at.button(key="bundle_import").click().run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["This is not an Inkwell model bundle (not a zip file)."]
+    assert [shown(e.value) for e in at.error] == ["This is not an Inkwell model bundle (not a zip file)."]
     assert len(ws.list_runs()) == 1
 
 
@@ -140,5 +141,5 @@ def test_running_run_cannot_be_deleted(ws):
     at = open_page()
     at.checkbox(key=f"sure_{run_id}").check().run()
     at.button(key=f"delete_{run_id}").click().run()
-    assert [e.value for e in at.error] == ["This run is still training; stop it before deleting it."]
+    assert [shown(e.value) for e in at.error] == ["This run is still training; stop it before deleting it."]
     assert len(ws.list_runs()) == 1

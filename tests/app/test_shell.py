@@ -1,4 +1,5 @@
 """app.py: navigation, the shared sidebar (model picker, training now), the workshop access code."""
+from _shown import shown  # noqa: E402
 import json
 import os
 import time
@@ -120,7 +121,7 @@ def test_access_code(workspace, monkeypatch):
     assert [t.label for t in at.text_input] == ["Access code"]
     assert not at.sidebar.selectbox and not at.get("page_link")
     at.text_input(key="access_code_input").set_value("harbour").run()
-    assert [e.value for e in at.error] == ["That code is not right; ask your host for it."]
+    assert [shown(e.value) for e in at.error] == ["That code is not right; ask your host for it."]
     assert at.title[0].value == "Inkwell"
     at.text_input(key="access_code_input").set_value("lighthouse").run()
     assert not at.exception

@@ -1,4 +1,5 @@
 """The Train page, driven through AppTest, starting a real (tiny) worker process."""
+from _shown import shown  # noqa: E402
 import random
 import time
 from pathlib import Path
@@ -99,7 +100,7 @@ def test_server_limit_is_an_error_next_to_start(workspace, monkeypatch):
     at.text_input(key="train_label").set_value("my big model").run()
     next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception
-    [error] = [e.value for e in at.error]
+    [error] = [shown(e.value) for e in at.error]
     assert error.startswith("This model has ") and "this server allows at most 1,000" in error
     assert at.text_input(key="train_label").value == "my big model"
     assert Registry().list_runs() == []
@@ -129,11 +130,11 @@ def test_start_a_tiny_run_and_watch_it_finish(workspace):
 
     at.run()
     assert not at.exception
-    assert any(s.value.startswith("Training finished.") for s in at.success)
-    shown = metrics(at)
-    assert shown["Best score"] == f"{run['best_val_bpc']:.3f}"
-    assert shown["Perplexity"] == f"{2 ** run['best_val_bpc']:.2f}"
-    assert shown["Parameters"] == f"{run['params']:,}"
+    assert any(shown(s.value).startswith("Training finished.") for s in at.success)
+    numbers = metrics(at)
+    assert numbers["Best score"] == f"{run['best_val_bpc']:.3f}"
+    assert numbers["Perplexity"] == f"{2 ** run['best_val_bpc']:.2f}"
+    assert numbers["Parameters"] == f"{run['params']:,}"
     assert at.get("progress")[-1].proto.text == "finished 1 epoch"
     # the loss chart carries the registry's numbers: per-batch train loss and the epoch's validation point
     # (a run with fewer than ui.MIN_CURVE_STEPS steps says so in words instead of drawing a lone dot)
