@@ -75,6 +75,8 @@ def main(argv=None) -> int:
     ap.add_argument("--presets", default="Quick,Short,Long")
     ap.add_argument("--tiny", action="store_true", help="seconds-long budgets on the sample text (for tests)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--inkwell-only", action="store_true",
+                    help="train only the presets (to try a preset change); the comparison needs both")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.presets.split(",") if n.strip()]
     text = tiny_text() if args.tiny else kjv_text()
@@ -91,6 +93,10 @@ def main(argv=None) -> int:
             ref = replace(TUTORIAL_TRAIN, time_budget=budget, val_fraction=val_fraction, epochs=100000,
                           sample_length=0, seq_len=32 if args.tiny else 100)
             a = run_one(f"Inkwell {name}", corpus, shrink(preset.model), ours, Path(home))
+            if args.inkwell_only:
+                print(f"{name}: Inkwell {a['val_bpc']:.3f} bits/char ({a['chars_seen']:,} characters seen)", flush=True)
+                rows.append({"preset": name, "budget_seconds": budget, "inkwell": a})
+                continue
             b = run_one(f"Tutorial recipe ({name} budget)", corpus, shrink(TUTORIAL_MODEL), ref, Path(home))
             rows.append({"preset": name, "budget_seconds": budget, "inkwell": a, "tutorial": b,
                          "gain_bpc": b["val_bpc"] - a["val_bpc"]})
@@ -102,7 +108,8 @@ def main(argv=None) -> int:
         q = next(r for r in rows if r["preset"] == "Quick")["inkwell"]["val_bpc"]
         lo = next(r for r in rows if r["preset"] == "Long")["inkwell"]["val_bpc"]
         report["long_minus_quick_bpc"] = q - lo
-    print(table(report))
+    if not args.inkwell_only:
+        print(table(report))
     out = args.out or ROOT / "benchmarks" / "results" / f"quality-{report['date']}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from pages import ui
 from textgen import Registry, load_corpus, library
+from textgen.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "train.py")
@@ -62,12 +63,13 @@ def test_presets_fill_the_fields_and_estimates(workspace):
     at.toggle(key="train_show_hp").set_value(True).run()
     assert at.number_input(key="hp_units").value == 256 and at.number_input(key="hp_units").disabled
     assert at.radio(key="train_cell").value == "gru"
+    long = PRESETS["Long"].model
     at.radio(key="train_preset").set_value("Long").run()
-    assert at.number_input(key="hp_units").value == 384
-    assert at.radio(key="train_cell").value == "lstm"
+    assert at.number_input(key="hp_units").value == long.units
+    assert at.radio(key="train_cell").value == long.cell
     at.radio(key="train_preset").set_value("Custom").run()
     assert not at.number_input(key="hp_units").disabled
-    assert at.number_input(key="hp_units").value == 384   # Custom starts from the last preset
+    assert at.number_input(key="hp_units").value == long.units   # Custom starts from the last preset
     for key, value in TINY.items():
         at.number_input(key=key).set_value(value)
     at.radio(key="train_cell").set_value("gru").run()
