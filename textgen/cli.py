@@ -5,12 +5,16 @@ Bad input prints one line to stderr and exits non-zero; no traceback reaches the
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 from pathlib import Path
 
 from .config import CELLS, LEVELS, ModelConfig, TrainConfig
 from .errors import InkwellError
+
+
+WORKER_NICENESS = 10
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,7 +103,12 @@ def _corpus(paths: list[Path], args=None):
 def cmd_train(args) -> int:
     if not (args.run_id or args.resume) or not args.quiet:
         return _cmd_train(args)
-    # A job runner's worker: whatever stops it is recorded on its run, and the queue moves on.
+    # A job runner's worker: whatever stops it is recorded on its run, and the queue moves on. It runs
+    # at a lower priority: training soaks up idle CPU, but writers waiting for text are served first.
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:
+        pass
     from .jobs import pump
     from .runs import Registry
     from .train import Busy, mark_failed

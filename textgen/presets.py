@@ -30,9 +30,9 @@ PRESETS = {
                     ModelConfig(cell="gru", layers=2, units=256, embedding=64, dropout=0.1),
                     TrainConfig(seq_len=100, batch_size=64, epochs=500, time_budget=300, lr=2e-3,
                                 schedule="cosine", warmup_steps=50, clipnorm=1.0)),
-    "Long": Preset("Long", "About 20 minutes: a larger two-layer LSTM for longer-range structure.",
-                   ModelConfig(cell="lstm", layers=2, units=384, embedding=96, dropout=0.2),
-                   TrainConfig(seq_len=128, batch_size=64, epochs=1000, time_budget=1200, lr=2e-3,
+    "Long": Preset("Long", "About 20 minutes: one wide GRU layer, for phrasing and longer-range structure.",
+                   ModelConfig(cell="gru", layers=1, units=768, embedding=64, dropout=0.0),
+                   TrainConfig(seq_len=100, batch_size=64, epochs=1000, time_budget=1200, lr=3e-3,
                                schedule="cosine", warmup_steps=100, clipnorm=1.0)),
 }
 
