@@ -5,7 +5,7 @@ achieved in training, counting a training step as 3x the forward FLOPs).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .config import ModelConfig, TrainConfig
 from .models import flops_per_token, param_count
@@ -80,7 +80,3 @@ def recommend(corpus_chars: int, budget_seconds: float, vocab_size: int = 80,
 def _minutes(seconds: float) -> str:
     m = max(1, round(seconds / 60))
     return "1 minute" if m == 1 else f"{m} minutes"
-
-
-def with_vocab(preset: Preset, vocab_size: int) -> ModelConfig:
-    return replace(preset.model, vocab_size=vocab_size)
