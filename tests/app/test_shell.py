@@ -140,7 +140,7 @@ def test_the_web_process_never_imports_tensorflow(workspace):
 import sys
 sys.path.insert(0, {str(ROOT)!r})
 from streamlit.testing.v1 import AppTest
-for page in ("app.py", "pages/corpus.py", "pages/train.py", "pages/runs.py"):
+for page in ("app.py", "pages/write.py", "pages/corpus.py", "pages/train.py", "pages/runs.py"):
     at = AppTest.from_file({str(ROOT)!r} + "/" + page, default_timeout=60).run()
     assert not at.exception, (page, at.exception)
 print(sorted(m for m in ("tensorflow", "keras", "tf_keras") if m in sys.modules))
