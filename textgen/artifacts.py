@@ -78,9 +78,7 @@ def open_run_dir(run_dir: Path, run_id: str | None = None) -> Run:
     model, train, meta = read_config(run_dir)
     try:
         vocab = Vocab.load(run_dir / "vocab.json")
-    except FileNotFoundError:
-        raise RunError(f"{run_dir.name} has no vocab.json: it is not a complete run.") from None
-    except (ValueError, ConfigError) as e:
+    except (ValueError, ConfigError) as e:   # Vocab.load reports a missing file as ConfigError too
         raise RunError(f"{run_dir.name}/vocab.json is not a valid vocabulary ({e}).") from None
     if len(vocab) != model.vocab_size:
         raise RunError(f"{run_dir.name}: the vocabulary has {len(vocab)} tokens but the model expects {model.vocab_size}.")

@@ -70,10 +70,11 @@ class Generator:
             # An empty prompt starts as at a paragraph break, or with the most common token.
             start = self.vocab.tokens.index("\n") if "\n" in self.vocab.tokens else 1
             ids = np.array([start], np.int32)
-        block = np.repeat(ids[None, :], n, axis=0)                                   # (n, time)
-        state = self.stepper.initial_state(n)
-        logits, state = self.stepper.feed(block[:, :-1], state)
-        return block[:, -1], state, tuple(unknown)
+        # The prompt is the same for every alternative: feed it once, then copy the state n times.
+        _, state = self.stepper.feed(ids[None, :-1], self.stepper.initial_state(1))
+        state = [tuple(np.repeat(part, n, axis=0) for part in s) if isinstance(s, tuple)
+                 else np.repeat(s, n, axis=0) for s in state]                        # (n, units) each
+        return np.repeat(ids[-1:], n), state, tuple(unknown)
 
     def stream_batch(self, prompt: str, n: int = 1, length: int = 200, temperature: float = 0.8,
                      top_k: int = 0, top_p: float = 1.0, seed: int | None = None,

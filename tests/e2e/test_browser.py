@@ -41,20 +41,24 @@ def _shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def _open(page, url, path, heading, shot=None):
+    page.goto(url + path)
+    expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    _settle(page)
+    if shot:
+        _shot(page, shot)
+
+
 def test_paste_train_watch_and_write(server, browser):
     url, home = server
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
 
     # First visit: Write with the demo model (the default page).
-    page.goto(url)
-    expect(page.get_by_role("heading", name="Write")).to_be_visible()
-    _settle(page)
-    _shot(page, "1-write-first-visit")
+    _open(page, url, "", "Write", "1-write-first-visit")
 
     # Corpus: paste, check, save.
-    page.goto(url + "/corpus")
-    expect(page.get_by_role("heading", name="Corpus")).to_be_visible()
+    _open(page, url, "/corpus", "Corpus")
     page.get_by_role("textbox", name="Your text").fill(_text())
     page.get_by_role("button", name="Check text").click()
     expect(page.get_by_text("What the model will see")).to_be_visible()
@@ -65,10 +69,7 @@ def test_paste_train_watch_and_write(server, browser):
     _shot(page, "2-corpus")
 
     # Train: the Quick preset, cut to 10 s by the host limit; the chart appears and changes.
-    page.goto(url + "/train")
-    expect(page.get_by_role("heading", name="Train")).to_be_visible()
-    _settle(page)
-    _shot(page, "3-train-form")
+    _open(page, url, "/train", "Train", "3-train-form")
     page.get_by_role("button", name="Start training").click()
     chart = page.locator("[data-testid='stVegaLiteChart']").first
     expect(chart).to_be_visible(timeout=180_000)
@@ -102,8 +103,5 @@ def test_paste_train_watch_and_write(server, browser):
     _shot(page, "6-write-continued")
 
     # Runs: the trained run is listed.
-    page.goto(url + "/runs")
-    expect(page.get_by_role("heading", name="Runs")).to_be_visible()
-    _settle(page)
-    _shot(page, "7-runs")
+    _open(page, url, "/runs", "Runs", "7-runs")
     page.close()
