@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import CELLS, LEVELS, ModelConfig, TrainConfig
+from .config import CELLS, FLAG_FIELDS, LEVELS, ModelConfig, TrainConfig
 from .errors import InkwellError
 
 
@@ -34,8 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, typ, default in (("layers", int, d_m.layers), ("units", int, d_m.units),
                                ("embedding", int, d_m.embedding), ("dropout", float, d_m.dropout)):
         t.add_argument("--" + name, type=typ, default=default)
-    for name in ("max_vocab", "seq_len", "batch_size", "epochs", "time_budget", "lr", "schedule",
-                 "warmup_steps", "clipnorm", "val_fraction", "patience", "seed", "sample_length"):
+    for name in FLAG_FIELDS[1:]:   # level has its own flag above
         default = getattr(d_t, name)
         # None marks "not given": a resumed run keeps its own settings unless a flag says otherwise.
         t.add_argument("--" + name.replace("_", "-"), type=type(default) if not isinstance(default, str) else str,
@@ -133,9 +132,7 @@ def _cmd_train(args) -> int:
         corpus = _corpus(args.corpus, args)
     model = ModelConfig(cell=args.cell, layers=args.layers, units=args.units, embedding=args.embedding,
                         dropout=args.dropout).validate()
-    given = {k: getattr(args, k) for k in ("level", "max_vocab", "seq_len", "batch_size", "epochs", "time_budget",
-                                           "lr", "schedule", "warmup_steps", "clipnorm", "val_fraction",
-                                           "patience", "seed", "sample_length") if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in FLAG_FIELDS if getattr(args, k) is not None}
     cfg = TrainConfig(**given).validate()
     if args.resume:
         unknown = set(given) - {"epochs", "time_budget"}

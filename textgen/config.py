@@ -72,6 +72,11 @@ class TrainConfig:
         return self
 
 
+# The TrainConfig fields the command line (and so the job runner) can set; jit_compile has no flag.
+FLAG_FIELDS = ("level", "max_vocab", "seq_len", "batch_size", "epochs", "time_budget", "lr", "schedule",
+               "warmup_steps", "clipnorm", "val_fraction", "patience", "seed", "sample_length")
+
+
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be a whole number, not {value!r}")

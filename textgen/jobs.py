@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import ModelConfig, TrainConfig, env_int, to_dict
+from .config import FLAG_FIELDS, ModelConfig, TrainConfig, env_int, to_dict
 from .errors import RunError
 from .runs import Registry
 
@@ -29,8 +29,7 @@ def config_args(model: ModelConfig, cfg: TrainConfig) -> list[str]:
     m, t = to_dict(model), to_dict(cfg)
     args = ["--cell", m["cell"], "--layers", str(m["layers"]), "--units", str(m["units"]),
             "--embedding", str(m["embedding"]), "--dropout", repr(m["dropout"])]
-    for key in ("level", "max_vocab", "seq_len", "batch_size", "epochs", "time_budget", "lr", "schedule",
-                "warmup_steps", "clipnorm", "val_fraction", "patience", "seed", "sample_length"):
+    for key in FLAG_FIELDS:
         args += ["--" + key.replace("_", "-"), str(t[key])]
     return args
 
