@@ -31,6 +31,7 @@ from textgen.presets import PRESETS  # noqa: E402
 # sequence 100, batch 64, Adam at 1e-3, no schedule, no clipping, no dropout.
 TUTORIAL_MODEL = ModelConfig(cell="gru", layers=1, units=1024, embedding=256, dropout=0.0)
 TUTORIAL_TRAIN = TrainConfig(seq_len=100, batch_size=64, lr=1e-3, schedule="constant", clipnorm=0.0)
+VAL_WINDOW = 100   # both models are scored alike: float32 NumPy, windows of 100 characters from a zero state
 VAL_CHARS = 100_000
 
 
@@ -46,6 +47,8 @@ def tiny_text() -> str:
 
 
 def run_one(name: str, corpus, model: ModelConfig, cfg: TrainConfig, workspace: Path) -> dict:
+    from textgen import data
+    from textgen.evaluate import evaluate
     from textgen.generate import Generator
     from textgen.runs import Registry
     from textgen.train import train
@@ -63,7 +66,10 @@ def run_one(name: str, corpus, model: ModelConfig, cfg: TrainConfig, workspace: 
     sample = gen.generate("And it came to pass", 60 if corpus.stats.chars < 100_000 else 300, temperature=0.8, seed=1).text
     orig = gen.originality(sample)
     run = Registry(workspace).get_run(result.run_id)
-    return {"name": name, "val_bpc": result.best_val_bpc, "train_seconds": run["elapsed"], "wall_seconds": wall,
+    val_text = data.split(corpus.text, cfg.val_fraction)[1]   # character level: one id per character
+    score = evaluate(result.run_id, val_text, workspace, window=VAL_WINDOW)
+    return {"name": name, "val_bpc": score.bpc, "training_val_bpc": result.best_val_bpc,
+            "train_seconds": run["elapsed"], "wall_seconds": wall,
             "chars_seen": steps["n"] * cfg.batch_size * cfg.seq_len, "params": run["params"],
             "model": model.__dict__, "train": {k: v for k, v in cfg.__dict__.items()},
             "sample": sample, "originality": orig.describe() if orig else None,

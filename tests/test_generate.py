@@ -117,6 +117,17 @@ def test_evaluate_matches_training_validation_loss(tiny_run):
     assert result.chars == result.tokens
 
 
+def test_evaluate_window_sets_the_context_length(tiny_run):
+    """The quality benchmark scores two models alike by passing the same window to both."""
+    home, run_id = tiny_run
+    text = (Registry(home).run_dir(run_id) / "corpus.txt").read_text()[-400:]
+    own = evaluate(run_id, text, workspace=home)                       # the run's seq_len: 16
+    assert evaluate(run_id, text, workspace=home, window=16) == own
+    short = evaluate(run_id, text, workspace=home, window=4)
+    # 400 characters give 399 targets: 24 windows of 16 score 384 of them, 99 windows of 4 score 396.
+    assert (own.tokens, short.tokens) == (384, 396)
+
+
 def test_originality_of_a_generation_against_the_runs_corpus(gen):
     corpus = gen.run.corpus_path.read_text()
     copied = gen.originality(corpus[100:160])

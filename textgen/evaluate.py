@@ -28,12 +28,12 @@ class Evaluation:
                 "chars": self.chars, "tokens": self.tokens, "unknown": list(self.unknown)}
 
 
-def evaluate(run, text: str, workspace=None) -> Evaluation:
-    """Score text the way training scores validation: windows of seq_len from a zero state."""
+def evaluate(run, text: str, workspace=None, window: int | None = None) -> Evaluation:
+    """Score text the way training scores validation: windows of seq_len (or `window`) from a zero state."""
     run = load_run(run, workspace)
     check_weights(run.weights, run.model)
     ids, unknown = run.vocab.encode(text)
-    seq = run.train.seq_len
+    seq = window or run.train.seq_len
     if len(ids) < 2:
         raise CorpusError("The text is too short to evaluate: it needs at least two tokens.")
     w = data.windows(ids, min(seq, len(ids) - 1))                                # (n, seq + 1)
