@@ -35,6 +35,9 @@ def access_gate(pages: list) -> None:
     st.stop()
 
 
+SIDEBAR_NAME_FITS = 30   # characters the sidebar's select box shows before cutting a name short
+
+
 def model_picker() -> None:
     """The sidebar's model choice; session_state[ui.ACTIVE_RUN] is canonical, so other pages can set it too."""
     choices = ui.model_choices()
@@ -47,8 +50,10 @@ def model_picker() -> None:
     st.session_state["sidebar_model"] = st.session_state[ui.ACTIVE_RUN]
     st.selectbox("Model", ids, format_func=choices.get, key="sidebar_model", on_change=_picked,
                  help="The model the Write page uses.")
-    # The box cuts long names short; the whole name, wrapped, sits under it (escaped: it is a user's label).
-    st.caption(escape_markdown(choices[st.session_state[ui.ACTIVE_RUN]], break_links=True))
+    # The box cuts long names short; then the whole name, wrapped, sits under it (escaped: it is a user's label).
+    name = choices[st.session_state[ui.ACTIVE_RUN]]
+    if len(name) > SIDEBAR_NAME_FITS:
+        st.caption(escape_markdown(name, break_links=True))
 
 
 def _picked() -> None:

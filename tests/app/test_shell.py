@@ -95,6 +95,20 @@ def test_model_picker_sets_the_canonical_key(workspace, monkeypatch):
     assert at.sidebar.selectbox(key="sidebar_model").value == newer
 
 
+def test_sidebar_spells_out_only_names_the_box_cuts_short(workspace, monkeypatch):
+    monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
+    reg = Registry()
+    short = fake_finished_run(reg, "Sea words")
+    at = open_app()
+    assert at.sidebar.selectbox(key="sidebar_model").value == short
+    assert not [c for c in at.sidebar.caption if "Sea words" in c.value]        # the box shows it whole
+    long_name = "Letters from the lighthouse keeper, autumn and winter"
+    longer = fake_finished_run(reg, long_name)
+    at.session_state["active_run"] = longer
+    at.run()
+    assert [shown(c.value) for c in at.sidebar.caption if "lighthouse" in c.value] == [f"{long_name} · {longer[-6:]}"]
+
+
 def test_training_now_shows_progress(workspace, monkeypatch):
     monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
     monkeypatch.setenv("INKWELL_MAX_JOBS", "1")
