@@ -35,7 +35,7 @@ def access_gate(pages: list) -> None:
     st.stop()
 
 
-SIDEBAR_NAME_FITS = 30   # characters the sidebar's select box shows before cutting a name short
+SIDEBAR_NAME_FITS = 22   # characters the sidebar's select box surely shows whole ("Demo model (lighthouse tow" is cut)
 
 
 def model_picker() -> None:
