@@ -21,9 +21,9 @@ class Preset:
     train: TrainConfig
 
 
-# Measured on KJV text, 2 cores (README, "Quality at a time budget"): Short 1.842 bits/char, Long
-# 1.587. Long keeps batch 64: batch 128 looked 1.7x faster in 90-second trials but read about as
-# many characters in 20 minutes (10.3 vs 10.1 million) in half the steps, and ended worse (1.621).
+# Measured on KJV text, 2 cores (README, "Quality at a time budget"): Short 1.818 bits/char, Long
+# 1.587. Both keep batch 64: batch 128 read as much text or more over the budget, in half the
+# steps, and ended worse (Short 1.842, Long 1.621).
 PRESETS = {
     "Quick": Preset("Quick", "About 1 minute: a single GRU layer learns words and spelling.",
                     ModelConfig(cell="gru", layers=1, units=256, embedding=64, dropout=0.0),
@@ -31,7 +31,7 @@ PRESETS = {
                                 schedule="cosine", warmup_steps=20, clipnorm=1.0)),
     "Short": Preset("Short", "About 5 minutes: a wider GRU picks up common phrases and punctuation.",
                     ModelConfig(cell="gru", layers=1, units=512, embedding=64, dropout=0.0),
-                    TrainConfig(seq_len=100, batch_size=128, epochs=500, time_budget=300, lr=4e-3,
+                    TrainConfig(seq_len=100, batch_size=64, epochs=500, time_budget=300, lr=3e-3,
                                 schedule="cosine", warmup_steps=50, clipnorm=1.0)),
     "Long": Preset("Long", "About 20 minutes: one wide GRU layer, for phrasing and longer-range structure.",
                    ModelConfig(cell="gru", layers=1, units=768, embedding=64, dropout=0.0),
