@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, typ, default in (("layers", int, d_m.layers), ("units", int, d_m.units),
                                ("embedding", int, d_m.embedding), ("dropout", float, d_m.dropout)):
         t.add_argument("--" + name, type=typ, default=default)
-    for name in FLAG_FIELDS[1:]:   # level has its own flag above
+    for name in (f for f in FLAG_FIELDS if f != "level"):   # level has its own flag, with choices, above
         default = getattr(d_t, name)
         # None marks "not given": a resumed run keeps its own settings unless a flag says otherwise.
         t.add_argument("--" + name.replace("_", "-"), type=type(default) if not isinstance(default, str) else str,
