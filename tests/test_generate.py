@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
 
+from textgen.artifacts import load_run
 from textgen.errors import GenerationError, RunError
 from textgen.generate import MAX_LENGTH, Generator, _apply_stop
 from textgen.evaluate import evaluate
 from textgen.runs import Registry
+from textgen.stepper import Stepper
 
 
 @pytest.fixture()
@@ -126,6 +128,35 @@ def test_evaluate_window_sets_the_context_length(tiny_run):
     short = evaluate(run_id, text, workspace=home, window=4)
     # 400 characters give 399 targets: 24 windows of 16 score 384 of them, 99 windows of 4 score 396.
     assert (own.tokens, short.tokens) == (384, 396)
+
+
+def test_evaluate_streams_carry_the_state_through_each_piece(tiny_run):
+    """Carried-state scoring: pieces as long as the window score exactly as the windows do; one
+    piece is the whole text read from a zero state in a single pass."""
+    home, run_id = tiny_run
+    text = (Registry(home).run_dir(run_id) / "corpus.txt").read_text()[-400:]
+    windows = evaluate(run_id, text, workspace=home, window=16)
+    pieces = evaluate(run_id, text, workspace=home, streams=24)        # 399 targets // 24 = 16 per piece
+    assert pieces.tokens == windows.tokens == 384
+    assert pieces.loss_nats == pytest.approx(windows.loss_nats, rel=1e-9)
+
+    run = load_run(run_id, home)
+    ids, _ = run.vocab.encode(text)
+    logits = Stepper(run.model, run.weights).sequence_logits(ids[None, :-1])[0].astype(np.float64)
+    top = logits.max(-1)
+    nll = np.log(np.exp(logits - top[:, None]).sum(-1)) + top - logits[np.arange(len(ids) - 1), ids[1:]]
+    whole = evaluate(run_id, text, workspace=home, streams=1)
+    assert whole.tokens == 399
+    assert whole.loss_nats == pytest.approx(nll.mean(), rel=1e-9)
+    assert whole.loss_nats != pytest.approx(windows.loss_nats, rel=1e-6)   # the carried context changes the score
+
+
+def test_evaluate_refuses_a_window_or_stream_count_it_cannot_use(tiny_run):
+    home, run_id = tiny_run
+    with pytest.raises(ValueError, match="window must be at least 1"):
+        evaluate(run_id, "some text to score", workspace=home, window=0)
+    with pytest.raises(ValueError, match="streams must not be negative"):
+        evaluate(run_id, "some text to score", workspace=home, streams=-1)
 
 
 def test_originality_of_a_generation_against_the_runs_corpus(gen):
