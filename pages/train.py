@@ -45,6 +45,7 @@ def preset_values(name: str) -> dict:
     vals.update({k: getattr(p.train, k) for k in FIELDS if k not in MODEL_FIELDS})
     vals["time_budget"] = p.train.time_budget / 60
     vals["schedule"] = p.train.schedule
+    vals["carry_state"] = p.train.carry_state
     return vals
 
 
@@ -61,7 +62,7 @@ if PRESET_KEY not in st.session_state:
     st.session_state[PRESET_KEY] = "Quick"
     apply_preset()
 # Keep the hidden fields' values when the Custom expander is collapsed or the page is left.
-for _k in [*FIELDS, "schedule"]:
+for _k in [*FIELDS, "schedule", "carry_state"]:
     if "hp_" + _k in st.session_state:
         st.session_state["hp_" + _k] = st.session_state["hp_" + _k]
 
@@ -122,7 +123,12 @@ def setup() -> None:
                                  disabled=not custom)
         cols[len(FIELDS) % 4].selectbox("Learning-rate schedule", ["cosine", "constant"], key="hp_schedule",
                                         disabled=not custom)
+        cols[(len(FIELDS) + 1) % 4].checkbox(
+            "Carry state between batches", key="hp_carry_state", disabled=not custom,
+            help="Each batch row goes on where it stopped in the text, with the memory it had, as when the "
+                 "model writes. Off: every window starts from an empty memory.")
     hp = {k: st.session_state["hp_" + k] for k in [*FIELDS, "schedule"]}
+    hp["carry_state"] = st.session_state.get("hp_carry_state", False)
     try:
         model = ModelConfig(cell=cell, **{k: int(hp[k]) if FIELDS[k][1] is int else float(hp[k])
                                           for k in MODEL_FIELDS})
@@ -130,7 +136,7 @@ def setup() -> None:
                           epochs=int(hp["epochs"]), time_budget=float(hp["time_budget"]) * 60, lr=float(hp["lr"]),
                           schedule=hp["schedule"], warmup_steps=int(hp["warmup_steps"]),
                           clipnorm=float(hp["clipnorm"]), val_fraction=float(hp["val_fraction"]),
-                          patience=int(hp["patience"]), seed=int(hp["seed"]))
+                          patience=int(hp["patience"]), seed=int(hp["seed"]), carry_state=bool(hp["carry_state"]))
         model.validate()
         cfg.validate()
     except textgen.InkwellError as e:

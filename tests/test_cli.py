@@ -153,3 +153,18 @@ def test_resume_keeps_the_runs_settings_and_extends_only_what_is_asked(trained):
     assert "epoch 2.00" in r.stderr and "epoch 1.00" not in r.stderr   # it went on from epoch 1
     config = json.loads((home / "runs" / run_id / "config.json").read_text())
     assert (config["train"]["epochs"], config["train"]["seq_len"]) == (2, 40)
+
+
+def test_carry_state_switch_round_trips_through_the_job_runner():
+    from textgen.cli import build_parser
+    from textgen.config import ModelConfig, TrainConfig
+    from textgen.errors import ConfigError
+    from textgen.jobs import config_args
+
+    parse = build_parser().parse_args
+    on = parse(["train", "x.txt", *config_args(ModelConfig(cell="gru"), TrainConfig(seq_len=40, carry_state=True))])
+    assert on.carry_state is True and on.seq_len == 40
+    off = parse(["train", "x.txt", *config_args(ModelConfig(cell="gru"), TrainConfig())])
+    assert off.carry_state is None                                   # not given: the default (or a resumed run's own)
+    with pytest.raises(ConfigError, match="carry_state must be true or false"):
+        TrainConfig(carry_state="yes").validate()

@@ -48,3 +48,30 @@ def test_too_short_says_how_much_more():
     with pytest.raises(CorpusError, match=r"has 500 characters, training needs at least 1,011 \(add about 511 more"):
         data.check_length(500, 100, 0.1)
     data.check_length(need, 100, 0.1)
+
+
+def test_stream_batches_continue_each_row_from_batch_to_batch():
+    ids = np.arange(1000)
+    x, y = data.stream_batches(ids, seq_len=10, batch_size=4, seed=1, epoch=0)
+    assert x.shape == y.shape == (data.stream_steps(1000, 10, 4), 4, 10) == (24, 4, 10)
+    np.testing.assert_array_equal(y, x + 1)                                    # targets: the next id
+    np.testing.assert_array_equal(x[1:, :, 0], x[:-1, :, -1] + 1)              # row r goes on where it stopped
+    starts = x[0, :, 0]
+    assert starts[0] < 10 and np.all(np.diff(starts) == 240)                   # 4 streams of 24 windows of 10
+    again, _ = data.stream_batches(ids, 10, 4, seed=1, epoch=0)
+    np.testing.assert_array_equal(again, x)                                    # seeded
+    offsets = {int(data.stream_batches(ids, 10, 4, seed=1, epoch=e)[0][0, 0, 0]) for e in range(8)}
+    assert len(offsets) > 1 and max(offsets) < 10                              # the cuts move between epochs
+
+
+def test_stream_batches_with_no_tokens_to_spare_start_at_zero():
+    x, y = data.stream_batches(np.arange(41), seq_len=10, batch_size=4, seed=5, epoch=3)
+    assert x[:, :, 0].tolist() == [[0, 10, 20, 30]] and y[0, 3, -1] == 40
+
+
+def test_stream_dataset_skips_whole_batches():
+    ids = np.arange(1000, dtype=np.int32)
+    x, _ = data.stream_batches(ids, 10, 4, seed=2, epoch=1)
+    skipped = list(data.stream_dataset(ids, 10, 4, seed=2, epoch=1, skip_batches=20))
+    assert len(skipped) == 4
+    np.testing.assert_array_equal(skipped[0][0].numpy(), x[20])

@@ -16,6 +16,8 @@ def test_quality_benchmark_tiny(tmp_path):
     row = report["rows"][0]
     assert row["preset"] == "Quick"
     for key in ("inkwell", "tutorial"):
-        assert row[key]["val_bpc"] > 0 and row[key]["chars_seen"] > 0 and row[key]["sample"]
+        assert row[key]["val_bpc"] > 0 and row[key]["carried_val_bpc"] > 0
+        assert row[key]["chars_seen"] > 0 and row[key]["sample"]
     assert row["gain_bpc"] == row["tutorial"]["val_bpc"] - row["inkwell"]["val_bpc"]
-    assert "| Quick |" in r.stdout
+    assert row["carried_gain_bpc"] == row["tutorial"]["carried_val_bpc"] - row["inkwell"]["carried_val_bpc"]
+    assert "| Quick | 3 s | windows of 100 |" in r.stdout and "| Quick | 3 s | state carried |" in r.stdout

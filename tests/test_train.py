@@ -10,6 +10,7 @@ from textgen import atomic
 from textgen.config import ModelConfig, TrainConfig
 from textgen.corpus import load_corpus
 from textgen.errors import CorpusError
+from textgen.evaluate import evaluate
 from textgen.runs import Registry
 from textgen.train import train
 
@@ -37,6 +38,23 @@ def test_two_epochs_equal_one_then_resume(tmp_path, text):
     assert resumed.status == "done" and resumed.epochs_done == 2
     for a, b in zip(_weights(full.run_dir), _weights(resumed.run_dir), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_carried_state_training_resumes_exactly_at_an_epoch_boundary(tmp_path, text):
+    """Each epoch's streams start from a zero state, so stopping between epochs loses nothing; the
+    best weights score on validation windows exactly as training reported."""
+    cfg = TrainConfig(**{**CFG.__dict__, "carry_state": True})
+    full = train(load_corpus(text), MODEL, cfg, workspace=tmp_path / "a")
+    assert full.status == "done" and full.epochs_done == 2
+    half = train(load_corpus(text), MODEL, TrainConfig(**{**cfg.__dict__, "epochs": 1}), workspace=tmp_path / "b")
+    resumed = train(resume=half.run_id, config=cfg, workspace=tmp_path / "b")
+    assert resumed.epochs_done == 2
+    for a, b in zip(_weights(full.run_dir), _weights(resumed.run_dir), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    windowed = train(load_corpus(text), MODEL, CFG, workspace=tmp_path / "c")
+    assert not np.allclose(_weights(windowed.run_dir)[-1], _weights(full.run_dir)[-1])   # a different data order
+    val = text[len(text) - int(round(len(text) * cfg.val_fraction)):]
+    assert evaluate(full.run_id, val, workspace=tmp_path / "a").bpc == pytest.approx(full.best_val_bpc, rel=1e-4)
 
 
 def test_cancel_mid_epoch_checkpoints_and_resume_matches(tmp_path, text, monkeypatch):

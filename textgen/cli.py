@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import CELLS, FLAG_FIELDS, LEVELS, ModelConfig, TrainConfig
+from .config import BOOL_FLAG_FIELDS, CELLS, FLAG_FIELDS, LEVELS, ModelConfig, TrainConfig
 from .errors import InkwellError
 
 
@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         # None marks "not given": a resumed run keeps its own settings unless a flag says otherwise.
         t.add_argument("--" + name.replace("_", "-"), type=type(default) if not isinstance(default, str) else str,
                        default=None, help=f"default {default}")
+    t.add_argument("--carry-state", action="store_true", default=None,
+                   help="read the text as contiguous streams, carrying the state from batch to batch")
     t.add_argument("--lowercase", action="store_true", help="lowercase the text first")
     t.add_argument("--collapse-blank-lines", action="store_true")
     t.add_argument("--strip-gutenberg", action="store_true", help="drop a Project Gutenberg header and footer")
@@ -132,7 +134,7 @@ def _cmd_train(args) -> int:
         corpus = _corpus(args.corpus, args)
     model = ModelConfig(cell=args.cell, layers=args.layers, units=args.units, embedding=args.embedding,
                         dropout=args.dropout).validate()
-    given = {k: getattr(args, k) for k in FLAG_FIELDS if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in FLAG_FIELDS + BOOL_FLAG_FIELDS if getattr(args, k) is not None}
     cfg = TrainConfig(**given).validate()
     if args.resume:
         unknown = set(given) - {"epochs", "time_budget"}

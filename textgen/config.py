@@ -51,6 +51,7 @@ class TrainConfig:
     seed: int = 42               # data order, initial weights and epoch samples
     sample_length: int = 160     # characters of the sample written after each epoch
     jit_compile: bool = False    # XLA compilation of the train step
+    carry_state: bool = False    # batch rows are contiguous streams and the state carries between batches
 
     def validate(self) -> "TrainConfig":
         if self.level not in LEVELS:
@@ -69,12 +70,17 @@ class TrainConfig:
         _check_int("patience", self.patience, 0, 1000)
         _check_int("seed", self.seed, 0, 2**31 - 1)
         _check_int("sample_length", self.sample_length, 0, 5000)
+        for name in ("jit_compile", "carry_state"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
         return self
 
 
-# The TrainConfig fields the command line (and so the job runner) can set; jit_compile has no flag.
+# The TrainConfig fields the command line (and so the job runner) can set with a value; the booleans
+# in BOOL_FLAG_FIELDS are switches (--carry-state); jit_compile has no flag.
 FLAG_FIELDS = ("level", "max_vocab", "seq_len", "batch_size", "epochs", "time_budget", "lr", "schedule",
                "warmup_steps", "clipnorm", "val_fraction", "patience", "seed", "sample_length")
+BOOL_FLAG_FIELDS = ("carry_state",)
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:

@@ -62,6 +62,36 @@ def epoch_dataset(w: np.ndarray, batch_size: int, seed: int, epoch: int, skip_ba
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def stream_steps(n_ids: int, seq_len: int, batch_size: int) -> int:
+    """Batches per epoch when the text is read as batch_size contiguous streams (the same every epoch)."""
+    return max(0, (n_ids - 1) // batch_size // seq_len)
+
+
+def stream_batches(ids: np.ndarray, seq_len: int, batch_size: int, seed: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    """Carried-state training: row r of batch t+1 continues row r of batch t in the text.
+
+    The text, from a seeded per-epoch offset below seq_len (so the cuts move between epochs, as far
+    as the tokens left over allow), is cut into batch_size contiguous streams; returns inputs and
+    targets shaped (steps, batch, seq_len).
+    """
+    steps = stream_steps(len(ids), seq_len, batch_size)
+    length = steps * seq_len                                                       # tokens per stream
+    slack = len(ids) - 1 - batch_size * length
+    offset = int(np.random.default_rng([seed, epoch, 1]).integers(min(seq_len, slack + 1)))
+    rows = np.stack([ids[offset + r * length: offset + (r + 1) * length + 1] for r in range(batch_size)])
+    x = rows[:, :-1].reshape(batch_size, steps, seq_len).transpose(1, 0, 2)
+    y = rows[:, 1:].reshape(batch_size, steps, seq_len).transpose(1, 0, 2)
+    return np.ascontiguousarray(x, dtype=np.int32), np.ascontiguousarray(y, dtype=np.int32)
+
+
+def stream_dataset(ids: np.ndarray, seq_len: int, batch_size: int, seed: int, epoch: int, skip_batches: int = 0):
+    """A tf.data pipeline of stream_batches, in order, starting after skip_batches."""
+    import tensorflow as tf
+
+    x, y = stream_batches(ids, seq_len, batch_size, seed, epoch)
+    return tf.data.Dataset.from_tensor_slices((x[skip_batches:], y[skip_batches:])).prefetch(tf.data.AUTOTUNE)
+
+
 def eval_dataset(w: np.ndarray, batch_size: int):
     import tensorflow as tf
 

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import FLAG_FIELDS, ModelConfig, TrainConfig, env_int, to_dict
+from .config import BOOL_FLAG_FIELDS, FLAG_FIELDS, ModelConfig, TrainConfig, env_int, to_dict
 from .errors import RunError
 from .runs import Registry
 
@@ -31,7 +31,7 @@ def config_args(model: ModelConfig, cfg: TrainConfig) -> list[str]:
             "--embedding", str(m["embedding"]), "--dropout", repr(m["dropout"])]
     for key in FLAG_FIELDS:
         args += ["--" + key.replace("_", "-"), str(t[key])]
-    return args
+    return args + ["--" + key.replace("_", "-") for key in BOOL_FLAG_FIELDS if t[key]]
 
 
 def submit(corpus_path: str | os.PathLike, model: ModelConfig, cfg: TrainConfig, label: str,

@@ -29,8 +29,12 @@ def flops_per_token(cfg: ModelConfig) -> int:
     return total + 2 * width * v
 
 
-def build_model(cfg: ModelConfig, seed: int = 0):
-    """Embedding -> stacked recurrent layers -> Dense logits. Outputs logits: the loss uses from_logits."""
+def build_model(cfg: ModelConfig, seed: int = 0, stateful_batch: int | None = None):
+    """Embedding -> stacked recurrent layers -> Dense logits. Outputs logits: the loss uses from_logits.
+
+    With stateful_batch the batch size is fixed and each recurrent layer keeps its state from one
+    call to the next (carried-state training); the weights are the same either way.
+    """
     import keras
 
     cfg.validate()
@@ -38,10 +42,11 @@ def build_model(cfg: ModelConfig, seed: int = 0):
         raise ValueError("vocab_size must be set before building a model")
     keras.utils.set_random_seed(seed)
     layer_cls = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cfg.cell]
-    inputs = keras.Input(shape=(None,), dtype="int32", name="ids")                  # (batch, time)
+    inputs = keras.Input(batch_shape=(stateful_batch, None), dtype="int32", name="ids")  # (batch, time)
     x = keras.layers.Embedding(cfg.vocab_size, cfg.embedding, name="embedding")(inputs)  # (batch, time, emb)
     for i in range(cfg.layers):
-        x = layer_cls(cfg.units, return_sequences=True, name=f"rnn_{i}")(x)          # (batch, time, units)
+        x = layer_cls(cfg.units, return_sequences=True, stateful=stateful_batch is not None,
+                      name=f"rnn_{i}")(x)                                                 # (batch, time, units)
         if cfg.dropout > 0:
             x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
     logits = keras.layers.Dense(cfg.vocab_size, name="logits")(x)                    # (batch, time, vocab)

@@ -250,13 +250,22 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
     batch = min(cfg.batch_size, len(train_w))
     if batch < cfg.batch_size:
         emit({"type": "note", "message": f"Batch size lowered to {batch}: the text makes only {len(train_w)} training windows."})
-    spe = data.steps_per_epoch(len(train_w), batch)
+    spe = data.stream_steps(len(train_ids), cfg.seq_len, batch) if cfg.carry_state else data.steps_per_epoch(len(train_w), batch)
+    if spe < 1:   # carried state: each of the batch's streams needs a full window
+        batch = (len(train_ids) - 1) // cfg.seq_len
+        spe = data.stream_steps(len(train_ids), cfg.seq_len, batch)
+        emit({"type": "note", "message": f"Batch size lowered to {batch}: the text is too short for {cfg.batch_size} streams."})
     total_steps = spe * cfg.epochs
 
-    net = build_model(model_cfg, seed=cfg.seed)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    net = build_model(model_cfg, seed=cfg.seed, stateful_batch=batch if cfg.carry_state else None)
     opt = keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=cfg.clipnorm or None)
-    net.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                jit_compile=cfg.jit_compile)
+    net.compile(optimizer=opt, loss=loss, jit_compile=cfg.jit_compile)
+    # Validation always reads windows from a zero state; a carried-state net (fixed batch) gets a twin for it.
+    val_net = net
+    if cfg.carry_state:
+        val_net = build_model(model_cfg, seed=cfg.seed)
+        val_net.compile(loss=loss, jit_compile=cfg.jit_compile)
     ckpt_dir = run_dir / "checkpoints"
     start_epoch, skip, gstep, best_val, elapsed0 = 0, 0, 0, math.inf, 0.0
     if resuming:
@@ -288,8 +297,14 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
             break
         tracker.begin_epoch(epoch, skip)
         if skip < spe:
-            net.fit(data.epoch_dataset(train_w, batch, cfg.seed, epoch, skip), epochs=epoch + 1,
-                    initial_epoch=epoch, verbose=0, callbacks=[tracker], shuffle=False)
+            if cfg.carry_state:   # each epoch's streams start from a zero state (a resumed one, mid-stream, too)
+                for layer in net.layers:
+                    if getattr(layer, "stateful", False):
+                        layer.reset_state()
+                ds = data.stream_dataset(train_ids, cfg.seq_len, batch, cfg.seed, epoch, skip)
+            else:
+                ds = data.epoch_dataset(train_w, batch, cfg.seed, epoch, skip)
+            net.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=0, callbacks=[tracker], shuffle=False)
         if tracker.diverged:
             status = "diverged"
             message = (f"The loss exploded at step {tracker.gstep} (learning rate {cfg.lr:g} is too high for this model). "
@@ -297,7 +312,9 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
             break
         done_in_epoch = skip + tracker.batches
         finished = done_in_epoch >= spe
-        val_loss = float(net.evaluate(data.eval_dataset(val_w, batch), verbose=0))
+        if val_net is not net:
+            val_net.set_weights(net.get_weights())
+        val_loss = float(val_net.evaluate(data.eval_dataset(val_w, batch), verbose=0))
         elapsed = elapsed0 + time.monotonic() - t0
         improved = val_loss < best_val
         best_val = min(best_val, val_loss)
@@ -336,8 +353,8 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
             message = "Reached its time budget."
     elapsed = elapsed0 + time.monotonic() - t0
     if (ckpt_dir / "best.npz").exists():
-        checkpoint.restore(ckpt_dir / "best.npz", net, with_optimizer=False)
-        _save_keras(net, run_dir)
+        checkpoint.restore(ckpt_dir / "best.npz", val_net, with_optimizer=False)
+        _save_keras(val_net, run_dir)   # the saved model takes any batch size
     best = best_val / LN2 / cpt if math.isfinite(best_val) else None
     reg.update_run(run_id, status=status, message=message, finished=time.time(), elapsed=elapsed, pid=None,
                    eta=0, heartbeat=time.time(), cancel=0)
