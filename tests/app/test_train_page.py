@@ -1,5 +1,6 @@
 """The Train page, driven through AppTest, starting a real (tiny) worker process."""
 from _shown import shown  # noqa: E402
+import json
 import random
 import time
 from pathlib import Path
@@ -198,3 +199,19 @@ def test_stop_then_resume(workspace):
     fresh.button(key="train_stop").click().run()
     run = wait_for(reg, run_id, lambda r: r["status"] not in ("queued", "running"))
     assert run["status"] == "cancelled"
+
+
+def test_carry_state_switch_reaches_the_worker(workspace):
+    cid, at = start(workspace, tiny_text())
+    box = at.checkbox(key="hp_carry_state")
+    assert box.value is PRESETS["Quick"].train.carry_state and not box.disabled   # Custom keeps the last preset's
+    box.check().run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception, at.exception
+    reg = Registry()
+    run_id = reg.list_runs()[0]["id"]
+    assert "--carry-state" in reg.get_run(run_id)["args"]
+    run = wait_for(reg, run_id, lambda r: r["status"] not in ("queued", "running"))
+    assert run["status"] == "done", run["message"]
+    config = json.loads((reg.run_dir(run_id) / "config.json").read_text())
+    assert config["train"]["carry_state"] is True
