@@ -55,6 +55,10 @@ def test_evaluate_prints_json(trained):
     out = json.loads(r.stdout)
     assert set(out) >= {"loss_nats", "bpc", "perplexity", "chars"}
     assert out["bpc"] == pytest.approx(out["loss_nats"] / 0.6931471805599453)
+    carried = json.loads(cli("evaluate", run_id, ROOT / "assets" / "sample.txt", "--streams", "8", home=home).stdout)
+    assert carried["tokens"] % 8 == 0 and carried["bpc"] != out["bpc"]   # 8 equal pieces, scored another way
+    bad = cli("evaluate", run_id, ROOT / "assets" / "sample.txt", "--streams", "-2", home=home)
+    assert bad.returncode != 0 and bad.stderr == "textgen: --streams must be 0 (windows) or more, not -2.\n"
 
 
 def test_runs_lists_the_run(trained):

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="loss, bits per character and perplexity of a run on a text")
     e.add_argument("run")
     e.add_argument("corpus", nargs="+", type=Path)
+    e.add_argument("--streams", type=int, default=0,
+                   help="read the text as this many contiguous pieces with the state carried (default: windows)")
 
     sub.add_parser("runs", help="list runs")
     x = sub.add_parser("export", help="write a run as a portable .zip bundle")
@@ -214,7 +216,9 @@ def cmd_generate(args) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate
 
-    result = evaluate(args.run, _corpus(args.corpus).text)
+    if args.streams < 0:
+        raise InkwellError(f"--streams must be 0 (windows) or more, not {args.streams}.")
+    result = evaluate(args.run, _corpus(args.corpus).text, streams=args.streams)
     print(json.dumps(result.as_dict()))
     return 0
 
