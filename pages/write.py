@@ -18,6 +18,7 @@ if str(ROOT) not in sys.path:   # `streamlit run pages/write.py` puts only pages
     sys.path.insert(0, str(ROOT))
 
 from pages import ui  # noqa: E402,F401  (importing it routes a deep link through app.py)
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException  # noqa: E402  (a Streamlit internal, like PagesManager in ui.py: recheck on upgrade)
 from textgen import Generator, InkwellError  # noqa: E402
 from textgen.artifacts import DEMO_DIR  # noqa: E402
 from textgen.config import CELL_NAMES  # noqa: E402
@@ -250,6 +251,18 @@ def _continue_one(gen: Generator, draft: Draft, s: dict, seed: int, where) -> No
         log.exception("continuing the draft failed")
         _note("actions", "error", UNEXPECTED)
         return
+    except ScriptControlException:
+        # The writer clicked something while the text streamed in: Streamlit stops this run to start
+        # the next. Keep what was already written, then let it go on.
+        if kept:
+            try:
+                draft.append_model("".join(kept))
+                _save(draft)
+                st.session_state["write_last"] = (f"Seed {seed}: stopped after {len(''.join(kept)):,} characters, "
+                                                  "when you clicked; what was written is kept.")
+            except InkwellError:
+                pass
+        raise
     text = "".join(kept)
     if not text:
         _note("actions", "info", "The model stopped at once and wrote nothing; try another seed or setting.")

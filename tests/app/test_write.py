@@ -209,3 +209,26 @@ def test_each_continuation_says_how_much_it_copied(page):
     page.number_input(key="w_n").set_value(3).run()
     continue_(page)
     assert sum("training text" in c.value for c in page.caption) >= 3
+
+
+def test_a_click_while_streaming_keeps_what_was_written(page, monkeypatch):
+    """Streamlit stops a run when the writer clicks mid-stream; the text streamed so far stays in the draft."""
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    from textgen.generate import Generator
+
+    def interrupted(self, prompt, **kw):
+        yield "The lamp "
+        yield "went out"
+        raise StopException()          # what Streamlit raises inside the script when a click arrives
+
+    monkeypatch.setattr(Generator, "stream", interrupted)
+    type_text(page, "At night")
+    page.button(key="w_continue").click().run()
+    d = draft(page)
+    assert d.text == "At nightThe lamp went out"
+    assert d.segments[-1] == {"author": "model", "text": "The lamp went out"}
+    assert Draft.load(page.query_params["d"]) == d                  # saved, so a reload finds it
+    page.run()                                                      # the next run shows it in the text box
+    assert not page.exception
+    assert page.text_area(key="write_editor").value == "At nightThe lamp went out"
