@@ -9,12 +9,20 @@ import streamlit as st
 import textgen
 from textgen import jobs
 from pages import ui
+from textgen import drafts
+from textgen.config import env_int
 from textgen.drafts import escape_markdown
 
 st.set_page_config(page_title="Inkwell", page_icon=":material/edit_note:", layout="wide")
 # Streamlit's grey captions wash out on a projector: a darker grey keeps them readable (contrast about 7:1).
 # Our own fixed CSS only; no user or model text ever goes through st.html.
 st.html("<style>[data-testid='stCaptionContainer'] {color: #4a4d5c;}</style>")
+
+
+@st.cache_resource(show_spinner=False)
+def prune_drafts(home: str) -> int:
+    """Once per server process: a host may have drafts untouched for INKWELL_DRAFT_DAYS days deleted."""
+    return drafts.prune(env_int("INKWELL_DRAFT_DAYS", 0), home)
 
 
 def access_gate(pages: list) -> None:
@@ -90,6 +98,7 @@ pages += [
     st.Page(ui.TRAIN_PAGE, title="Train", icon=":material/model_training:"),
     st.Page(ui.RUNS_PAGE, title="Runs", icon=":material/stacked_line_chart:"),
 ]
+prune_drafts(str(ui.registry().home))
 access_gate(pages)
 page = st.navigation(pages)
 

@@ -203,3 +203,22 @@ def test_break_links_stops_bare_urls_with_invisible_joiners():
     d = Draft.from_text("go to www.x.com")
     assert d.to_markdown() == r"go to www\.x\.com"                 # downloads keep the text exact
     assert d.to_markdown(break_links=True) == f"go to www{j}\\.x\\.com"
+
+
+def test_prune_deletes_only_drafts_untouched_for_the_hosts_days(workspace):
+    import os
+    import time
+
+    from textgen.drafts import prune
+
+    now = time.time()
+    for key, age_days in (("oldoldold1", 40), ("recent0001", 5), ("edgecase01", 29.9)):
+        path = Draft.from_text("a line").save(key)
+        os.utime(path, (now - age_days * 86400, now - age_days * 86400))
+    other = drafts_dir() / "notes.json"            # not a draft key: never touched
+    other.write_text("{}")
+    os.utime(other, (now - 400 * 86400, now - 400 * 86400))
+    assert prune(0, now=now) == 0                  # the default: keep every draft
+    assert prune(30, now=now) == 1
+    assert sorted(p.stem for p in drafts_dir().glob("*.json")) == ["edgecase01", "notes", "recent0001"]
+    assert Draft.load("oldoldold1") == Draft()     # its link now opens an empty draft

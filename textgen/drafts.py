@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 from . import atomic
@@ -280,3 +281,19 @@ class Draft:
             return cls.from_json(json.loads(raw))
         except ValueError as e:   # JSONDecodeError and DraftError are both ValueErrors
             raise DraftError(f"The saved draft is damaged and cannot be opened ({e}).") from None
+
+
+def prune(days: float, workspace: str | os.PathLike | None = None, now: float | None = None) -> int:
+    """Delete drafts not saved for `days` days (a host's INKWELL_DRAFT_DAYS; 0 keeps them all). Returns how many."""
+    if days <= 0:
+        return 0
+    cutoff = (time.time() if now is None else now) - days * 86400
+    removed = 0
+    for path in drafts_dir(workspace).glob("*.json"):
+        try:
+            if KEY_RE.match(path.stem) and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:   # another server process pruned it first
+            pass
+    return removed
