@@ -21,7 +21,7 @@ st.html("<style>[data-testid='stCaptionContainer'] {color: #4a4d5c;}</style>")
 
 @st.cache_resource(show_spinner=False)
 def prune_drafts(home: str) -> int:
-    """Once per server process: a host may have drafts untouched for INKWELL_DRAFT_DAYS days deleted."""
+    """Once per server process (its first page view): drafts untouched for INKWELL_DRAFT_DAYS days are deleted."""
     return drafts.prune(env_int("INKWELL_DRAFT_DAYS", 0), home)
 
 

@@ -222,3 +222,25 @@ def test_prune_deletes_only_drafts_untouched_for_the_hosts_days(workspace):
     assert prune(30, now=now) == 1
     assert sorted(p.stem for p in drafts_dir().glob("*.json")) == ["edgecase01", "notes", "recent0001"]
     assert Draft.load("oldoldold1") == Draft()     # its link now opens an empty draft
+
+
+def test_prune_leaves_a_draft_it_may_not_delete_and_goes_on(workspace, monkeypatch):
+    import os
+    import time
+    from pathlib import Path
+
+    from textgen.drafts import prune
+
+    old = time.time() - 100 * 86400
+    for key in ("lockedkey1", "freekey001"):
+        os.utime(Draft.from_text("x").save(key), (old, old))
+    real_unlink = Path.unlink
+
+    def unlink(self, *a, **kw):
+        if self.stem == "lockedkey1":
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    assert prune(30) == 1
+    assert [p.stem for p in drafts_dir().glob("*.json")] == ["lockedkey1"]

@@ -57,21 +57,51 @@ def test_carried_state_training_resumes_exactly_at_an_epoch_boundary(tmp_path, t
     assert evaluate(full.run_id, val, workspace=tmp_path / "a").bpc == pytest.approx(full.best_val_bpc, rel=1e-4)
 
 
-def test_cancel_mid_epoch_checkpoints_and_resume_matches(tmp_path, text, monkeypatch):
+def test_fit_on_stream_batches_carries_the_state_from_batch_to_batch():
+    """With a stateful net, fit() starts each batch from the state the previous one left: after two
+    batches the state is what the NumPy stepper reaches reading each stream's two windows in one go."""
+    import keras
+
+    from textgen import data
+    from textgen.models import build_model, export_weights
+    from textgen.stepper import Stepper
+
+    cfg = ModelConfig(vocab_size=10, cell="gru", layers=2, units=6, embedding=4)
+    net = build_model(cfg, seed=1, stateful_batch=3)
+    net.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0),   # weights stay put: the stepper can replay
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ids = np.random.default_rng(0).integers(0, 10, 200).astype(np.int32)
+    x, _ = data.stream_batches(ids, seq_len=5, batch_size=3, seed=0, epoch=0)
+    net.fit(data.stream_dataset(ids, 5, 3, seed=0, epoch=0).take(2), verbose=0, shuffle=False)
+    stepper = Stepper(cfg, export_weights(net, cfg))
+    _, expected = stepper.feed(np.concatenate([x[0], x[1]], axis=1), stepper.initial_state(3))
+    got = [layer.states[0].numpy() for layer in net.layers if getattr(layer, "stateful", False)]
+    assert len(got) == 2 and np.abs(got[1]).sum() > 0
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("carry_state", [False, True])
+def test_cancel_mid_epoch_checkpoints_and_resume_matches(tmp_path, text, monkeypatch, carry_state):
+    """Stopped after 5 steps and resumed, a run ends with the weights of an uninterrupted one (with
+    carried state too: the checkpoint keeps the streams' state)."""
     monkeypatch.setattr(train_mod, "FLUSH_EVERY", 0.0)   # check the cancel flag after every batch
-    full = train(load_corpus(text), MODEL, CFG, workspace=tmp_path / "a")
+    cfg = TrainConfig(**{**CFG.__dict__, "carry_state": carry_state})
+    full = train(load_corpus(text), MODEL, cfg, workspace=tmp_path / "a")
     reg = Registry(tmp_path / "b")
 
     def cancel_after_five(ev):
         if ev["type"] == "batch" and ev["global_step"] == 5:
             reg.request_cancel(ev_run["id"])
     ev_run = {}
-    stopped = train(load_corpus(text), MODEL, CFG, workspace=tmp_path / "b",
+    stopped = train(load_corpus(text), MODEL, cfg, workspace=tmp_path / "b",
                     on_event=lambda ev: ev_run.setdefault("id", ev.get("run_id")) and cancel_after_five(ev))
     assert stopped.status == "cancelled"
     state = json.loads(str(np.load(stopped.run_dir / "checkpoints" / "latest.npz")["state"]))
     assert (state["epoch"], state["step_in_epoch"], state["global_step"]) == (0, 5, 5)
     assert reg.get_run(stopped.run_id)["status"] == "cancelled"
+    carried = [k for k in np.load(stopped.run_dir / "checkpoints" / "latest.npz") if k.startswith("rnn/")]
+    assert carried == (["rnn/0000"] if carry_state else [])
     resumed = train(resume=stopped.run_id, workspace=tmp_path / "b")
     assert resumed.status == "done"
     for a, b in zip(_weights(full.run_dir), _weights(resumed.run_dir), strict=True):

@@ -13,10 +13,18 @@ from . import atomic
 from .errors import RunError
 
 
+def _stateful_layers(model) -> list:
+    return [layer for layer in model.layers if getattr(layer, "stateful", False) and layer.states is not None]
+
+
 def save(path: Path, model, state: dict) -> None:
     arrays = {f"w/{i:04d}": w for i, w in enumerate(model.get_weights())}
     for i, v in enumerate(model.optimizer.variables):
         arrays[f"opt/{i:04d}"] = np.asarray(v.numpy())
+    # Carried-state training: the streams' state is not a weight, but resuming mid-epoch needs it.
+    states = [v for layer in _stateful_layers(model) for v in layer.states]
+    for i, v in enumerate(states):
+        arrays[f"rnn/{i:04d}"] = np.asarray(v.numpy())
     arrays["state"] = np.array(json.dumps(state))
     atomic.write_npz(path, arrays)
 
@@ -40,3 +48,19 @@ def restore(path: Path, model, with_optimizer: bool = True) -> dict:
         for var, value in zip(opt.variables, saved):
             var.assign(value)
     return json.loads(str(data["state"]))
+
+
+def load_rnn_states(path: Path) -> list | None:
+    """The stateful layers' state saved with a checkpoint, in order, or None if it has none."""
+    data = atomic.read_npz(path)
+    keys = sorted(k for k in data if k.startswith("rnn/"))
+    return [data[k] for k in keys] or None
+
+
+def set_rnn_states(model, values: list | None) -> None:
+    """Put saved values (from load_rnn_states) into the stateful layers, or zero them when values is None."""
+    variables = [v for layer in _stateful_layers(model) for v in layer.states]
+    if values is not None and [tuple(v.shape) for v in variables] != [a.shape for a in values]:
+        raise RunError("The checkpoint's carried state does not match this model.")
+    for i, var in enumerate(variables):
+        var.assign(np.zeros(var.shape, var.dtype) if values is None else values[i])

@@ -70,14 +70,14 @@ def stream_steps(n_ids: int, seq_len: int, batch_size: int) -> int:
 def stream_batches(ids: np.ndarray, seq_len: int, batch_size: int, seed: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
     """Carried-state training: row r of batch t+1 continues row r of batch t in the text.
 
-    The text, from a seeded per-epoch offset below seq_len (so the cuts move between epochs, as far
-    as the tokens left over allow), is cut into batch_size contiguous streams; returns inputs and
-    targets shaped (steps, batch, seq_len).
+    The text, from a seeded per-epoch offset within the tokens the streams leave over (so the cuts
+    move between epochs and no stretch of text is skipped every time), is cut into batch_size
+    contiguous streams; returns inputs and targets shaped (steps, batch, seq_len).
     """
     steps = stream_steps(len(ids), seq_len, batch_size)
     length = steps * seq_len                                                       # tokens per stream
     slack = len(ids) - 1 - batch_size * length
-    offset = int(np.random.default_rng([seed, epoch, 1]).integers(min(seq_len, slack + 1)))
+    offset = int(np.random.default_rng([seed, epoch, 1]).integers(slack + 1))
     rows = np.stack([ids[offset + r * length: offset + (r + 1) * length + 1] for r in range(batch_size)])
     x = rows[:, :-1].reshape(batch_size, steps, seq_len).transpose(1, 0, 2)
     y = rows[:, 1:].reshape(batch_size, steps, seq_len).transpose(1, 0, 2)

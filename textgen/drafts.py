@@ -7,6 +7,7 @@ No Streamlit here: the Write page keys a draft by a token from the browser's URL
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import time
@@ -15,6 +16,8 @@ from pathlib import Path
 from . import atomic
 from .errors import InkwellError
 from .runs import home
+
+log = logging.getLogger("inkwell.drafts")
 
 AUTHORS = ("writer", "model")
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -296,4 +299,6 @@ def prune(days: float, workspace: str | os.PathLike | None = None, now: float | 
                 removed += 1
         except FileNotFoundError:   # another server process pruned it first
             pass
+        except OSError as e:        # a file the server may not delete: leave it, never fail a page for it
+            log.warning("could not prune draft %s: %s", path.name, e)
     return removed

@@ -28,6 +28,7 @@ from .vocab import Vocab
 
 FLUSH_EVERY = 0.5               # seconds between registry writes of batch metrics
 SAMPLE_TEMPERATURES = (0.5, 1.0)
+STREAM_WINDOWS = 4              # carried-state training: the fewest windows each stream runs through
 LN2 = math.log(2.0)
 
 
@@ -247,14 +248,18 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
     cpt = len(text) / max(1, len(ids))              # characters per token: 1 at character level
     train_ids, val_ids = data.split(ids, cfg.val_fraction)
     train_w, val_w = data.windows(train_ids, cfg.seq_len), data.windows(val_ids, cfg.seq_len)
-    batch = min(cfg.batch_size, len(train_w))
-    if batch < cfg.batch_size:
-        emit({"type": "note", "message": f"Batch size lowered to {batch}: the text makes only {len(train_w)} training windows."})
-    spe = data.stream_steps(len(train_ids), cfg.seq_len, batch) if cfg.carry_state else data.steps_per_epoch(len(train_w), batch)
-    if spe < 1:   # carried state: each of the batch's streams needs a full window
-        batch = (len(train_ids) - 1) // cfg.seq_len
+    if cfg.carry_state:   # each of the batch's streams should run through several windows, or nothing is carried
+        batch = max(1, min(cfg.batch_size, len(train_w) // STREAM_WINDOWS))
+        if batch < cfg.batch_size:
+            emit({"type": "note", "message": f"Batch size lowered to {batch}: the text makes only {len(train_w)} "
+                                             f"training windows, and each stream should carry its state through "
+                                             f"at least {STREAM_WINDOWS}."})
         spe = data.stream_steps(len(train_ids), cfg.seq_len, batch)
-        emit({"type": "note", "message": f"Batch size lowered to {batch}: the text is too short for {cfg.batch_size} streams."})
+    else:
+        batch = min(cfg.batch_size, len(train_w))
+        if batch < cfg.batch_size:
+            emit({"type": "note", "message": f"Batch size lowered to {batch}: the text makes only {len(train_w)} training windows."})
+        spe = data.steps_per_epoch(len(train_w), batch)
     total_steps = spe * cfg.epochs
 
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -268,8 +273,10 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
         val_net.compile(loss=loss, jit_compile=cfg.jit_compile)
     ckpt_dir = run_dir / "checkpoints"
     start_epoch, skip, gstep, best_val, elapsed0 = 0, 0, 0, math.inf, 0.0
+    carried = None   # a carried-state run stopped mid-epoch: its streams' state at the stop
     if resuming:
         st = checkpoint.restore(ckpt_dir / "latest.npz", net)
+        carried = checkpoint.load_rnn_states(ckpt_dir / "latest.npz")
         start_epoch, skip, gstep = st["epoch"], st["step_in_epoch"], st["global_step"]
         best_val, elapsed0 = st.get("best_val_loss") or math.inf, st.get("elapsed", 0.0)
         reg.clear_metrics_after(run_id, gstep, partial_epoch=start_epoch + 1 if skip else None)
@@ -297,10 +304,9 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
             break
         tracker.begin_epoch(epoch, skip)
         if skip < spe:
-            if cfg.carry_state:   # each epoch's streams start from a zero state (a resumed one, mid-stream, too)
-                for layer in net.layers:
-                    if getattr(layer, "stateful", False):
-                        layer.reset_state()
+            if cfg.carry_state:   # each epoch's streams start from a zero state; a resumed one goes on from its stop
+                checkpoint.set_rnn_states(net, carried if skip and carried else None)
+                carried = None
                 ds = data.stream_dataset(train_ids, cfg.seq_len, batch, cfg.seed, epoch, skip)
             else:
                 ds = data.epoch_dataset(train_w, batch, cfg.seed, epoch, skip)
