@@ -124,8 +124,8 @@ def setup() -> None:
         cols[len(FIELDS) % 4].selectbox("Learning-rate schedule", ["cosine", "constant"], key="hp_schedule",
                                         disabled=not custom)
         cols[(len(FIELDS) + 1) % 4].checkbox(
-            "Carry state between batches", key="hp_carry_state", disabled=not custom,
-            help="Each batch row goes on where it stopped in the text, with the memory it had, as when the "
+            "Carry state", key="hp_carry_state", disabled=not custom,
+            help="Between batches: each batch row goes on where it stopped in the text, with the memory it had, as when the "
                  "model writes. Off: every window starts from an empty memory.")
     hp = {k: st.session_state["hp_" + k] for k in [*FIELDS, "schedule"]}
     hp["carry_state"] = st.session_state.get("hp_carry_state", False)
