@@ -47,18 +47,14 @@ def restore(path: Path, model, with_optimizer: bool = True) -> dict:
             raise RunError("The checkpoint's optimizer state does not match this model.")
         for var, value in zip(opt.variables, saved):
             var.assign(value)
+    carried = [data[k] for k in sorted(k for k in data if k.startswith("rnn/"))]
+    if carried and _stateful_layers(model):   # a stateless twin of a carried-state net takes only the weights
+        set_rnn_states(model, carried)
     return json.loads(str(data["state"]))
 
 
-def load_rnn_states(path: Path) -> list | None:
-    """The stateful layers' state saved with a checkpoint, in order, or None if it has none."""
-    data = atomic.read_npz(path)
-    keys = sorted(k for k in data if k.startswith("rnn/"))
-    return [data[k] for k in keys] or None
-
-
 def set_rnn_states(model, values: list | None) -> None:
-    """Put saved values (from load_rnn_states) into the stateful layers, or zero them when values is None."""
+    """Put saved values (in save's order) into the stateful layers, or zero them when values is None."""
     variables = [v for layer in _stateful_layers(model) for v in layer.states]
     if values is not None and [tuple(v.shape) for v in variables] != [a.shape for a in values]:
         raise RunError("The checkpoint's carried state does not match this model.")

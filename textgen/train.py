@@ -273,10 +273,8 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
         val_net.compile(loss=loss, jit_compile=cfg.jit_compile)
     ckpt_dir = run_dir / "checkpoints"
     start_epoch, skip, gstep, best_val, elapsed0 = 0, 0, 0, math.inf, 0.0
-    carried = None   # a carried-state run stopped mid-epoch: its streams' state at the stop
-    if resuming:
+    if resuming:   # a carried-state run stopped mid-epoch gets its streams' state back too
         st = checkpoint.restore(ckpt_dir / "latest.npz", net)
-        carried = checkpoint.load_rnn_states(ckpt_dir / "latest.npz")
         start_epoch, skip, gstep = st["epoch"], st["step_in_epoch"], st["global_step"]
         best_val, elapsed0 = st.get("best_val_loss") or math.inf, st.get("elapsed", 0.0)
         reg.clear_metrics_after(run_id, gstep, partial_epoch=start_epoch + 1 if skip else None)
@@ -305,8 +303,8 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
         tracker.begin_epoch(epoch, skip)
         if skip < spe:
             if cfg.carry_state:   # each epoch's streams start from a zero state; a resumed one goes on from its stop
-                checkpoint.set_rnn_states(net, carried if skip and carried else None)
-                carried = None
+                if not (resuming and skip and epoch == start_epoch):
+                    checkpoint.set_rnn_states(net, None)
                 ds = data.stream_dataset(train_ids, cfg.seq_len, batch, cfg.seed, epoch, skip)
             else:
                 ds = data.epoch_dataset(train_w, batch, cfg.seed, epoch, skip)
