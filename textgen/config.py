@@ -11,6 +11,7 @@ from .errors import ConfigError
 CELLS = ("rnn", "lstm", "gru")
 LEVELS = ("char", "word")
 CELL_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+GRU_KERNELS = ("auto", "keras", "float32", "bfloat16")   # fastgru.KERNELS
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class TrainConfig:
     sample_length: int = 160     # characters of the sample written after each epoch
     jit_compile: bool = False    # XLA compilation of the train step
     carry_state: bool = False    # batch rows are contiguous streams and the state carries between batches
+    gru_kernel: str = "auto"     # GRU training: "auto", "keras", "float32" or "bfloat16" (see fastgru.py)
 
     def validate(self) -> "TrainConfig":
         if self.level not in LEVELS:
@@ -70,6 +72,8 @@ class TrainConfig:
         _check_int("patience", self.patience, 0, 1000)
         _check_int("seed", self.seed, 0, 2**31 - 1)
         _check_int("sample_length", self.sample_length, 0, 5000)
+        if self.gru_kernel not in GRU_KERNELS:
+            raise ConfigError(f"gru_kernel must be one of {', '.join(GRU_KERNELS)}, not {self.gru_kernel!r}")
         for name in ("jit_compile", "carry_state"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
@@ -79,7 +83,7 @@ class TrainConfig:
 # The TrainConfig fields the command line (and so the job runner) can set with a value; the booleans
 # in BOOL_FLAG_FIELDS are switches (--carry-state); jit_compile has no flag.
 FLAG_FIELDS = ("level", "max_vocab", "seq_len", "batch_size", "epochs", "time_budget", "lr", "schedule",
-               "warmup_steps", "clipnorm", "val_fraction", "patience", "seed", "sample_length")
+               "warmup_steps", "clipnorm", "val_fraction", "patience", "seed", "sample_length", "gru_kernel")
 BOOL_FLAG_FIELDS = ("carry_state",)
 
 

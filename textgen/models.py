@@ -29,11 +29,13 @@ def flops_per_token(cfg: ModelConfig) -> int:
     return total + 2 * width * v
 
 
-def build_model(cfg: ModelConfig, seed: int = 0, stateful_batch: int | None = None):
+def build_model(cfg: ModelConfig, seed: int = 0, stateful_batch: int | None = None, gru_kernel: str = "keras"):
     """Embedding -> stacked recurrent layers -> Dense logits. Outputs logits: the loss uses from_logits.
 
     With stateful_batch the batch size is fixed and each recurrent layer keeps its state from one
     call to the next (carried-state training); the weights are the same either way.
+    gru_kernel "float32" or "bfloat16" (a GRU model, for training only) builds the layers from
+    fastgru.InkwellGRU, starting from the same weights as Keras' GRU for this seed.
     """
     import keras
 
@@ -41,7 +43,16 @@ def build_model(cfg: ModelConfig, seed: int = 0, stateful_batch: int | None = No
     if cfg.vocab_size < 2:
         raise ValueError("vocab_size must be set before building a model")
     keras.utils.set_random_seed(seed)
-    layer_cls = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cfg.cell]
+    if gru_kernel != "keras":
+        if cfg.cell != "gru" or stateful_batch is not None:
+            raise ValueError("Inkwell's GRU kernel trains stateless GRU models only")
+        from .fastgru import layer_class
+
+        reference = build_model(cfg, seed)   # Keras' initial weights for this seed
+        fast = layer_class()
+        layer_cls = lambda units, name, **kw: fast(units, precision=gru_kernel, name=name)  # noqa: E731
+    else:
+        layer_cls = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cfg.cell]
     inputs = keras.Input(batch_shape=(stateful_batch, None), dtype="int32", name="ids")  # (batch, time)
     x = keras.layers.Embedding(cfg.vocab_size, cfg.embedding, name="embedding")(inputs)  # (batch, time, emb)
     for i in range(cfg.layers):
@@ -50,7 +61,10 @@ def build_model(cfg: ModelConfig, seed: int = 0, stateful_batch: int | None = No
         if cfg.dropout > 0:
             x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
     logits = keras.layers.Dense(cfg.vocab_size, name="logits")(x)                    # (batch, time, vocab)
-    return keras.Model(inputs, logits, name=f"inkwell_{cfg.cell}")
+    model = keras.Model(inputs, logits, name=f"inkwell_{cfg.cell}")
+    if gru_kernel != "keras":
+        model.set_weights(reference.get_weights())
+    return model
 
 
 def export_weights(model, cfg: ModelConfig) -> dict:

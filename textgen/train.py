@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import atomic, checkpoint, data
+from . import atomic, checkpoint, data, fastgru
 from .artifacts import Run, open_run_dir, read_config, write_config
 from .config import ModelConfig, TrainConfig
 from .corpus import Corpus
@@ -263,12 +263,14 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
     total_steps = spe * cfg.epochs
 
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    net = build_model(model_cfg, seed=cfg.seed, stateful_batch=batch if cfg.carry_state else None)
+    kernel = fastgru.resolve(cfg.gru_kernel, model_cfg.cell, cfg.seq_len, cfg.carry_state, cfg.jit_compile)
+    net = build_model(model_cfg, seed=cfg.seed, stateful_batch=batch if cfg.carry_state else None, gru_kernel=kernel)
     opt = keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=cfg.clipnorm or None)
     net.compile(optimizer=opt, loss=loss, jit_compile=cfg.jit_compile)
-    # Validation always reads windows from a zero state; a carried-state net (fixed batch) gets a twin for it.
+    # Validation always reads windows from a zero state, with Keras' layers (so it is exactly what
+    # evaluate() and the saved model compute): a carried-state net or Inkwell's GRU kernel gets a twin.
     val_net = net
-    if cfg.carry_state:
+    if cfg.carry_state or kernel != "keras":
         val_net = build_model(model_cfg, seed=cfg.seed)
         val_net.compile(loss=loss, jit_compile=cfg.jit_compile)
     ckpt_dir = run_dir / "checkpoints"
@@ -288,7 +290,8 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
 
     reg.update_run(run_id, steps=spe, epoch=start_epoch, step=skip)
     emit({"type": "start", "run_id": run_id, "run_dir": str(run_dir), "steps_per_epoch": spe,
-          "epochs": cfg.epochs, "params": param_count(model_cfg), "flops_per_token": flops_per_token(model_cfg)})
+          "epochs": cfg.epochs, "params": param_count(model_cfg), "flops_per_token": flops_per_token(model_cfg),
+          "gru_kernel": kernel})
     t0 = time.monotonic()
     tracker = _tracker_class()(reg, run_id, cfg, spe, total_steps, batch * cfg.seq_len * cpt, cpt,
                        math.log(len(vocab)), stop, emit, t0, elapsed0)

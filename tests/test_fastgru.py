@@ -1,0 +1,114 @@
+"""Inkwell's GRU kernel: the same function and gradient as Keras' GRU, used only where it applies."""
+import numpy as np
+import pytest
+
+from textgen import atomic, fastgru
+from textgen.config import ModelConfig, TrainConfig
+from textgen.corpus import load_corpus
+from textgen.errors import ConfigError
+from textgen.models import build_model
+from textgen.train import train
+
+
+def _loss_and_grads(model, x, y):
+    import keras
+    import tensorflow as tf
+
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    with tf.GradientTape() as tape:
+        logits = model(x)
+        value = loss(y, logits)
+    grads = [tf.convert_to_tensor(g).numpy() for g in tape.gradient(value, model.trainable_variables)]
+    return logits.numpy(), float(value), grads
+
+
+def _batch(vocab, batch=3, steps=7, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, vocab, (batch, steps)).astype("int32"),
+            rng.integers(0, vocab, (batch, steps)).astype("int32"))
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_float32_kernel_matches_keras_gru_outputs_and_gradients(layers):
+    cfg = ModelConfig(vocab_size=11, cell="gru", layers=layers, units=6, embedding=5)
+    ref, fast = build_model(cfg, seed=4), build_model(cfg, seed=4, gru_kernel="float32")
+    for a, b in zip(ref.get_weights(), fast.get_weights(), strict=True):   # same start for the seed
+        np.testing.assert_array_equal(a, b)
+    # non-zero biases, so every term of the gradient is exercised
+    w = [v + 0.1 * np.random.default_rng(i).standard_normal(v.shape).astype("float32")
+         for i, v in enumerate(ref.get_weights())]
+    ref.set_weights(w)
+    fast.set_weights(w)
+    x, y = _batch(11)
+    lr, vr, gr = _loss_and_grads(ref, x, y)
+    lf, vf, gf = _loss_and_grads(fast, x, y)
+    np.testing.assert_allclose(lf, lr, rtol=1e-5, atol=1e-6)
+    assert vf == pytest.approx(vr, rel=1e-6)
+    assert len(gf) == len(gr) == 2 + 3 * layers + 2 - 1   # embedding, (kernel, recurrent, bias) per layer, dense x2
+    for a, b in zip(gr, gf, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
+def test_bfloat16_kernel_is_close_to_keras_gru():
+    cfg = ModelConfig(vocab_size=20, cell="gru", layers=1, units=32, embedding=8)
+    ref, fast = build_model(cfg, seed=1), build_model(cfg, seed=1, gru_kernel="bfloat16")
+    x, y = _batch(20, batch=4, steps=20)
+    lr, vr, gr = _loss_and_grads(ref, x, y)
+    lf, vf, gf = _loss_and_grads(fast, x, y)
+    assert vf == pytest.approx(vr, rel=1e-3)
+    for a, b in zip(gr, gf, strict=True):   # bfloat16 keeps about 3 significant digits
+        assert np.abs(a - b).max() <= 2e-2 * np.abs(a).max() + 1e-6
+    assert np.abs(lf - lr).max() > 0      # it really is a different product
+
+
+def test_fast_kernel_refuses_other_cells_and_stateful_models():
+    with pytest.raises(ValueError):
+        build_model(ModelConfig(vocab_size=5, cell="lstm", layers=1, units=4, embedding=3), gru_kernel="float32")
+    with pytest.raises(ValueError):
+        build_model(ModelConfig(vocab_size=5, cell="gru", layers=1, units=4, embedding=3),
+                    stateful_batch=2, gru_kernel="float32")
+
+
+def test_resolve_uses_the_kernel_only_where_it_applies(monkeypatch):
+    monkeypatch.setattr(fastgru, "cpu_has_bf16_matmul", lambda: True)
+    assert fastgru.resolve("auto", "gru", 100) == "bfloat16"
+    assert fastgru.resolve("float32", "gru", 100) == "float32"
+    assert fastgru.resolve("keras", "gru", 100) == "keras"
+    assert fastgru.resolve("auto", "lstm", 100) == "keras"
+    assert fastgru.resolve("bfloat16", "rnn", 100) == "keras"
+    assert fastgru.resolve("auto", "gru", 100, stateful=True) == "keras"
+    assert fastgru.resolve("auto", "gru", 100, jit_compile=True) == "keras"
+    assert fastgru.resolve("auto", "gru", fastgru.MAX_UNROLL + 1) == "keras"
+    monkeypatch.setattr(fastgru, "cpu_has_bf16_matmul", lambda: False)
+    assert fastgru.resolve("auto", "gru", 100) == "keras"
+    assert fastgru.resolve("bfloat16", "gru", 100) == "bfloat16"   # asked for by name: honoured
+
+
+def test_cpu_flag_detection(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx512f amx_bf16 amx_tile\n")
+    assert fastgru.cpu_has_bf16_matmul(info)
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n")
+    assert not fastgru.cpu_has_bf16_matmul(info)
+    assert not fastgru.cpu_has_bf16_matmul(tmp_path / "missing")
+
+
+def test_bad_kernel_name_is_refused():
+    with pytest.raises(ConfigError, match="gru_kernel must be one of auto, keras, float32, bfloat16"):
+        TrainConfig(gru_kernel="fast").validate()
+
+
+def test_training_with_the_float32_kernel_equals_training_with_keras_gru(tmp_path, sample_text):
+    model = ModelConfig(cell="gru", layers=2, units=8, embedding=4)
+    base = dict(seq_len=12, batch_size=4, epochs=1, lr=1e-2, seed=5, sample_length=0)
+    events = []
+    a = train(load_corpus(sample_text[:2000]), model, TrainConfig(**base, gru_kernel="keras"),
+              workspace=tmp_path / "a")
+    b = train(load_corpus(sample_text[:2000]), model, TrainConfig(**base, gru_kernel="float32"),
+              workspace=tmp_path / "b", on_event=events.append)
+    assert [e["gru_kernel"] for e in events if e["type"] == "start"] == ["float32"]
+    wa, wb = atomic.read_npz(a.run_dir / "weights.npz"), atomic.read_npz(b.run_dir / "weights.npz")
+    assert sorted(wa) == sorted(wb)
+    for k in wa:
+        np.testing.assert_allclose(wb[k], wa[k], rtol=1e-4, atol=1e-5)
+    assert b.best_val_bpc == pytest.approx(a.best_val_bpc, rel=1e-4)

@@ -1,0 +1,139 @@
+"""Inkwell's GRU kernel for training: Keras' GRU (reset_after=True) written out step by step, with
+its own gradient, so the recurrent products can run in bfloat16 and the recurrent kernel's gradient
+is one large product instead of one small one per step.
+
+Why: on a 2-core CPU, training a GRU is bound by the recurrent product of every step. Keras' GRU runs
+it in float32 inside a while loop; here the time loop is unrolled (training windows have a fixed
+length), the products can use the CPU's bfloat16 matrix units (AMX), and the backward pass collects
+all steps' recurrent-kernel gradients in one product. `benchmarks/training.py` measures it against
+Keras' GRU side by side.
+
+The layer has exactly Keras' GRU weights (kernel, recurrent_kernel, bias of shape (2, 3*units), gates
+in the order z, r, h), so weights move between the two with get_weights/set_weights. It is used only
+to train; validation, saved models and generation use Keras' GRU and the NumPy stepper.
+
+TensorFlow is imported inside the functions that need it, so `import textgen` stays light.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from .config import GRU_KERNELS as KERNELS  # noqa: F401 - "auto", "keras", "float32", "bfloat16"
+MAX_UNROLL = 400   # longer training windows keep Keras' GRU (the unrolled graph grows with the window)
+
+
+def cpu_has_bf16_matmul(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True where the CPU has AMX bfloat16 tiles, which make bfloat16 products 2-3x faster than float32."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return False
+    return any(line.startswith("flags") and "amx_bf16" in line.split() for line in text.splitlines())
+
+
+def resolve(kernel: str, cell: str, seq_len: int, stateful: bool = False, jit_compile: bool = False) -> str:
+    """Which GRU implementation a training run uses: "keras", "float32" or "bfloat16".
+
+    "auto" takes the bfloat16 kernel where the CPU has AMX bfloat16, and Keras' GRU elsewhere. Keras'
+    GRU is always used for other cells, carried-state training, XLA and windows over MAX_UNROLL.
+    """
+    if cell != "gru" or stateful or jit_compile or seq_len > MAX_UNROLL or kernel == "keras":
+        return "keras"
+    if kernel == "auto":
+        return "bfloat16" if cpu_has_bf16_matmul() else "keras"
+    return kernel
+
+
+@functools.lru_cache(maxsize=None)
+def _sequence_fn(low: bool):
+    """A function (xp, U, b_rec, h0) -> H with its own gradient. xp: (T, B, 3u) time-major input
+    products plus input bias; U: (u, 3u); b_rec: (3u,); h0: (B, u). H: (T, B, u), every step's state."""
+    import tensorflow as tf
+
+    def mm(a, b, **kw):   # b is already in the product's dtype
+        if low:
+            return tf.cast(tf.matmul(tf.cast(a, tf.bfloat16), b, **kw), tf.float32)
+        return tf.matmul(a, b, **kw)
+
+    @tf.custom_gradient
+    def gru_sequence(xp, U, b_rec, h0):
+        steps = xp.shape[0]
+        if steps is None:
+            raise ValueError("Inkwell's GRU kernel needs windows of a fixed length")
+        Uc = tf.cast(U, tf.bfloat16) if low else U
+        h, saved = h0, []
+        for t in range(steps):
+            rz, rr, rh = tf.split(mm(h, Uc) + b_rec, 3, axis=-1)
+            xz, xr, xh = tf.split(xp[t], 3, axis=-1)
+            z = tf.sigmoid(xz + rz)
+            r = tf.sigmoid(xr + rr)
+            hh = tf.tanh(xh + r * rh)
+            h_prev, h = h, z * h + (1.0 - z) * hh
+            saved.append((h_prev, z, r, hh, rh))
+        H = tf.stack([s[0] for s in saved[1:]] + [h])
+
+        def grad(dH):
+            dh = tf.zeros_like(h0)
+            d_x, d_rec = [None] * steps, [None] * steps
+            for t in reversed(range(steps)):
+                h_prev, z, r, hh, rh = saved[t]
+                dht = dH[t] + dh
+                da_z = dht * (h_prev - hh) * z * (1.0 - z)
+                da_h = dht * (1.0 - z) * (1.0 - hh * hh)
+                da_r = da_h * rh * r * (1.0 - r)
+                d_x[t] = tf.concat([da_z, da_r, da_h], axis=-1)
+                d_rec[t] = tf.concat([da_z, da_r, da_h * r], axis=-1)
+                dh = dht * z + mm(d_rec[t], Uc, transpose_b=True)
+            units = U.shape[0]
+            prev = tf.reshape(tf.stack([s[0] for s in saved]), [-1, units])   # (T*B, u)
+            drec = tf.reshape(tf.stack(d_rec), [-1, 3 * units])              # (T*B, 3u)
+            if low:
+                dU = tf.cast(tf.matmul(tf.cast(prev, tf.bfloat16), tf.cast(drec, tf.bfloat16),
+                                       transpose_a=True), tf.float32)
+            else:
+                dU = tf.matmul(prev, drec, transpose_a=True)
+            return tf.stack(d_x), dU, tf.reduce_sum(drec, axis=0), dh
+
+        return H, grad
+
+    return gru_sequence
+
+
+@functools.lru_cache(maxsize=None)
+def layer_class():
+    """The Keras layer (built on first use, so that importing this module needs no TensorFlow)."""
+    import keras
+    import tensorflow as tf
+
+    class InkwellGRU(keras.layers.Layer):
+        """Keras' GRU(return_sequences=True, reset_after=True) for training, from a zero state."""
+
+        def __init__(self, units: int, precision: str = "float32", **kwargs):
+            super().__init__(**kwargs)
+            if precision not in ("float32", "bfloat16"):
+                raise ValueError(f"precision must be float32 or bfloat16, not {precision!r}")
+            self.units, self.precision = units, precision
+
+        def build(self, input_shape):
+            d, u = input_shape[-1], self.units
+            self.kernel = self.add_weight(shape=(d, 3 * u), initializer="glorot_uniform", name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(u, 3 * u), initializer="orthogonal",
+                                                    name="recurrent_kernel")
+            self.bias = self.add_weight(shape=(2, 3 * u), initializer="zeros", name="bias")
+
+        def compute_output_shape(self, input_shape):
+            return (*input_shape[:-1], self.units)
+
+        def call(self, x):
+            xt = tf.transpose(x, [1, 0, 2])                                          # (T, B, d)
+            xp = tf.einsum("tbd,dk->tbk", xt, self.kernel) + self.bias[0]           # (T, B, 3u)
+            h0 = tf.zeros([tf.shape(x)[0], self.units], dtype=xp.dtype)
+            H = _sequence_fn(self.precision == "bfloat16")(
+                xp, tf.identity(self.recurrent_kernel), self.bias[1], h0)
+            return tf.transpose(H, [1, 0, 2])                                        # (B, T, u)
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units, "precision": self.precision}
+
+    return InkwellGRU
