@@ -1,5 +1,8 @@
 """Training throughput (characters/second): Inkwell's train() vs a plain model.fit of the same Keras
 model on the same tf.data pipeline, plus the same fit with XLA (jit_compile=True) as an extra row.
+GRU models get one more row: train() with Keras' GRU layer (gru_kernel="keras"), so that train()'s
+own overhead is compared like for like, while the default train() row uses Inkwell's GRU kernel
+wherever it applies (textgen/fastgru.py: bfloat16 recurrent products on CPUs with AMX).
 
 Why batch windows, not whole epochs: at seq 100 x batch 64 on ~300k characters an epoch of the
 LSTM 2x256 takes tens of seconds on two shared cores, so "time epochs after a warm-up epoch" does
@@ -47,14 +50,14 @@ def _windows(stamps: list[float], chars_per_batch: float) -> list[float]:
     return rates
 
 
-def time_inkwell(text: str, cfg, seq_len: int, batch: int, budget: float) -> dict:
+def time_inkwell(text: str, cfg, seq_len: int, batch: int, budget: float, gru_kernel: str = "auto") -> dict:
     """train() with time_budget = budget (plus the first batch's tracing, estimated by the caller)."""
     from textgen.config import TrainConfig
     from textgen.train import train
 
     events: list[dict] = []
     tcfg = TrainConfig(seq_len=seq_len, batch_size=batch, epochs=1000, time_budget=budget, sample_length=0,
-                       seed=42, lr=2e-3, clipnorm=1.0)
+                       seed=42, lr=2e-3, clipnorm=1.0, gru_kernel=gru_kernel)
     with tempfile.TemporaryDirectory(prefix="inkwell-bench-train-") as home:
         t0 = time.perf_counter()
         result = train(text, cfg, tcfg, label="benchmark", workspace=home, on_event=events.append)
@@ -66,7 +69,7 @@ def time_inkwell(text: str, cfg, seq_len: int, batch: int, budget: float) -> dic
     start = next(e for e in events if e["type"] == "start")
     return {"chars_per_sec": summary(rates, "chars/s") if rates else None, "batches": batch_events[-1]["global_step"]
             if batch_events else 0, "steps_per_epoch": start["steps_per_epoch"], "wall_s": wall,
-            "status": result.status, "first_window_chars_per_sec": batch_events[0]["chars_per_sec"] if batch_events else None}
+            "status": result.status, "gru_kernel": start.get("gru_kernel"), "first_window_chars_per_sec": batch_events[0]["chars_per_sec"] if batch_events else None}
 
 
 def time_fit(text: str, cfg, seq_len: int, batch: int, budget: float, jit: bool) -> dict:
@@ -140,11 +143,18 @@ def run(quick: bool = False) -> tuple[dict, list[Row]]:
         m["plain_fit"] = time_fit(text, cfg, seq_len, batch, budget, jit=False)
         # Inkwell's time budget counts from before the first batch: add plain fit's tracing time to it.
         m["inkwell_train"] = time_inkwell(text, cfg, seq_len, batch, budget + (m["plain_fit"]["first_batch_s"] or 0))
+        if cell == "gru":
+            m["inkwell_train_keras_gru"] = time_inkwell(text, cfg, seq_len, batch,
+                                                        budget + (m["plain_fit"]["first_batch_s"] or 0), "keras")
         m["plain_fit_xla"] = time_fit(text, cfg, seq_len, batch, budget, jit=True)
         base = m["plain_fit"]["chars_per_sec"]["median"] if m["plain_fit"]["chars_per_sec"] else float("nan")
         label = f"{cell.upper()} {layers}x{units}"
-        for key, title in (("inkwell_train", "Inkwell train()"), ("plain_fit", "plain model.fit"),
+        for key, title in (("inkwell_train", "Inkwell train()"),
+                           ("inkwell_train_keras_gru", "Inkwell train() with Keras' GRU"),
+                           ("plain_fit", "plain model.fit"),
                            ("plain_fit_xla", "plain model.fit, jit_compile=True (extra)")):
+            if key not in m:
+                continue
             s = m[key]["chars_per_sec"]
             if s is None:
                 rows.append(Row("training", f"{label}: {title}", "not measured", "no steady window in the time box"))
@@ -153,7 +163,9 @@ def run(quick: bool = False) -> tuple[dict, list[Row]]:
             m[key]["achieved_gflops"] = gflops
             m[key]["fraction_of_peak"] = gflops / peak if peak else None
             m[key]["ratio_to_plain_fit"] = s["median"] / base
-            note = f"{s['median'] / base:.2f}x plain fit; {gflops:.2f} GFLOP/s = {100 * gflops / peak:.1f}% of peak"
+            note = f"{s['median'] / base:.2f}x plain fit; {gflops:.2f} GFLOP/s = {100 * gflops / peak:.1f}% of float32 peak"
+            if m[key].get("gru_kernel") not in (None, "keras"):
+                note += f"; Inkwell's GRU kernel, {m[key]['gru_kernel']}"
             if key == "plain_fit_xla" and m[key].get("first_batch_s"):
                 note += f"; first batch (compile) {fmt_time(m[key]['first_batch_s'])}"
             rows.append(Row("training", f"{label}: {title}", fmt_num(s["median"], "chars/s"),

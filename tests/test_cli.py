@@ -112,6 +112,7 @@ def _bad_inputs(tmp: Path) -> list[tuple[list, str]]:
         (["train", tmp / "ok.txt", "--seq-len", "1500"], "too short for sequence length 1500"),
         (["train", tmp / "ok.txt", "--lr", "-1"], "lr must be between"),
         (["train", tmp / "ok.txt", "--cell", "transformer"], "invalid choice"),
+        (["train", tmp / "ok.txt", "--gru-kernel", "fast"], "invalid choice"),
         (["train", tmp / "ok.txt", "--units", "many"], "invalid int value"),
         (["train"], "needs at least one text file"),
         (["train", "--resume", "../../etc/passwd"], "is not a run id"),
@@ -168,7 +169,9 @@ def test_carry_state_switch_round_trips_through_the_job_runner():
     parse = build_parser().parse_args
     on = parse(["train", "x.txt", *config_args(ModelConfig(cell="gru"), TrainConfig(seq_len=40, carry_state=True))])
     assert on.carry_state is True and on.seq_len == 40
+    assert parse(["train", "x.txt", *config_args(ModelConfig(), TrainConfig(gru_kernel="keras"))]).gru_kernel == "keras"
     off = parse(["train", "x.txt", *config_args(ModelConfig(cell="gru"), TrainConfig())])
+    assert off.gru_kernel == "auto"
     assert off.carry_state is None                                   # not given: the default (or a resumed run's own)
     with pytest.raises(ConfigError, match="carry_state must be true or false"):
         TrainConfig(carry_state="yes").validate()

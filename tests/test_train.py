@@ -30,11 +30,13 @@ def _weights(run_dir, name="latest.npz"):
     return [z[k] for k in sorted(z) if k.startswith(("w/", "opt/"))]
 
 
-def test_two_epochs_equal_one_then_resume(tmp_path, text):
-    full = train(load_corpus(text), MODEL, CFG, workspace=tmp_path / "a")
-    half = train(load_corpus(text), MODEL, TrainConfig(**{**CFG.__dict__, "epochs": 1}), workspace=tmp_path / "b")
+@pytest.mark.parametrize("kernel", ["keras", "bfloat16"])
+def test_two_epochs_equal_one_then_resume(tmp_path, text, kernel):
+    cfg = TrainConfig(**{**CFG.__dict__, "gru_kernel": kernel})
+    full = train(load_corpus(text), MODEL, cfg, workspace=tmp_path / "a")
+    half = train(load_corpus(text), MODEL, TrainConfig(**{**cfg.__dict__, "epochs": 1}), workspace=tmp_path / "b")
     assert half.status == "done" and half.epochs_done == 1
-    resumed = train(resume=half.run_id, config=CFG, workspace=tmp_path / "b")
+    resumed = train(resume=half.run_id, config=cfg, workspace=tmp_path / "b")
     assert resumed.status == "done" and resumed.epochs_done == 2
     for a, b in zip(_weights(full.run_dir), _weights(resumed.run_dir), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -81,12 +83,12 @@ def test_fit_on_stream_batches_carries_the_state_from_batch_to_batch():
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("carry_state", [False, True])
-def test_cancel_mid_epoch_checkpoints_and_resume_matches(tmp_path, text, monkeypatch, carry_state):
+@pytest.mark.parametrize("carry_state,kernel", [(False, "keras"), (False, "bfloat16"), (True, "auto")])
+def test_cancel_mid_epoch_checkpoints_and_resume_matches(tmp_path, text, monkeypatch, carry_state, kernel):
     """Stopped after 5 steps and resumed, a run ends with the weights of an uninterrupted one (with
-    carried state too: the checkpoint keeps the streams' state)."""
+    carried state too: the checkpoint keeps the streams' state; and with Inkwell's GRU kernel)."""
     monkeypatch.setattr(train_mod, "FLUSH_EVERY", 0.0)   # check the cancel flag after every batch
-    cfg = TrainConfig(**{**CFG.__dict__, "carry_state": carry_state})
+    cfg = TrainConfig(**{**CFG.__dict__, "carry_state": carry_state, "gru_kernel": kernel})
     full = train(load_corpus(text), MODEL, cfg, workspace=tmp_path / "a")
     reg = Registry(tmp_path / "b")
 

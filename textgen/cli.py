@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import BOOL_FLAG_FIELDS, CELLS, FLAG_FIELDS, LEVELS, ModelConfig, TrainConfig
+from .config import BOOL_FLAG_FIELDS, CELLS, FLAG_FIELDS, GRU_KERNELS, LEVELS, ModelConfig, TrainConfig
 from .errors import InkwellError
 
 
@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, typ, default in (("layers", int, d_m.layers), ("units", int, d_m.units),
                                ("embedding", int, d_m.embedding), ("dropout", float, d_m.dropout)):
         t.add_argument("--" + name, type=typ, default=default)
-    for name in (f for f in FLAG_FIELDS if f != "level"):   # level has its own flag, with choices, above
+    t.add_argument("--gru-kernel", choices=GRU_KERNELS, default=None,
+                   help=f"GRU training kernel (default {d_t.gru_kernel}: Inkwell's bfloat16 kernel on CPUs with AMX)")
+    for name in (f for f in FLAG_FIELDS if f not in ("level", "gru_kernel")):   # these two have choices, above
         default = getattr(d_t, name)
         # None marks "not given": a resumed run keeps its own settings unless a flag says otherwise.
         t.add_argument("--" + name.replace("_", "-"), type=type(default) if not isinstance(default, str) else str,

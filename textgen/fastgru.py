@@ -17,10 +17,11 @@ TensorFlow is imported inside the functions that need it, so `import textgen` st
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from pathlib import Path
 
-from .config import GRU_KERNELS as KERNELS  # noqa: F401 - "auto", "keras", "float32", "bfloat16"
-MAX_UNROLL = 400   # longer training windows keep Keras' GRU (the unrolled graph grows with the window)
+MAX_UNROLL = 300   # steps x layers; beyond it Keras' GRU (the unrolled graph, and its tracing time, grow with both)
 
 
 def cpu_has_bf16_matmul(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -32,16 +33,26 @@ def cpu_has_bf16_matmul(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return any(line.startswith("flags") and "amx_bf16" in line.split() for line in text.splitlines())
 
 
-def resolve(kernel: str, cell: str, seq_len: int, stateful: bool = False, jit_compile: bool = False) -> str:
+def _fast_bf16_here() -> bool:
+    """AMX bfloat16 on the CPU, reached through oneDNN, and no GPU (where Keras' GRU would use cuDNN)."""
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip() == "0" or not cpu_has_bf16_matmul():
+        return False
+    tf = sys.modules.get("tensorflow")   # a worker has imported it by now; nothing here imports it
+    return tf is None or not tf.config.list_physical_devices("GPU")
+
+
+def resolve(kernel: str, cell: str, seq_len: int, stateful: bool = False, jit_compile: bool = False,
+            layers: int = 1) -> str:
     """Which GRU implementation a training run uses: "keras", "float32" or "bfloat16".
 
-    "auto" takes the bfloat16 kernel where the CPU has AMX bfloat16, and Keras' GRU elsewhere. Keras'
-    GRU is always used for other cells, carried-state training, XLA and windows over MAX_UNROLL.
+    "auto" takes the bfloat16 kernel where the CPU has AMX bfloat16 (and TensorFlow uses oneDNN and
+    no GPU), and Keras' GRU elsewhere. Keras' GRU is always used for other cells, carried-state
+    training, XLA, and windows x layers over MAX_UNROLL.
     """
-    if cell != "gru" or stateful or jit_compile or seq_len > MAX_UNROLL or kernel == "keras":
+    if (cell != "gru" or stateful or jit_compile or seq_len * layers > MAX_UNROLL or kernel == "keras"):
         return "keras"
     if kernel == "auto":
-        return "bfloat16" if cpu_has_bf16_matmul() else "keras"
+        return "bfloat16" if _fast_bf16_here() else "keras"
     return kernel
 
 

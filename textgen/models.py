@@ -44,11 +44,14 @@ def build_model(cfg: ModelConfig, seed: int = 0, stateful_batch: int | None = No
         raise ValueError("vocab_size must be set before building a model")
     keras.utils.set_random_seed(seed)
     if gru_kernel != "keras":
+        if gru_kernel not in ("float32", "bfloat16"):
+            raise ValueError(f"build_model takes a resolved gru_kernel (keras, float32, bfloat16), not {gru_kernel!r}")
         if cfg.cell != "gru" or stateful_batch is not None:
             raise ValueError("Inkwell's GRU kernel trains stateless GRU models only")
         from .fastgru import layer_class
 
         reference = build_model(cfg, seed)   # Keras' initial weights for this seed
+        keras.utils.set_random_seed(seed)    # ... and the same seeds from here on (dropout), as if built alone
         fast = layer_class()
         layer_cls = lambda units, name, **kw: fast(units, precision=gru_kernel, name=name)  # noqa: E731
     else:

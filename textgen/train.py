@@ -263,7 +263,15 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
     total_steps = spe * cfg.epochs
 
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    kernel = fastgru.resolve(cfg.gru_kernel, model_cfg.cell, cfg.seq_len, cfg.carry_state, cfg.jit_compile)
+    kernel = fastgru.resolve(cfg.gru_kernel, model_cfg.cell, cfg.seq_len, cfg.carry_state, cfg.jit_compile,
+                             model_cfg.layers)
+    if cfg.gru_kernel in ("float32", "bfloat16") and kernel == "keras":
+        emit({"type": "note", "message": "Inkwell's GRU kernel does not apply to this run (it trains stateless GRU "
+                                         f"layers over at most {fastgru.MAX_UNROLL} steps x layers, without XLA): "
+                                         "training with Keras' layers."})
+    saved_model_cfg, saved_cfg, meta = read_config(run_dir)
+    if meta.get("gru_kernel") != kernel:   # which kernel trained the run: it is not in the config when "auto"
+        write_config(run_dir, saved_model_cfg, saved_cfg, {**meta, "gru_kernel": kernel})
     net = build_model(model_cfg, seed=cfg.seed, stateful_batch=batch if cfg.carry_state else None, gru_kernel=kernel)
     opt = keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=cfg.clipnorm or None)
     net.compile(optimizer=opt, loss=loss, jit_compile=cfg.jit_compile)
