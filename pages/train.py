@@ -158,7 +158,7 @@ def setup() -> None:
                         embedding=model.embedding, dropout=model.dropout)
     params = param_count(sized)
     train_tokens = int(tokens * (1 - cfg.val_fraction))
-    per_epoch = presets.seconds_per_epoch(sized, train_tokens)
+    per_epoch = presets.seconds_per_epoch(sized, train_tokens, train=cfg)
     total = per_epoch * cfg.epochs
     if cfg.time_budget:
         total = min(total, cfg.time_budget)

@@ -21,6 +21,23 @@ def test_time_estimate_is_flops_over_the_measured_rate():
     assert seconds_per_epoch(m, 1_000_000) == pytest.approx(1_000_000 / chars_per_second(m))
 
 
+def test_time_estimate_counts_the_gru_kernel_where_it_will_be_used(monkeypatch):
+    from textgen import fastgru
+    from textgen.config import TrainConfig
+    from textgen.presets import GRU_KERNEL_SPEEDUP
+
+    gru = ModelConfig(vocab_size=80, cell="gru", layers=1, units=256, embedding=64)
+    lstm = ModelConfig(vocab_size=80, cell="lstm", layers=1, units=256, embedding=64)
+    plain = seconds_per_epoch(gru, 1_000_000)
+    monkeypatch.setattr(fastgru, "cpu_has_bf16_matmul", lambda: True)
+    assert seconds_per_epoch(gru, 1_000_000, train=TrainConfig()) == pytest.approx(plain / GRU_KERNEL_SPEEDUP)
+    assert seconds_per_epoch(gru, 1_000_000, train=TrainConfig(gru_kernel="keras")) == pytest.approx(plain)
+    assert seconds_per_epoch(gru, 1_000_000, train=TrainConfig(carry_state=True)) == pytest.approx(plain)
+    assert seconds_per_epoch(lstm, 1_000_000, train=TrainConfig()) == pytest.approx(seconds_per_epoch(lstm, 1_000_000))
+    monkeypatch.setattr(fastgru, "cpu_has_bf16_matmul", lambda: False)
+    assert seconds_per_epoch(gru, 1_000_000, train=TrainConfig()) == pytest.approx(plain)
+
+
 def test_recommendation_fits_data_and_time_and_says_why():
     model, why = recommend(600_000, 1200)
     assert (model.cell, model.layers, model.units) == ("gru", 1, 512)
