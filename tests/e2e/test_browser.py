@@ -36,6 +36,21 @@ def _settle(page):
         page.wait_for_timeout(500)
 
 
+def _element_shot(page, locator, tries: int = 10):
+    """A screenshot of the element, or None. The live panel redraws every second, and an element
+    replaced between finding it and taking its picture is "not attached to the DOM": try again."""
+    from playwright.sync_api import Error
+
+    for _ in range(tries):
+        try:
+            if locator.is_visible():
+                return locator.screenshot(timeout=10_000)
+        except Error:
+            pass
+        page.wait_for_timeout(200)
+    return None
+
+
 def _shot(page, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -73,12 +88,14 @@ def test_paste_train_watch_and_write(server, browser):
     page.get_by_role("button", name="Start training").click()
     chart = page.locator("[data-testid='stVegaLiteChart']").first
     expect(chart).to_be_visible(timeout=180_000)
-    first = chart.screenshot()
+    first = _element_shot(page, chart)
+    assert first is not None, "the loss chart kept being redrawn: no screenshot of it could be taken"
     _shot(page, "4-train-live")
     changed = False
     for _ in range(120):
         page.wait_for_timeout(1000)
-        if chart.is_visible() and chart.screenshot() != first:
+        now = _element_shot(page, chart)
+        if now is not None and now != first:
             changed = True
             break
     assert changed, "the loss chart never changed while training"
