@@ -27,7 +27,7 @@ def server(tmp_path_factory):
     """`streamlit run app.py` headless on a free local port, with its own workspace."""
     home = tmp_path_factory.mktemp("e2e-workspace")
     port = _free_port()
-    env = {**os.environ, "INKWELL_HOME": str(home), "INKWELL_MAX_TRAIN_SECONDS": "10",
+    env = {**os.environ, "INKWELL_HOME": str(home), "INKWELL_MAX_TRAIN_SECONDS": "20",
            "PYTHONPATH": str(ROOT)}
     log = open(home / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),

@@ -83,7 +83,8 @@ def test_paste_train_watch_and_write(server, browser):
     _settle(page)
     _shot(page, "2-corpus")
 
-    # Train: the Quick preset, cut to 10 s by the host limit; the chart appears and changes.
+    # Train: the Quick preset, cut to 20 s by the host limit (tracing the GRU kernel takes 5-10 s of it);
+    # the chart appears and changes.
     _open(page, url, "/train", "Train", "3-train-form")
     page.get_by_role("button", name="Start training").click()
     chart = page.locator("[data-testid='stVegaLiteChart']").first
