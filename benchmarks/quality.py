@@ -34,6 +34,7 @@ TUTORIAL_MODEL = ModelConfig(cell="gru", layers=1, units=1024, embedding=256, dr
 TUTORIAL_TRAIN = TrainConfig(seq_len=100, batch_size=64, lr=1e-3, schedule="constant", clipnorm=0.0,
                              gru_kernel="keras")
 VAL_WINDOW = 100   # both models are scored alike: float32 NumPy, windows of 100 characters from a zero state
+#                   (word-piece models: windows of as many tokens as spell about 100 characters)
 VAL_STREAMS = 50   # ... and again as 50 pieces of 2,000 characters read with the state carried, as when writing
 VAL_CHARS = 100_000
 
@@ -68,15 +69,20 @@ def run_one(name: str, corpus, model: ModelConfig, cfg: TrainConfig, workspace: 
     result = train(corpus, model, cfg, label=name, workspace=workspace, on_event=count)
     wall = time.monotonic() - t0
     gen = Generator(result.run_id, workspace=workspace)
-    sample = gen.generate("And it came to pass", 60 if corpus.stats.chars < 100_000 else 300, temperature=0.8, seed=1).text
+    cpt = len(corpus.text) / len(gen.vocab.encode(corpus.text)[0])   # characters per token: 1 for characters
+    length = round((60 if corpus.stats.chars < 100_000 else 300) / cpt)   # about 300 characters at any level
+    sample = gen.generate("And it came to pass", length, temperature=0.8, seed=1).text
     orig = gen.originality(sample)
     run = Registry(workspace).get_run(result.run_id)
-    val_text = data.split(corpus.text, cfg.val_fraction)[1]   # character level: one id per character
-    score = evaluate(result.run_id, val_text, workspace, window=VAL_WINDOW)
+    val_text = data.split(corpus.text, cfg.val_fraction)[1]   # the run's own validation text, at any level
+    # Windows of about VAL_WINDOW characters for every model: word pieces would otherwise see 3x the context.
+    window = max(1, round(VAL_WINDOW / cpt))
+    score = evaluate(result.run_id, val_text, workspace, window=window)
     carried = evaluate(result.run_id, val_text, workspace, streams=VAL_STREAMS)
     return {"name": name, "val_bpc": score.bpc, "carried_val_bpc": carried.bpc, "training_val_bpc": result.best_val_bpc,
             "train_seconds": run["elapsed"], "wall_seconds": wall,
-            "chars_seen": steps["n"] * cfg.batch_size * cfg.seq_len, "params": run["params"],
+            "chars_seen": round(steps["n"] * cfg.batch_size * cfg.seq_len * cpt), "params": run["params"],
+            "level": cfg.level, "chars_per_token": cpt, "val_window_tokens": window,
             "gru_kernel": steps["kernel"],
             "model": model.__dict__, "train": {k: v for k, v in cfg.__dict__.items()},
             "sample": sample, "originality": orig.describe() if orig else None,

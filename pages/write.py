@@ -200,7 +200,8 @@ def _escaped_stream(pieces, kept: list[str]):
 
 
 def _settings(gen: Generator | None) -> dict:
-    unit = "words" if gen is not None and gen.vocab.level == "word" else "characters"
+    level = gen.vocab.level if gen is not None else "char"
+    unit = {"word": "words", "subword": "word pieces"}.get(level, "characters")
     with st.expander("Settings", expanded=False):
         a, b, c = st.columns(3)
         temperature = a.slider("Temperature", 0.0, 2.0, 0.8, 0.05, key="w_temperature", persist_state="session",
@@ -228,7 +229,7 @@ def _settings(gen: Generator | None) -> dict:
                           settings["n"])
             except InkwellError as e:
                 st.error(escape_markdown(str(e)))
-            kind = "words and signs" if gen.vocab.level == "word" else "characters"
+            kind = {"word": "words and signs", "subword": "word pieces"}.get(level, "characters")
             st.caption(f"This model knows {len(gen.vocab):,} different {kind}.")
     return settings
 

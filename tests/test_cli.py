@@ -113,6 +113,8 @@ def _bad_inputs(tmp: Path) -> list[tuple[list, str]]:
         (["train", tmp / "ok.txt", "--lr", "-1"], "lr must be between"),
         (["train", tmp / "ok.txt", "--cell", "transformer"], "invalid choice"),
         (["train", tmp / "ok.txt", "--gru-kernel", "fast"], "invalid choice"),
+        (["train", tmp / "ok.txt", "--level", "byte"], "invalid choice"),
+        (["train", tmp / "ok.txt", "--level", "subword", "--subword-vocab", "100"], "subword_vocab must be between 260"),
         (["train", tmp / "ok.txt", "--units", "many"], "invalid int value"),
         (["train"], "needs at least one text file"),
         (["train", "--resume", "../../etc/passwd"], "is not a run id"),

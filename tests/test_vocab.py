@@ -83,7 +83,7 @@ def test_word_tokens():
 
 
 def test_tokenize_rejects_unknown_level():
-    with pytest.raises(ConfigError, match="level must be 'char' or 'word', not 'byte'"):
+    with pytest.raises(ConfigError, match="level must be 'char', 'word' or 'subword', not 'byte'"):
         tokenize("x", "byte")
 
 
@@ -116,7 +116,7 @@ def test_json_round_trip():
     [
         ([UNK, "a"], "must be a JSON object with 'level' and 'tokens'"),
         ({"tokens": [UNK]}, "must be a JSON object with 'level' and 'tokens'"),
-        ({"level": "byte", "tokens": [UNK]}, "level must be 'char' or 'word', not 'byte'"),
+        ({"level": "byte", "tokens": [UNK]}, "level must be 'char', 'word' or 'subword', not 'byte'"),
         ({"level": "char", "tokens": "abc"}, "tokens must be a list of strings"),
         ({"level": "char", "tokens": [UNK, 3]}, "tokens must be a list of strings"),
         ({"level": "char", "tokens": ["a", UNK]}, "must start with the unknown token <unk>"),

@@ -9,7 +9,8 @@ from typing import Any
 from .errors import ConfigError
 
 CELLS = ("rnn", "lstm", "gru")
-LEVELS = ("char", "word")
+LEVELS = ("char", "word", "subword")   # vocab.LEVELS
+LEVEL_UNITS = {"char": "characters", "word": "words", "subword": "tokens"}   # what one token is called
 CELL_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 GRU_KERNELS = ("auto", "keras", "float32", "bfloat16")   # fastgru.KERNELS
 
@@ -21,7 +22,7 @@ class ModelConfig:
     layers: int = 2              # stacked recurrent layers, 1..4
     units: int = 256             # hidden units per recurrent layer
     embedding: int = 64          # embedding width
-    dropout: float = 0.0         # dropout between recurrent layers and before the output, 0..0.8
+    dropout: float = 0.0         # dropout on the embedding, between recurrent layers and before the output, 0..0.8
 
     def validate(self) -> "ModelConfig":
         if self.cell not in CELLS:
@@ -39,6 +40,7 @@ class ModelConfig:
 class TrainConfig:
     level: str = "char"          # tokenisation: one of LEVELS
     max_vocab: int = 20000       # word level: keep this many most frequent tokens, the rest map to <unk>
+    subword_vocab: int = 1024    # subword level: tokens in the byte-pair vocabulary learned from the corpus
     seq_len: int = 100           # tokens per training window (the model sees seq_len, predicts the next)
     batch_size: int = 64         # windows per batch
     epochs: int = 10             # upper bound on passes over the training windows
@@ -57,8 +59,9 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         if self.level not in LEVELS:
-            raise ConfigError(f"level must be 'char' or 'word', not {self.level!r}")
+            raise ConfigError(f"level must be 'char', 'word' or 'subword', not {self.level!r}")
         _check_int("max_vocab", self.max_vocab, 10, 500000)
+        _check_int("subword_vocab", self.subword_vocab, 260, 32000)   # vocab.SUBWORD_MIN, SUBWORD_MAX
         _check_int("seq_len", self.seq_len, 2, 2000)
         _check_int("batch_size", self.batch_size, 1, 4096)
         _check_int("epochs", self.epochs, 1, 100000)
@@ -82,7 +85,7 @@ class TrainConfig:
 
 # The TrainConfig fields the command line (and so the job runner) can set with a value; the booleans
 # in BOOL_FLAG_FIELDS are switches (--carry-state); jit_compile has no flag.
-FLAG_FIELDS = ("level", "max_vocab", "seq_len", "batch_size", "epochs", "time_budget", "lr", "schedule",
+FLAG_FIELDS = ("level", "max_vocab", "subword_vocab", "seq_len", "batch_size", "epochs", "time_budget", "lr", "schedule",
                "warmup_steps", "clipnorm", "val_fraction", "patience", "seed", "sample_length", "gru_kernel")
 BOOL_FLAG_FIELDS = ("carry_state",)
 

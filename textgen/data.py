@@ -18,6 +18,15 @@ def split(ids: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]
     return ids[: len(ids) - n_val], ids[len(ids) - n_val:]
 
 
+def split_encoded(vocab, text: str, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """The training and validation ids of text. Word pieces split the text by characters, then encode each
+    side, so validation is exactly the last fraction of the text (and the pieces were learned without it)."""
+    if vocab.level == "subword":
+        train_text, val_text = split(text, val_fraction)
+        return vocab.encode(train_text)[0], vocab.encode(val_text)[0]
+    return split(vocab.encode(text)[0], val_fraction)
+
+
 def min_tokens(seq_len: int, val_fraction: float) -> int:
     """Fewest tokens giving one window on each side of the split."""
     return max(math.ceil((seq_len + 1) / val_fraction), math.ceil((seq_len + 1) / (1 - val_fraction))) + 1

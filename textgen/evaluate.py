@@ -57,7 +57,8 @@ def evaluate(run, text: str, workspace=None, window: int | None = None, streams:
             total += _nll(stepper.sequence_logits(x), y)
             count += y.size
     loss = total / count
-    chars = len(run.vocab.decode(w[:, 1:].reshape(-1))) if run.vocab.level == "word" else count
+    # The rows' targets are contiguous in the text, so decoding them together counts each character once.
+    chars = count if run.vocab.level == "char" else len(run.vocab.decode(w[:, 1:].reshape(-1)))
     return Evaluation(loss, total / math.log(2) / chars, math.exp(min(loss, 700.0)), chars, count, tuple(unknown))
 
 

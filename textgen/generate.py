@@ -1,6 +1,7 @@
 """Generation: the NumPy stepper plus samplers, streaming pieces as they are made. No TensorFlow."""
 from __future__ import annotations
 
+import codecs
 import secrets
 from dataclasses import dataclass
 from typing import Iterator
@@ -62,19 +63,25 @@ class Generator:
 
     # -- the loop ----------------------------------------------------------------------------
     def _prime(self, prompt: str, n: int):
+        """(last token of each row, state after the rest of the prompt, unknown tokens, healed bytes)."""
         if not isinstance(prompt, str):
             raise GenerationError("The prompt must be text.")
         ids, unknown = self.vocab.encode(prompt)
         ids = ids[-PROMPT_TAIL:]
+        healed = b""
+        if self.vocab.token_bytes is not None and len(ids) >= 2:
+            # Token healing: a draft that stops mid-word ends in a token the model rarely saw there ("pa" of
+            # "pass"). Take the last token back; the first token sampled must start with its bytes.
+            healed, ids = self.vocab.token_bytes[ids[-1]], ids[:-1]
         if len(ids) == 0:
             # An empty prompt starts as at a paragraph break, or with the most common token.
-            start = self.vocab.tokens.index("\n") if "\n" in self.vocab.tokens else 1
-            ids = np.array([start], np.int32)
+            newline = self.vocab.encode("\n")[0]
+            ids = newline[:1] if len(newline) == 1 and newline[0] != 0 else np.array([1], np.int32)
         # The prompt is the same for every alternative: feed it once, then copy the state n times.
         _, state = self.stepper.feed(ids[None, :-1], self.stepper.initial_state(1))
         state = [tuple(np.repeat(part, n, axis=0) for part in s) if isinstance(s, tuple)
                  else np.repeat(s, n, axis=0) for s in state]                        # (n, units) each
-        return np.repeat(ids[-1:], n), state, tuple(unknown)
+        return np.repeat(ids[-1:], n), state, tuple(unknown), healed
 
     def stream_batch(self, prompt: str, n: int = 1, length: int = 200, temperature: float = 0.8,
                      top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
@@ -93,19 +100,28 @@ class Generator:
         self.check(length, temperature, top_k, top_p, n)
         stop = stop or "length"
         rng = np.random.default_rng(seed)
-        last, state, _ = self._prime(prompt, n)
+        last, state, _, healed = self._prime(prompt, n)
         done = np.zeros(n, bool)
         made = [""] * n
-        for _ in range(length):
+        token_bytes = self.vocab.token_bytes
+        # Subword tokens are bytes: a character may span two tokens, so each row decodes as a stream.
+        decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in range(n)] if token_bytes else None
+        for step in range(length):
             logits, state = self.stepper.step(last, state)                           # (n, vocab)
             logits[:, 0] = -np.inf   # never propose <unk>
+            if step == 0 and healed:   # the healed token's bytes come first (the token itself qualifies)
+                logits[:, ~self._starts_with(healed)] = -np.inf
             last = sampling.sample(logits, rng, temperature, top_k, top_p)
             pieces = []
             for row in range(n):
                 if done[row]:
                     pieces.append("")
                     continue
-                piece = self._texts[last[row]]
+                if token_bytes:
+                    raw = token_bytes[last[row]]
+                    piece = decoders[row].decode(raw[len(healed):] if step == 0 else raw)
+                else:
+                    piece = self._texts[last[row]]
                 if not prompt.strip() and not (made[row] + piece).strip():
                     piece = ""   # from an empty draft, start at the first visible character
                 piece, finished = _apply_stop(made[row], piece, stop)
@@ -115,6 +131,10 @@ class Generator:
             yield pieces, done
             if done.all():
                 return
+
+    def _starts_with(self, prefix: bytes) -> np.ndarray:
+        """Which tokens' bytes start with prefix: (vocab,) bool."""
+        return np.fromiter((b.startswith(prefix) for b in self.vocab.token_bytes), bool, len(self.vocab))
 
     def stream(self, prompt: str, length: int = 200, **kw) -> Iterator[str]:
         """Yields pieces of one continuation as they are sampled."""

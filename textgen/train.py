@@ -18,7 +18,7 @@ import numpy as np
 
 from . import atomic, checkpoint, data, fastgru
 from .artifacts import Run, open_run_dir, read_config, write_config
-from .config import ModelConfig, TrainConfig
+from .config import LEVEL_UNITS, ModelConfig, TrainConfig
 from .corpus import Corpus
 from .errors import ConfigError, CorpusError, InkwellError, RunError
 from .models import export_weights, flops_per_token, param_count
@@ -171,16 +171,19 @@ def _prepare(reg, corpus, model, config, label, run_id, resume, finetune, resume
             shown = "".join(missing[:20]) if vocab.level == "char" else " ".join(missing[:10])
             raise CorpusError(f"The new text has {len(missing)} {'characters' if vocab.level == 'char' else 'words'} "
                               f"the model never saw ({shown!r}); start a fresh run instead.")
-        model_cfg, cfg = base.model, replace(cfg, level=base.train.level, max_vocab=base.train.max_vocab)
+        model_cfg, cfg = base.model, replace(cfg, level=base.train.level, max_vocab=base.train.max_vocab,
+                                             subword_vocab=base.train.subword_vocab)
         base_ckpt = base.dir / "weights.npz"
         if not base_ckpt.exists():
             raise RunError(f"Run {finetune} has no trained weights to start from.")
         label = label or f"{base.label} (fine-tuned)"
     else:
-        vocab = Vocab.build(text, cfg.level, cfg.max_vocab if cfg.level == "word" else None)
+        size = {"word": cfg.max_vocab, "subword": cfg.subword_vocab}.get(cfg.level)
+        # Word pieces are learned from the training side only: the validation text stays unseen.
+        vocab = Vocab.build(data.split(text, cfg.val_fraction)[0] if cfg.level == "subword" else text, cfg.level, size)
         model_cfg = replace(model_cfg, vocab_size=len(vocab)).validate()
     ids, _ = vocab.encode(text)
-    data.check_length(len(ids), cfg.seq_len, cfg.val_fraction, "characters" if cfg.level == "char" else "words")
+    data.check_length(len(ids), cfg.seq_len, cfg.val_fraction, LEVEL_UNITS[cfg.level])
     params = param_count(model_cfg)
     max_params = int(os.environ.get("INKWELL_MAX_PARAMS", "0") or 0)
     if max_params and params > max_params:
@@ -244,10 +247,11 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
 
     from .models import build_model
 
-    ids, _ = vocab.encode(text)
-    cpt = len(text) / max(1, len(ids))              # characters per token: 1 at character level
-    train_ids, val_ids = data.split(ids, cfg.val_fraction)
+    train_ids, val_ids = data.split_encoded(vocab, text, cfg.val_fraction)
+    cpt = len(text) / max(1, len(train_ids) + len(val_ids))   # characters per token: 1 at character level
     train_w, val_w = data.windows(train_ids, cfg.seq_len), data.windows(val_ids, cfg.seq_len)
+    # Bits per character of validation divide by the characters its targets spell (tokens vary in length).
+    val_cpt = cpt if vocab.level == "char" else len(vocab.decode(val_w[:, 1:].reshape(-1))) / max(1, val_w[:, 1:].size)
     if cfg.carry_state:   # each of the batch's streams should run through several windows, or nothing is carried
         batch = max(1, min(cfg.batch_size, len(train_w) // STREAM_WINDOWS))
         if batch < cfg.batch_size:
@@ -342,12 +346,12 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
             atomic.write_npz(run_dir / "weights.npz", weights)
         progress = epoch + done_in_epoch / spe
         train_bpc = tracker.epoch_loss / LN2 / cpt
-        val_bpc = val_loss / LN2 / cpt
+        val_bpc = val_loss / LN2 / val_cpt
         reg.add_metrics(run_id, [{"kind": "epoch", "epoch": epoch + 1, "step": tracker.gstep, "elapsed": elapsed,
                                   "loss": tracker.epoch_loss, "val_loss": val_loss, "bpc": train_bpc,
                                   "val_bpc": val_bpc, "chars_per_sec": tracker.chars_per_sec}],
                         epoch=epoch + 1 if finished else epoch, step=0 if finished else done_in_epoch,
-                        best_val_bpc=best_val / LN2 / cpt, last_val_bpc=val_bpc, elapsed=elapsed,
+                        best_val_bpc=best_val / LN2 / val_cpt, last_val_bpc=val_bpc, elapsed=elapsed,
                         heartbeat=time.time())
         samples = _samples(run_dir, model_cfg, cfg, vocab, weights, epoch + 1, reg, run_id)
         emit({"type": "epoch", "epoch": progress, "loss": tracker.epoch_loss, "val_loss": val_loss,
@@ -370,7 +374,7 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
     if (ckpt_dir / "best.npz").exists():
         checkpoint.restore(ckpt_dir / "best.npz", val_net, with_optimizer=False)
         _save_keras(val_net, run_dir)   # the saved model takes any batch size
-    best = best_val / LN2 / cpt if math.isfinite(best_val) else None
+    best = best_val / LN2 / val_cpt if math.isfinite(best_val) else None
     reg.update_run(run_id, status=status, message=message, finished=time.time(), elapsed=elapsed, pid=None,
                    eta=0, heartbeat=time.time(), cancel=0)
     epochs_done = reg.get_run(run_id)["epoch"]
@@ -395,7 +399,7 @@ def _samples(run_dir, model_cfg, cfg, vocab, weights, epoch, reg, run_id) -> dic
     if cfg.sample_length <= 0:
         return {}
     gen = Generator(Run(run_id, run_dir, model_cfg, cfg, {}, vocab, weights))
-    length = cfg.sample_length if cfg.level == "char" else max(1, cfg.sample_length // 5)
+    length = max(1, cfg.sample_length // {"char": 1, "word": 5, "subword": 3}[cfg.level])   # about as many characters
     out = {}
     for temp in SAMPLE_TEMPERATURES:
         out[temp] = gen.generate("", length, temperature=temp, seed=cfg.seed + epoch).text

@@ -1,4 +1,9 @@
-"""Token <-> id mapping at character or word level, saved as vocab.json beside a model."""
+"""Token <-> id mapping at character, word or subword level, saved as vocab.json beside a model.
+
+Subword tokens are byte-level byte-pair encoding (BPE), learned from the corpus with the `tokenizers`
+library: frequent character runs (" the", "ing", "LORD") become single tokens, so a model reads about
+three characters per step, and any text, in any script, encodes with no unknown token.
+"""
 from __future__ import annotations
 
 import json
@@ -14,7 +19,8 @@ from .corpus import CJK_CHARS, count_chars
 from .errors import ConfigError
 
 UNK = "<unk>"
-LEVELS = ("char", "word")
+SUBWORD_SIZE, SUBWORD_MIN, SUBWORD_MAX = 1024, 260, 32000   # subword vocabulary: default, least, most
+LEVELS = ("char", "word", "subword")
 _UNK_TEXT = "\ufffd"  # what an unknown token prints as: the standard replacement character
 
 # CJK ideographs and kana stand alone: without them \w+ would swallow a whole Chinese sentence
@@ -31,15 +37,62 @@ def tokenize(text: str, level: str = "char") -> list[str]:
         return list(text)
     if level == "word":
         return _TOKEN.findall(text)
-    raise ConfigError(f"level must be 'char' or 'word', not {level!r}")
+    if level == "subword":
+        raise ConfigError("Subword tokens depend on the vocabulary learned from a corpus: use Vocab.tokenize.")
+    raise ConfigError(f"level must be 'char', 'word' or 'subword', not {level!r}")
+
+
+def _byte_alphabet() -> list[str]:
+    """The printable stand-in for each byte value in byte-level BPE token strings (index = byte).
+
+    The usual byte-level scheme: printable Latin-1 bytes stand for themselves, and the others
+    (control characters, space, a few more) take the code points from 256 up, in byte order.
+    """
+    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAC + 1), *range(0xAE, 0xFF + 1)]
+    out, extra = [""] * 256, 0
+    for b in range(256):
+        if b in keep:
+            out[b] = chr(b)
+        else:
+            out[b] = chr(256 + extra)
+            extra += 1
+    return out
+
+
+_BYTE_OF = {ch: b for b, ch in enumerate(_byte_alphabet())}
+
+
+def _token_bytes(token: str) -> bytes:
+    return bytes(_BYTE_OF[ch] for ch in token)
+
+
+def _train_bpe(text: str, size: int) -> str:
+    """A byte-level BPE learned from text, as the tokenizers library's JSON: <unk> is id 0, then the
+    256 bytes, then merges until `size` tokens (or no pair repeats)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=size, min_frequency=2, special_tokens=[UNK], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    # Pieces of about 1 MB, cut after a newline: the trainer counts words per piece, and no word spans a cut.
+    pieces, start = [], 0
+    while start < len(text):
+        end = text.find("\n", start + 1_000_000)
+        end = len(text) if end < 0 else end + 1
+        pieces.append(text[start:end])
+        start = end
+    tok.train_from_iterator(pieces or [""], trainer)
+    return tok.to_str()
 
 
 class Vocab:
     """Ids are positions in `tokens`; id 0 is UNK, which every unseen or rare token maps to."""
 
-    def __init__(self, tokens: list[str], level: str) -> None:
+    def __init__(self, tokens: list[str], level: str, bpe: str | None = None) -> None:
         if level not in LEVELS:
-            raise ConfigError(f"The vocabulary level must be 'char' or 'word', not {level!r}.")
+            raise ConfigError(f"The vocabulary level must be 'char', 'word' or 'subword', not {level!r}.")
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise ConfigError("The vocabulary tokens must be a list of strings.")
         if not tokens or tokens[0] != UNK:
@@ -53,10 +106,44 @@ class Vocab:
         self._ids = {t: i for i, t in enumerate(self.tokens)}
         self._texts = [_UNK_TEXT] + self.tokens[1:]
         self._table: np.ndarray | None = None  # code point -> id, built on first char-level encode
+        self.bpe, self._bpe, self.token_bytes = None, None, None
+        if level == "subword":
+            self._init_subword(bpe)
+        elif bpe is not None:
+            raise ConfigError("Only a subword vocabulary carries byte-pair merges.")
+
+    def _init_subword(self, bpe: str | None) -> None:
+        if not isinstance(bpe, str):
+            raise ConfigError("A subword vocabulary needs its byte-pair encoding ('bpe').")
+        try:
+            self.token_bytes = [_UNK_TEXT.encode()] + [_token_bytes(t) for t in self.tokens[1:]]
+        except KeyError:
+            raise ConfigError("A subword vocabulary's tokens must be byte-level token strings.") from None
+        from tokenizers import Tokenizer
+
+        try:
+            self._bpe = Tokenizer.from_str(bpe)
+        except Exception:   # the library raises its own exception types for malformed JSON
+            raise ConfigError("The subword vocabulary's byte-pair encoding is not readable.") from None
+        if self._bpe.get_vocab(with_added_tokens=True) != self._ids:
+            raise ConfigError("The subword vocabulary's tokens do not match its byte-pair encoding.")
+        self.bpe = bpe
+        self._texts = [b.decode("utf-8", "replace") for b in self.token_bytes]
 
     @classmethod
     def build(cls, text: str, level: str = "char", max_size: int | None = None) -> "Vocab":
-        """Most frequent tokens first (ties by token) so ids are the same for the same text."""
+        """Most frequent tokens first (ties by token) so ids are the same for the same text.
+
+        At subword level, max_size is the byte-pair vocabulary's size (default SUBWORD_SIZE)."""
+        if level == "subword":
+            size = SUBWORD_SIZE if max_size is None else max_size
+            if not SUBWORD_MIN <= size <= SUBWORD_MAX:
+                raise ConfigError(f"A subword vocabulary has between {SUBWORD_MIN} and {SUBWORD_MAX:,} tokens, not {size}.")
+            bpe = _train_bpe(text, size)
+            from tokenizers import Tokenizer
+
+            vocab = Tokenizer.from_str(bpe).get_vocab(with_added_tokens=True)
+            return cls(sorted(vocab, key=vocab.get), level, bpe)
         if max_size is not None and max_size < 2:
             raise ConfigError(f"A vocabulary needs room for at least one token besides {UNK}, not {max_size}.")
         if level == "char":
@@ -70,12 +157,16 @@ class Vocab:
         return cls([UNK] + kept, level)
 
     def tokenize(self, text: str) -> list[str]:
+        if self.level == "subword":
+            return [self._texts[i] for i in self.encode(text)[0].tolist()]
         return tokenize(text, self.level)
 
     def encode(self, text: str) -> tuple[np.ndarray, list[str]]:
         """(ids, sorted unknown tokens); unknown tokens get id 0."""
         if self.level == "char":
             return self._encode_chars(text)
+        if self.level == "subword":   # every byte is a token: nothing is unknown
+            return np.asarray(self._bpe.encode(text).ids, dtype=np.int32), []
         tokens = tokenize(text, "word")
         get = self._ids.get
         ids = np.fromiter((get(t, 0) for t in tokens), dtype=np.int32, count=len(tokens))  # (tokens,)
@@ -96,9 +187,12 @@ class Vocab:
         return ids, unknown
 
     def decode(self, ids: Iterable[int] | np.ndarray) -> str:
-        texts = self._texts
+        texts = self._texts if self.token_bytes is None else self.token_bytes
         try:
-            return "".join([texts[i] for i in np.asarray(ids, dtype=np.int64).ravel().tolist()])
+            parts = [texts[i] for i in np.asarray(ids, dtype=np.int64).ravel().tolist()]
+            if self.token_bytes is not None:   # a character may span two tokens: join the bytes first
+                return b"".join(parts).decode("utf-8", "replace")
+            return "".join(parts)
         except IndexError:
             raise ConfigError(f"A token id is outside this vocabulary of {len(self)} tokens.") from None
 
@@ -115,7 +209,7 @@ class Vocab:
         return len(self.tokens)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Vocab) and (self.level, self.tokens) == (other.level, other.tokens)
+        return isinstance(other, Vocab) and (self.level, self.tokens, self.bpe) == (other.level, other.tokens, other.bpe)
 
     __hash__ = None  # type: ignore[assignment]  # mutable-looking value object: equal, not hashable
 
@@ -123,13 +217,14 @@ class Vocab:
         return f"Vocab(level={self.level!r}, size={len(self)})"
 
     def to_json(self) -> dict[str, Any]:
-        return {"level": self.level, "tokens": list(self.tokens)}
+        out = {"level": self.level, "tokens": list(self.tokens)}
+        return out if self.bpe is None else {**out, "bpe": self.bpe}
 
     @classmethod
     def from_json(cls, d: Any) -> "Vocab":
         if not isinstance(d, dict) or "level" not in d or "tokens" not in d:
             raise ConfigError("A vocabulary must be a JSON object with 'level' and 'tokens'.")
-        return cls(d["tokens"], d["level"])
+        return cls(d["tokens"], d["level"], d.get("bpe"))
 
     def save(self, path: str | os.PathLike) -> None:
         """Written atomically, so a crash mid-save never leaves a half-written vocab.json beside a model."""

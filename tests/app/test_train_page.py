@@ -68,6 +68,8 @@ def test_presets_fill_the_fields_and_estimates(workspace):
     at.radio(key="train_preset").set_value("Long").run()
     assert at.number_input(key="hp_units").value == long.units
     assert at.radio(key="train_cell").value == long.cell
+    assert at.segmented_control(key="train_level").value == PRESETS["Long"].train.level
+    assert at.number_input(key="hp_subword_vocab").value == PRESETS["Long"].train.subword_vocab
     at.radio(key="train_preset").set_value("Custom").run()
     assert not at.number_input(key="hp_units").disabled
     assert at.number_input(key="hp_units").value == long.units   # Custom starts from the last preset
@@ -85,6 +87,14 @@ def test_presets_fill_the_fields_and_estimates(workspace):
     assert not at.exception
     assert metrics(at)["Vocabulary"] == "14"
     assert metrics(at)["Parameters"] == f"{14 * 8 + 3 * 16 * 24 + 96 + 16 * 14 + 14:,}"
+    # word pieces: learned from this text, which runs out of repeated pairs long before 1,024 pieces
+    from textgen.vocab import Vocab
+
+    at.segmented_control(key="train_level").set_value("subword").run()
+    assert not at.exception
+    pieces = Vocab.build(text, "subword", 1024)
+    assert metrics(at)["Vocabulary"] == f"{len(pieces):,}" and 257 < len(pieces) < 1024
+    assert metrics(at)["Parameters"] == f"{len(pieces) * 8 + 3 * 16 * 24 + 96 + 16 * len(pieces) + len(pieces):,}"
 
 
 def test_too_short_text_is_refused_before_starting(workspace):

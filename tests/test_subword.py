@@ -1,0 +1,197 @@
+"""Subword level: byte-level BPE learned from the corpus, exact round trips, no unknown tokens."""
+import json
+
+import numpy as np
+import pytest
+
+from textgen.errors import ConfigError
+from textgen.vocab import UNK, Vocab, _byte_alphabet, tokenize
+
+from test_vocab import TRICKY
+
+TEXT = ("The lantern keeper counted the boats each evening, and the boats came home one by one. " * 40
+        + "Then the harbour slept, and the keeper slept, and the lantern burned on.\n" * 20)
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    return Vocab.build(TEXT, "subword", 300)
+
+
+def test_build_learns_merges_and_is_deterministic(vocab):
+    assert vocab.level == "subword"
+    assert vocab.tokens[0] == UNK
+    assert len(vocab) == 300                          # <unk>, 256 bytes, 43 merges
+    assert Vocab.build(TEXT, "subword", 300) == vocab
+    ids, unknown = vocab.encode("the lantern keeper")
+    assert unknown == []
+    assert len(ids) < len("the lantern keeper") / 2   # frequent runs are single tokens
+    assert " keeper" in vocab.tokenize("the lantern keeper")
+
+
+@pytest.mark.parametrize("text", TRICKY + ["Ünseen scripts: Ωμέγα, עברית, 한국어 🦉"])
+def test_any_text_round_trips_exactly(vocab, text):
+    ids, unknown = vocab.encode(text)
+    assert ids.dtype == np.int32 and unknown == []
+    assert 0 not in ids.tolist()                      # nothing maps to <unk>: every byte is a token
+    assert vocab.decode(ids) == text
+    assert vocab.missing(text) == []
+
+
+def test_a_character_split_across_tokens_decodes_whole(vocab):
+    ids, _ = vocab.encode("🦉")                        # four bytes the corpus never had: four byte tokens
+    assert len(ids) == 4
+    assert vocab.decode(ids[:2]) + vocab.decode(ids[2:]) != "🦉"   # halves alone are not the owl
+    assert vocab.decode(ids) == "🦉"
+    assert vocab.token_text(int(ids[0])) == "\ufffd"
+
+
+def test_byte_alphabet_is_the_tokenizers_byte_level_one():
+    from tokenizers import pre_tokenizers
+
+    table = _byte_alphabet()
+    assert len(set(table)) == 256
+    assert sorted(table) == sorted(pre_tokenizers.ByteLevel.alphabet())
+    assert table[ord("A")] == "A" and table[ord(" ")] == "\u0120" and table[ord("\n")] == "\u010a"
+
+
+def test_json_round_trip_keeps_the_merges(vocab, tmp_path):
+    vocab.save(tmp_path / "vocab.json")
+    again = Vocab.load(tmp_path / "vocab.json")
+    assert again == vocab
+    assert again.encode(TEXT)[0].tolist() == vocab.encode(TEXT)[0].tolist()
+    assert Vocab.build(TEXT, "subword", 290) != vocab
+
+
+@pytest.mark.parametrize("size", [259, 32001])
+def test_size_out_of_range(size):
+    with pytest.raises(ConfigError, match=f"between 260 and 32,000 tokens, not {size}"):
+        Vocab.build(TEXT, "subword", size)
+
+
+def test_tokenize_needs_the_learned_vocabulary():
+    with pytest.raises(ConfigError, match="depend on the vocabulary learned"):
+        tokenize("x", "subword")
+
+
+def test_from_json_rejects_bad_subword_data(vocab):
+    good = vocab.to_json()
+    with pytest.raises(ConfigError, match="needs its byte-pair encoding"):
+        Vocab.from_json({k: v for k, v in good.items() if k != "bpe"})
+    with pytest.raises(ConfigError, match="not readable"):
+        Vocab.from_json({**good, "bpe": "{not json"})
+    with pytest.raises(ConfigError, match="do not match its byte-pair encoding"):
+        Vocab.from_json({**good, "tokens": good["tokens"][:-1]})
+    swapped = [*good["tokens"]]
+    swapped[1], swapped[2] = swapped[2], swapped[1]
+    with pytest.raises(ConfigError, match="do not match its byte-pair encoding"):
+        Vocab.from_json({**good, "tokens": swapped})
+    with pytest.raises(ConfigError, match="Only a subword vocabulary carries"):
+        Vocab.from_json({"level": "char", "tokens": [UNK, "a"], "bpe": good["bpe"]})
+    bad = json.loads(good["bpe"])
+    assert bad["model"]["type"] == "BPE"
+
+
+# -- a trained subword run: training, evaluation, writing --------------------------------------
+
+@pytest.fixture(scope="module")
+def subword_run(tmp_path_factory, sample_text):
+    from textgen import ModelConfig, TrainConfig, load_corpus
+    from textgen.train import train
+
+    home = tmp_path_factory.mktemp("subword-workspace")
+    result = train(load_corpus(sample_text[:6000]), ModelConfig(cell="gru", layers=1, units=24, embedding=8),
+                   TrainConfig(level="subword", subword_vocab=320, seq_len=12, batch_size=8, epochs=1, seed=3,
+                               sample_length=30), label="tiny subword", workspace=home)
+    return home, result.run_id
+
+
+@pytest.fixture()
+def sub_gen(subword_run):
+    from textgen.generate import Generator
+
+    home, run_id = subword_run
+    return Generator(run_id, workspace=home)
+
+
+def test_training_keeps_the_learned_vocabulary(subword_run, sample_text):
+    from textgen.artifacts import load_run
+
+    home, run_id = subword_run
+    run = load_run(run_id, home)
+    assert run.vocab.level == "subword" and len(run.vocab) == 320 and run.model.vocab_size == 320
+    from textgen import data
+
+    # The pieces are learned from the training side only: the validation text (the last 10%) stays unseen.
+    assert run.vocab == Vocab.build(data.split(sample_text[:6000], 0.1)[0], "subword", 320)
+    assert run.vocab != Vocab.build(sample_text[:6000], "subword", 320)
+    assert run.train.subword_vocab == 320
+
+
+def test_evaluation_counts_characters_not_tokens(subword_run, sample_text):
+    from textgen.evaluate import evaluate
+
+    home, run_id = subword_run
+    text = sample_text[6000:7000]
+    ev = evaluate(run_id, text, home, window=12)
+    assert ev.tokens < ev.chars <= len(text)
+    assert ev.bpc == pytest.approx(ev.loss_nats * ev.tokens / np.log(2) / ev.chars)
+    carried = evaluate(run_id, text, home, streams=2)
+    ids = load_vocab(home, run_id).encode(text)[0]
+    length = (len(ids) - 1) // 2
+    assert carried.tokens == 2 * length
+    assert carried.chars == len(load_vocab(home, run_id).decode(ids[1: 2 * length + 1]))   # the targets' characters
+
+
+def load_vocab(home, run_id):
+    from textgen.artifacts import load_run
+
+    return load_run(run_id, home).vocab
+
+
+def test_same_seed_same_text_and_pieces_join(sub_gen):
+    a = sub_gen.generate("The keeper", 30, seed=5).text
+    assert a == sub_gen.generate("The keeper", 30, seed=5).text
+    assert "".join(sub_gen.stream("The keeper", 30, seed=5)) == a
+    assert sub_gen.generate("The keeper", 30, seed=5).unknown == ()
+
+
+def test_a_one_token_prompt_is_not_healed(sub_gen):
+    ids, _ = sub_gen.vocab.encode("\n")
+    assert len(ids) == 1
+    last, _, _, healed = sub_gen._prime("\n", 2)
+    assert healed == b"" and last.tolist() == [ids[0]] * 2
+
+
+def test_first_token_is_constrained_to_the_healed_bytes(sub_gen):
+    vocab = sub_gen.vocab
+    ids, _ = vocab.encode("The lantern kee")
+    healed = vocab.token_bytes[ids[-1]]
+    allowed = sub_gen._starts_with(healed)
+    assert allowed[ids[-1]] and 0 < allowed.sum() < len(vocab)
+    assert all(vocab.token_bytes[i].startswith(healed) for i in np.flatnonzero(allowed))
+    # Greedy: the first token is the likeliest of the allowed ones after the rest of the prompt.
+    last, state, _, got = sub_gen._prime("The lantern kee", 1)
+    assert got == healed and last.tolist() == [ids[-2]]
+    logits, _ = sub_gen.stepper.step(last, state)
+    logits[:, ~allowed] = -np.inf
+    logits[:, 0] = -np.inf
+    best = int(np.argmax(logits[0]))
+    expect = vocab.token_bytes[best][len(healed):].decode("utf-8", "replace")
+    assert sub_gen.generate("The lantern kee", 1, temperature=0).text == expect
+
+
+def test_a_character_split_across_sampled_tokens_streams_whole(sub_gen):
+    """Tokens are bytes: pieces never hold half a character, and join to the decoded ids."""
+    import textgen.generate as g
+
+    owl = sub_gen.vocab.encode("🦉")[0]
+    forced = iter([*owl.tolist(), *sub_gen.vocab.encode(" ok")[0].tolist()])
+    real = g.sampling.sample
+    try:
+        g.sampling.sample = lambda logits, rng, *a: np.array([next(forced)] * len(logits))
+        pieces = list(sub_gen.stream("The", 4 + len(sub_gen.vocab.encode(" ok")[0]), seed=1))
+    finally:
+        g.sampling.sample = real
+    assert pieces[0] == "🦉"
+    assert "".join(pieces) == "🦉 ok"
