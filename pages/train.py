@@ -24,7 +24,7 @@ FIELDS = {
     "embedding": ("Embedding width", int, 4, 1024, 4, None),
     "subword_vocab": ("Word pieces", int, 260, 32000, 64, "Word-piece level: how many pieces (common runs of "
                       "letters such as ' the' or 'ing') to learn from the text."),
-    "dropout": ("Dropout", float, 0.0, 0.8, 0.05, "On each recurrent layer's input and output while training; helps on small texts."),
+    "dropout": ("Dropout", float, 0.0, 0.8, 0.05, "Between layers and before the output, while training; helps on small texts."),
     "seq_len": ("Sequence length", int, 4, 1000, 4, "Tokens the model reads before each prediction during training."),
     "batch_size": ("Batch size", int, 1, 1024, 8, None),
     "epochs": ("Epochs (at most)", int, 1, 5000, 1, "Passes over the text; the time budget may stop it sooner."),

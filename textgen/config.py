@@ -22,7 +22,7 @@ class ModelConfig:
     layers: int = 2              # stacked recurrent layers, 1..4
     units: int = 256             # hidden units per recurrent layer
     embedding: int = 64          # embedding width
-    dropout: float = 0.0         # dropout on the embedding, between recurrent layers and before the output, 0..0.8
+    dropout: float = 0.0         # dropout between recurrent layers and before the output, 0..0.8
 
     def validate(self) -> "ModelConfig":
         if self.cell not in CELLS:

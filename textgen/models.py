@@ -58,8 +58,6 @@ def build_model(cfg: ModelConfig, seed: int = 0, stateful_batch: int | None = No
         layer_cls = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cfg.cell]
     inputs = keras.Input(batch_shape=(stateful_batch, None), dtype="int32", name="ids")  # (batch, time)
     x = keras.layers.Embedding(cfg.vocab_size, cfg.embedding, name="embedding")(inputs)  # (batch, time, emb)
-    if cfg.dropout > 0:   # on the recurrent layers' inputs and outputs, never on the state they carry
-        x = keras.layers.Dropout(cfg.dropout, name="dropout_in")(x)
     for i in range(cfg.layers):
         x = layer_cls(cfg.units, return_sequences=True, stateful=stateful_batch is not None,
                       name=f"rnn_{i}")(x)                                                 # (batch, time, units)
