@@ -79,6 +79,7 @@ def run_one(name: str, corpus, model: ModelConfig, cfg: TrainConfig, workspace: 
     window = max(1, round(VAL_WINDOW / cpt))
     score = evaluate(result.run_id, val_text, workspace, window=window)
     carried = evaluate(result.run_id, val_text, workspace, streams=VAL_STREAMS)
+    # training_val_bpc is training's own figure, over windows of seq_len tokens (word pieces: about 3x the characters)
     return {"name": name, "val_bpc": score.bpc, "carried_val_bpc": carried.bpc, "training_val_bpc": result.best_val_bpc,
             "train_seconds": run["elapsed"], "wall_seconds": wall,
             "chars_seen": round(steps["n"] * cfg.batch_size * cfg.seq_len * cpt), "params": run["params"],

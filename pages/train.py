@@ -88,12 +88,12 @@ SUBWORD_SAMPLE = 200_000   # characters the estimate learns word pieces from (a 
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def subword_count(corpus_id: str, home: str, size: int) -> tuple[int, int]:
-    """(word pieces, vocabulary) of a saved corpus: learned on its first characters and scaled to the whole
-    text; a short text stops learning pieces before `size` (no pair of pieces repeats)."""
+def subword_count(corpus_id: str, home: str, size: int, val_fraction: float) -> tuple[int, int]:
+    """(word pieces, vocabulary) of a saved corpus. As training does, the pieces are learned from the training
+    part; a long text's count is measured on its first characters and scaled to the whole."""
     text, _ = library.load_saved(corpus_id, home)
     sample = text[:SUBWORD_SAMPLE]
-    vocab = Vocab.build(sample, "subword", size)
+    vocab = Vocab.build(data.split(sample, val_fraction)[0], "subword", size)
     pieces = len(vocab.encode(sample)[0])
     return round(len(text) * pieces / max(1, len(sample))), len(vocab) if len(text) <= len(sample) else size
 
@@ -172,7 +172,7 @@ def setup() -> None:
     if level == "char":
         tokens, vocab = meta["stats"]["chars"], meta["stats"]["distinct"] + 1   # +1: the unknown token
     elif level == "subword":
-        tokens, vocab = subword_count(cid, str(reg.home), cfg.subword_vocab)
+        tokens, vocab = subword_count(cid, str(reg.home), cfg.subword_vocab, cfg.val_fraction)
     else:
         try:
             tokens, distinct = word_count(cid, str(reg.home))

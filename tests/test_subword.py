@@ -60,6 +60,7 @@ def test_json_round_trip_keeps_the_merges(vocab, tmp_path):
     again = Vocab.load(tmp_path / "vocab.json")
     assert again == vocab
     assert again.encode(TEXT)[0].tolist() == vocab.encode(TEXT)[0].tolist()
+    assert json.loads((tmp_path / "vocab.json").read_text())["merges"][0] == list(vocab.merges[0])
     assert Vocab.build(TEXT, "subword", 290) != vocab
 
 
@@ -76,20 +77,32 @@ def test_tokenize_needs_the_learned_vocabulary():
 
 def test_from_json_rejects_bad_subword_data(vocab):
     good = vocab.to_json()
-    with pytest.raises(ConfigError, match="needs its byte-pair encoding"):
-        Vocab.from_json({k: v for k, v in good.items() if k != "bpe"})
-    with pytest.raises(ConfigError, match="not readable"):
-        Vocab.from_json({**good, "bpe": "{not json"})
-    with pytest.raises(ConfigError, match="do not match its byte-pair encoding"):
-        Vocab.from_json({**good, "tokens": good["tokens"][:-1]})
-    swapped = [*good["tokens"]]
-    swapped[1], swapped[2] = swapped[2], swapped[1]
-    with pytest.raises(ConfigError, match="do not match its byte-pair encoding"):
-        Vocab.from_json({**good, "tokens": swapped})
+    assert set(good) == {"level", "tokens", "merges"}
+    with pytest.raises(ConfigError, match="needs its merges"):
+        Vocab.from_json({k: v for k, v in good.items() if k != "merges"})
+    with pytest.raises(ConfigError, match="needs its merges"):
+        Vocab.from_json({**good, "merges": [["a", "b", "c"]]})
+    with pytest.raises(ConfigError, match="merges make tokens it does not have"):
+        Vocab.from_json({**good, "tokens": good["tokens"][:-1]})          # the last merge's result is gone
+    with pytest.raises(ConfigError, match="must hold the 256 bytes"):
+        Vocab.from_json({**good, "tokens": [UNK, *good["tokens"][2:]]})
+    with pytest.raises(ConfigError, match="byte-level token strings"):
+        Vocab.from_json({**good, "tokens": [*good["tokens"], "\u4e00"]})
     with pytest.raises(ConfigError, match="Only a subword vocabulary carries"):
-        Vocab.from_json({"level": "char", "tokens": [UNK, "a"], "bpe": good["bpe"]})
-    bad = json.loads(good["bpe"])
-    assert bad["model"]["type"] == "BPE"
+        Vocab.from_json({"level": "char", "tokens": [UNK, "a"], "merges": good["merges"]})
+
+
+def test_an_imported_vocabulary_cannot_bring_its_own_rules(vocab):
+    """Only tokens and merges are read: a vocab.json has no place for a pre-tokenizer or normalizer."""
+    extra = {**vocab.to_json(), "bpe": '{"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(a+)+$"}}}'}
+    assert Vocab.from_json(extra) == vocab
+    assert Vocab.from_json(extra).encode(TEXT)[0].tolist() == vocab.encode(TEXT)[0].tolist()
+
+
+def test_the_literal_text_unk_is_not_the_unknown_token(vocab):
+    ids, unknown = vocab.encode("a <unk> b")
+    assert 0 not in ids.tolist() and unknown == []
+    assert vocab.decode(ids) == "a <unk> b"
 
 
 # -- a trained subword run: training, evaluation, writing --------------------------------------
@@ -128,6 +141,19 @@ def test_training_keeps_the_learned_vocabulary(subword_run, sample_text):
     assert run.train.subword_vocab == 320
 
 
+def test_training_reports_what_evaluation_measures(subword_run, sample_text):
+    """The best checkpoint scores on the validation text (the last 10% of the characters) exactly as training
+    reported: bits over the characters the validation pieces spell."""
+    from textgen import data
+    from textgen.evaluate import evaluate
+    from textgen.runs import Registry
+
+    home, run_id = subword_run
+    val = data.split(sample_text[:6000], 0.1)[1]
+    best = Registry(home).get_run(run_id)["best_val_bpc"]
+    assert evaluate(run_id, val, home).bpc == pytest.approx(best, rel=1e-4)
+
+
 def test_evaluation_counts_characters_not_tokens(subword_run, sample_text):
     from textgen.evaluate import evaluate
 
@@ -135,7 +161,6 @@ def test_evaluation_counts_characters_not_tokens(subword_run, sample_text):
     text = sample_text[6000:7000]
     ev = evaluate(run_id, text, home, window=12)
     assert ev.tokens < ev.chars <= len(text)
-    assert ev.bpc == pytest.approx(ev.loss_nats * ev.tokens / np.log(2) / ev.chars)
     carried = evaluate(run_id, text, home, streams=2)
     ids = load_vocab(home, run_id).encode(text)[0]
     length = (len(ids) - 1) // 2
@@ -190,8 +215,21 @@ def test_a_character_split_across_sampled_tokens_streams_whole(sub_gen):
     real = g.sampling.sample
     try:
         g.sampling.sample = lambda logits, rng, *a: np.array([next(forced)] * len(logits))
-        pieces = list(sub_gen.stream("The", 4 + len(sub_gen.vocab.encode(" ok")[0]), seed=1))
+        pieces = list(sub_gen.stream("", 4 + len(sub_gen.vocab.encode(" ok")[0]), seed=1))   # no healing
     finally:
         g.sampling.sample = real
     assert pieces[0] == "🦉"
     assert "".join(pieces) == "🦉 ok"
+
+
+def test_each_side_of_the_split_needs_a_window():
+    """Word pieces split the text by characters, so each side is counted on its own."""
+    from textgen import data
+    from textgen.errors import CorpusError
+
+    data.check_sides(65, 65, 64, 0.1, "word pieces")   # one window each: enough
+    with pytest.raises(CorpusError, match=r"too short for sequence length 64: its validation part \(the last 10%\) "
+                                          r"makes 40 word pieces, and training needs at least 65 there"):
+        data.check_sides(5000, 40, 64, 0.1, "word pieces")
+    with pytest.raises(CorpusError, match="its training part makes 64 word pieces"):
+        data.check_sides(64, 500, 64, 0.1, "word pieces")

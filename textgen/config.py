@@ -10,7 +10,7 @@ from .errors import ConfigError
 
 CELLS = ("rnn", "lstm", "gru")
 LEVELS = ("char", "word", "subword")   # vocab.LEVELS
-LEVEL_UNITS = {"char": "characters", "word": "words", "subword": "tokens"}   # what one token is called
+LEVEL_UNITS = {"char": "characters", "word": "words", "subword": "word pieces"}   # what one token is called
 CELL_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 GRU_KERNELS = ("auto", "keras", "float32", "bfloat16")   # fastgru.KERNELS
 

@@ -40,6 +40,15 @@ def check_length(n_tokens: int, seq_len: int, val_fraction: float, unit: str = "
             f"least {need:,} (add about {need - n_tokens:,} more, or choose a shorter sequence length).")
 
 
+def check_sides(n_train: int, n_val: int, seq_len: int, val_fraction: float, unit: str) -> None:
+    """Each side of the split needs one window; word pieces split by characters, so count each side."""
+    for side, n in (("training part", n_train), (f"validation part (the last {val_fraction:.0%})", n_val)):
+        if n < seq_len + 1:
+            raise CorpusError(
+                f"The text is too short for sequence length {seq_len}: its {side} makes {n:,} {unit}, and training "
+                f"needs at least {seq_len + 1:,} there (add more text, or choose a shorter sequence length).")
+
+
 def windows(ids: np.ndarray, seq_len: int) -> np.ndarray:
     """Non-overlapping windows of seq_len + 1 ids (stride seq_len, so every id is a target once)."""
     n = (len(ids) - 1) // seq_len

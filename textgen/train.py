@@ -184,6 +184,9 @@ def _prepare(reg, corpus, model, config, label, run_id, resume, finetune, resume
         model_cfg = replace(model_cfg, vocab_size=len(vocab)).validate()
     ids, _ = vocab.encode(text)
     data.check_length(len(ids), cfg.seq_len, cfg.val_fraction, LEVEL_UNITS[cfg.level])
+    if cfg.level == "subword":   # split by characters: the two sides' pieces need not divide as the whole's do
+        data.check_sides(*map(len, data.split_encoded(vocab, text, cfg.val_fraction)), cfg.seq_len, cfg.val_fraction,
+                         LEVEL_UNITS[cfg.level])
     params = param_count(model_cfg)
     max_params = int(os.environ.get("INKWELL_MAX_PARAMS", "0") or 0)
     if max_params and params > max_params:
@@ -248,7 +251,8 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
     from .models import build_model
 
     train_ids, val_ids = data.split_encoded(vocab, text, cfg.val_fraction)
-    cpt = len(text) / max(1, len(train_ids) + len(val_ids))   # characters per token: 1 at character level
+    # Characters per token on each side (1 at character level): bits per character divide by them.
+    cpt = 1.0 if vocab.level == "char" else len(vocab.decode(train_ids)) / max(1, len(train_ids))
     train_w, val_w = data.windows(train_ids, cfg.seq_len), data.windows(val_ids, cfg.seq_len)
     # Bits per character of validation divide by the characters its targets spell (tokens vary in length).
     val_cpt = cpt if vocab.level == "char" else len(vocab.decode(val_w[:, 1:].reshape(-1))) / max(1, val_w[:, 1:].size)

@@ -66,16 +66,36 @@ def _token_bytes(token: str) -> bytes:
     return bytes(_BYTE_OF[ch] for ch in token)
 
 
-def _train_bpe(text: str, size: int) -> str:
-    """A byte-level BPE learned from text, as the tokenizers library's JSON: <unk> is id 0, then the
-    256 bytes, then merges until `size` tokens (or no pair repeats)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def _tokenizers():
+    try:
+        import tokenizers
+    except ImportError:
+        raise ConfigError("Word pieces need the tokenizers package: run `make run` (or pip install -r "
+                          "requirements.txt) to install it.") from None
+    return tokenizers
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=size, min_frequency=2, special_tokens=[UNK], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+
+def _bpe_tokenizer(ids: dict[str, int], merges: list[tuple[str, str]]):
+    """The byte-level BPE encoder for these tokens and merges. Only the merges come from a file: the
+    pre-tokenizer and decoder are fixed here, so an imported vocab.json cannot bring its own rules."""
+    tk = _tokenizers()
+    try:
+        tok = tk.Tokenizer(tk.models.BPE(vocab=ids, merges=merges))
+    except Exception:   # the library raises a bare Exception for merges of tokens it lacks
+        raise ConfigError("The subword vocabulary's merges name tokens it does not have.") from None
+    tok.pre_tokenizer = tk.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = tk.decoders.ByteLevel()
+    return tok
+
+
+def _train_bpe(text: str, size: int) -> tuple[list[str], list[tuple[str, str]]]:
+    """(tokens, merges) of a byte-level BPE learned from text: <unk> is id 0, then the 256 bytes, then
+    merged pieces until `size` tokens (or no pair repeats)."""
+    tk = _tokenizers()
+    tok = tk.Tokenizer(tk.models.BPE())
+    tok.pre_tokenizer = tk.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = tk.trainers.BpeTrainer(vocab_size=size, min_frequency=2, special_tokens=[UNK], show_progress=False,
+                                     initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet())
     # Pieces of about 1 MB, cut after a newline: the trainer counts words per piece, and no word spans a cut.
     pieces, start = [], 0
     while start < len(text):
@@ -84,13 +104,17 @@ def _train_bpe(text: str, size: int) -> str:
         pieces.append(text[start:end])
         start = end
     tok.train_from_iterator(pieces or [""], trainer)
-    return tok.to_str()
+    model = json.loads(tok.to_str())["model"]
+    ids = model["vocab"]
+    # Merges are pairs (older releases of the library wrote "a b"; byte-level tokens hold no space).
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    return sorted(ids, key=ids.get), merges
 
 
 class Vocab:
     """Ids are positions in `tokens`; id 0 is UNK, which every unseen or rare token maps to."""
 
-    def __init__(self, tokens: list[str], level: str, bpe: str | None = None) -> None:
+    def __init__(self, tokens: list[str], level: str, merges: list | None = None) -> None:
         if level not in LEVELS:
             raise ConfigError(f"The vocabulary level must be 'char', 'word' or 'subword', not {level!r}.")
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
@@ -106,28 +130,28 @@ class Vocab:
         self._ids = {t: i for i, t in enumerate(self.tokens)}
         self._texts = [_UNK_TEXT] + self.tokens[1:]
         self._table: np.ndarray | None = None  # code point -> id, built on first char-level encode
-        self.bpe, self._bpe, self.token_bytes = None, None, None
+        self.merges, self._bpe, self.token_bytes = None, None, None
         if level == "subword":
-            self._init_subword(bpe)
-        elif bpe is not None:
+            self._init_subword(merges)
+        elif merges is not None:
             raise ConfigError("Only a subword vocabulary carries byte-pair merges.")
 
-    def _init_subword(self, bpe: str | None) -> None:
-        if not isinstance(bpe, str):
-            raise ConfigError("A subword vocabulary needs its byte-pair encoding ('bpe').")
+    def _init_subword(self, merges) -> None:
+        if (not isinstance(merges, list)
+                or not all(isinstance(m, (list, tuple)) and len(m) == 2 and all(isinstance(t, str) for t in m)
+                           for m in merges)):
+            raise ConfigError("A subword vocabulary needs its merges: a list of pairs of tokens.")
+        merges = [tuple(m) for m in merges]
         try:
             self.token_bytes = [_UNK_TEXT.encode()] + [_token_bytes(t) for t in self.tokens[1:]]
         except KeyError:
             raise ConfigError("A subword vocabulary's tokens must be byte-level token strings.") from None
-        from tokenizers import Tokenizer
-
-        try:
-            self._bpe = Tokenizer.from_str(bpe)
-        except Exception:   # the library raises its own exception types for malformed JSON
-            raise ConfigError("The subword vocabulary's byte-pair encoding is not readable.") from None
-        if self._bpe.get_vocab(with_added_tokens=True) != self._ids:
-            raise ConfigError("The subword vocabulary's tokens do not match its byte-pair encoding.")
-        self.bpe = bpe
+        if len(self.tokens) < 257 or sorted(self.tokens[1:257]) != sorted(_BYTE_OF):
+            raise ConfigError("A subword vocabulary must hold the 256 bytes after <unk>.")
+        if any(a + b not in self._ids for a, b in merges):
+            raise ConfigError("A subword vocabulary's merges make tokens it does not have.")
+        self._bpe = _bpe_tokenizer(self._ids, merges)
+        self.merges = merges
         self._texts = [b.decode("utf-8", "replace") for b in self.token_bytes]
 
     @classmethod
@@ -139,11 +163,8 @@ class Vocab:
             size = SUBWORD_SIZE if max_size is None else max_size
             if not SUBWORD_MIN <= size <= SUBWORD_MAX:
                 raise ConfigError(f"A subword vocabulary has between {SUBWORD_MIN} and {SUBWORD_MAX:,} tokens, not {size}.")
-            bpe = _train_bpe(text, size)
-            from tokenizers import Tokenizer
-
-            vocab = Tokenizer.from_str(bpe).get_vocab(with_added_tokens=True)
-            return cls(sorted(vocab, key=vocab.get), level, bpe)
+            tokens, merges = _train_bpe(text, size)
+            return cls(tokens, level, merges)
         if max_size is not None and max_size < 2:
             raise ConfigError(f"A vocabulary needs room for at least one token besides {UNK}, not {max_size}.")
         if level == "char":
@@ -209,7 +230,7 @@ class Vocab:
         return len(self.tokens)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Vocab) and (self.level, self.tokens, self.bpe) == (other.level, other.tokens, other.bpe)
+        return isinstance(other, Vocab) and (self.level, self.tokens, self.merges) == (other.level, other.tokens, other.merges)
 
     __hash__ = None  # type: ignore[assignment]  # mutable-looking value object: equal, not hashable
 
@@ -218,13 +239,13 @@ class Vocab:
 
     def to_json(self) -> dict[str, Any]:
         out = {"level": self.level, "tokens": list(self.tokens)}
-        return out if self.bpe is None else {**out, "bpe": self.bpe}
+        return out if self.merges is None else {**out, "merges": [list(m) for m in self.merges]}
 
     @classmethod
     def from_json(cls, d: Any) -> "Vocab":
         if not isinstance(d, dict) or "level" not in d or "tokens" not in d:
             raise ConfigError("A vocabulary must be a JSON object with 'level' and 'tokens'.")
-        return cls(d["tokens"], d["level"], d.get("bpe"))
+        return cls(d["tokens"], d["level"], d.get("merges"))
 
     def save(self, path: str | os.PathLike) -> None:
         """Written atomically, so a crash mid-save never leaves a half-written vocab.json beside a model."""
