@@ -233,3 +233,31 @@ def test_each_side_of_the_split_needs_a_window():
         data.check_sides(5000, 40, 64, 0.1, "word pieces")
     with pytest.raises(CorpusError, match="its training part makes 64 word pieces"):
         data.check_sides(64, 500, 64, 0.1, "word pieces")
+
+
+def test_a_bundle_carries_the_pieces_and_writes_the_same_text(subword_run, tmp_path):
+    from textgen.bundle import bundle_bytes, import_bundle
+    from textgen.generate import Generator
+    from textgen.runs import Registry
+
+    home, run_id = subword_run
+    other = Registry(tmp_path / "elsewhere")
+    new_id = import_bundle(bundle_bytes(run_id, Registry(home)), other, label="copy")
+    assert Generator(new_id, workspace=other.home).vocab == Generator(run_id, workspace=home).vocab
+    assert (Generator(new_id, workspace=other.home).generate("The lantern kee", 20, seed=4).text
+            == Generator(run_id, workspace=home).generate("The lantern kee", 20, seed=4).text)
+
+
+def test_finetuning_keeps_the_pieces_and_takes_any_new_text(subword_run, tmp_path):
+    """Word pieces cover every byte, so new text with unseen characters fine-tunes (characters would refuse)."""
+    from textgen import TrainConfig, load_corpus
+    from textgen.artifacts import load_run
+    from textgen.train import train
+
+    home, run_id = subword_run
+    new_text = "Ünseen letters, ü and ñ, and a new harbour song: la la la. " * 40
+    tuned = train(load_corpus(new_text), config=TrainConfig(seq_len=12, batch_size=8, epochs=1, sample_length=0),
+                  finetune=run_id, workspace=home)
+    assert tuned.status == "done"
+    run = load_run(tuned.run_id, home)
+    assert run.train.level == "subword" and run.vocab == load_run(run_id, home).vocab
