@@ -182,11 +182,11 @@ def _prepare(reg, corpus, model, config, label, run_id, resume, finetune, resume
         # Word pieces are learned from the training side only: the validation text stays unseen.
         vocab = Vocab.build(data.split(text, cfg.val_fraction)[0] if cfg.level == "subword" else text, cfg.level, size)
         model_cfg = replace(model_cfg, vocab_size=len(vocab)).validate()
-    ids, _ = vocab.encode(text)
-    data.check_length(len(ids), cfg.seq_len, cfg.val_fraction, LEVEL_UNITS[cfg.level])
+    sides = [len(ids) for ids in data.split_encoded(vocab, text, cfg.val_fraction)]
+    n_tokens = sum(sides)
+    data.check_length(n_tokens, cfg.seq_len, cfg.val_fraction, LEVEL_UNITS[cfg.level])
     if cfg.level == "subword":   # split by characters: the two sides' pieces need not divide as the whole's do
-        data.check_sides(*map(len, data.split_encoded(vocab, text, cfg.val_fraction)), cfg.seq_len, cfg.val_fraction,
-                         LEVEL_UNITS[cfg.level])
+        data.check_sides(*sides, cfg.seq_len, cfg.val_fraction, LEVEL_UNITS[cfg.level])
     params = param_count(model_cfg)
     max_params = int(os.environ.get("INKWELL_MAX_PARAMS", "0") or 0)
     if max_params and params > max_params:
@@ -203,7 +203,7 @@ def _prepare(reg, corpus, model, config, label, run_id, resume, finetune, resume
     run_dir = reg.run_dir(run_id)
     meta = {"label": reg.get_run(run_id)["label"], "corpus_digest": corpus.digest if isinstance(corpus, Corpus) else None,
             "sources": sources, "finetuned_from": finetune, "versions": _versions(),
-            "chars_per_token": len(text) / max(1, len(ids))}
+            "chars_per_token": len(text) / max(1, n_tokens)}
     write_config(run_dir, model_cfg, cfg, meta)
     vocab.save(run_dir / "vocab.json")
     atomic.write_text(run_dir / "corpus.txt", text)
