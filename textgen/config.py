@@ -9,7 +9,8 @@ from typing import Any
 from .errors import ConfigError
 
 CELLS = ("rnn", "lstm", "gru")
-LEVELS = ("char", "word", "subword")   # vocab.LEVELS
+LEVELS = ("char", "word", "subword")
+SUBWORD_SIZE, SUBWORD_MIN, SUBWORD_MAX = 1024, 260, 32000   # word pieces: default, least, most
 LEVEL_UNITS = {"char": "characters", "word": "words", "subword": "word pieces"}   # what one token is called
 CELL_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 GRU_KERNELS = ("auto", "keras", "float32", "bfloat16")   # fastgru.KERNELS
@@ -40,7 +41,7 @@ class ModelConfig:
 class TrainConfig:
     level: str = "char"          # tokenisation: one of LEVELS
     max_vocab: int = 20000       # word level: keep this many most frequent tokens, the rest map to <unk>
-    subword_vocab: int = 1024    # subword level: tokens in the byte-pair vocabulary learned from the corpus
+    subword_vocab: int = SUBWORD_SIZE   # subword level: tokens in the byte-pair vocabulary learned from the corpus
     seq_len: int = 100           # tokens per training window (the model sees seq_len, predicts the next)
     batch_size: int = 64         # windows per batch
     epochs: int = 10             # upper bound on passes over the training windows
@@ -61,7 +62,7 @@ class TrainConfig:
         if self.level not in LEVELS:
             raise ConfigError(f"level must be 'char', 'word' or 'subword', not {self.level!r}")
         _check_int("max_vocab", self.max_vocab, 10, 500000)
-        _check_int("subword_vocab", self.subword_vocab, 260, 32000)   # vocab.SUBWORD_MIN, SUBWORD_MAX
+        _check_int("subword_vocab", self.subword_vocab, SUBWORD_MIN, SUBWORD_MAX)
         _check_int("seq_len", self.seq_len, 2, 2000)
         _check_int("batch_size", self.batch_size, 1, 4096)
         _check_int("epochs", self.epochs, 1, 100000)

@@ -15,12 +15,11 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .config import LEVELS, SUBWORD_MAX, SUBWORD_MIN, SUBWORD_SIZE
 from .corpus import CJK_CHARS, count_chars
 from .errors import ConfigError
 
 UNK = "<unk>"
-SUBWORD_SIZE, SUBWORD_MIN, SUBWORD_MAX = 1024, 260, 32000   # subword vocabulary: default, least, most
-LEVELS = ("char", "word", "subword")
 _UNK_TEXT = "\ufffd"  # what an unknown token prints as: the standard replacement character
 
 # CJK ideographs and kana stand alone: without them \w+ would swallow a whole Chinese sentence
