@@ -32,6 +32,8 @@ FIELDS = {
     "lr": ("Learning rate", float, 1e-5, 0.1, 1e-4, "Adam's step size; lower it if the loss explodes."),
     "warmup_steps": ("Warm-up steps", int, 0, 100_000, 10, "Cosine schedule: steps of linear warm-up."),
     "clipnorm": ("Gradient clipping (0 = off)", float, 0.0, 100.0, 0.5, None),
+    "weight_decay": ("Weight decay (0 = off)", float, 0.0, 1.0, 0.01, "Shrinks the weights a little at every step "
+                     "(AdamW); like dropout, it keeps a model from learning a small text by heart."),
     "val_fraction": ("Validation fraction", float, 0.02, 0.5, 0.01, "The end of the text, held out to measure progress."),
     "patience": ("Early stopping patience (0 = off)", int, 0, 100, 1, "Epochs without improvement before stopping."),
     "seed": ("Seed", int, 0, 2**31 - 1, 1, "Same seed, same run."),
@@ -159,7 +161,8 @@ def setup() -> None:
         cfg = TrainConfig(level=level, subword_vocab=int(hp["subword_vocab"]), seq_len=int(hp["seq_len"]), batch_size=int(hp["batch_size"]),
                           epochs=int(hp["epochs"]), time_budget=float(hp["time_budget"]) * 60, lr=float(hp["lr"]),
                           schedule=hp["schedule"], warmup_steps=int(hp["warmup_steps"]),
-                          clipnorm=float(hp["clipnorm"]), val_fraction=float(hp["val_fraction"]),
+                          clipnorm=float(hp["clipnorm"]), weight_decay=float(hp["weight_decay"]),
+                          val_fraction=float(hp["val_fraction"]),
                           patience=int(hp["patience"]), seed=int(hp["seed"]), carry_state=bool(hp["carry_state"]))
         model.validate()
         cfg.validate()

@@ -115,6 +115,7 @@ def _bad_inputs(tmp: Path) -> list[tuple[list, str]]:
         (["train", tmp / "ok.txt", "--gru-kernel", "fast"], "invalid choice"),
         (["train", tmp / "ok.txt", "--level", "byte"], "invalid choice"),
         (["train", tmp / "ok.txt", "--level", "subword", "--subword-vocab", "100"], "subword_vocab must be between 260"),
+        (["train", tmp / "ok.txt", "--weight-decay", "2"], "weight_decay must be between 0 and 1, not 2"),
         (["train", tmp / "ok.txt", "--units", "many"], "invalid int value"),
         (["train"], "needs at least one text file"),
         (["train", "--resume", "../../etc/passwd"], "is not a run id"),

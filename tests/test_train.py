@@ -83,12 +83,17 @@ def test_fit_on_stream_batches_carries_the_state_from_batch_to_batch():
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("carry_state,kernel", [(False, "keras"), (False, "bfloat16"), (True, "auto")])
-def test_cancel_mid_epoch_checkpoints_and_resume_matches(tmp_path, text, monkeypatch, carry_state, kernel):
+@pytest.mark.parametrize("carry_state,kernel,weight_decay,level",
+                         [(False, "keras", 0.0, "char"), (False, "bfloat16", 0.0, "char"), (True, "auto", 0.0, "char"),
+                          (False, "auto", 0.2, "char"), (False, "auto", 0.0, "subword")])
+def test_cancel_mid_epoch_checkpoints_and_resume_matches(tmp_path, text, monkeypatch, carry_state, kernel, weight_decay,
+                                                         level):
     """Stopped after 5 steps and resumed, a run ends with the weights of an uninterrupted one (with
-    carried state too: the checkpoint keeps the streams' state; and with Inkwell's GRU kernel)."""
+    carried state too: the checkpoint keeps the streams' state; with Inkwell's GRU kernel; with AdamW;
+    on word pieces, which the resumed run reads with the pieces the run learned)."""
     monkeypatch.setattr(train_mod, "FLUSH_EVERY", 0.0)   # check the cancel flag after every batch
-    cfg = TrainConfig(**{**CFG.__dict__, "carry_state": carry_state, "gru_kernel": kernel})
+    cfg = TrainConfig(**{**CFG.__dict__, "carry_state": carry_state, "gru_kernel": kernel,
+                         "weight_decay": weight_decay, "level": level, "subword_vocab": 300})
     full = train(load_corpus(text), MODEL, cfg, workspace=tmp_path / "a")
     reg = Registry(tmp_path / "b")
 
@@ -108,6 +113,32 @@ def test_cancel_mid_epoch_checkpoints_and_resume_matches(tmp_path, text, monkeyp
     assert resumed.status == "done"
     for a, b in zip(_weights(full.run_dir), _weights(resumed.run_dir), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_weight_decay_shrinks_each_weight_matrix_by_lr_times_decay_and_spares_biases():
+    import keras
+
+    kernel, bias = keras.Variable(np.full((3, 2), 2.0, "float32"), name="kernel"), keras.Variable(np.ones(2, "float32"), name="bias")
+    zero = [np.zeros((3, 2), "float32"), np.zeros(2, "float32")]
+    opt = train_mod.make_optimizer(TrainConfig(lr=0.01, weight_decay=0.1))
+    assert isinstance(opt, keras.optimizers.AdamW)
+    opt.apply_gradients(zip(zero, [kernel, bias]))   # a zero gradient moves nothing: only the decay acts
+    np.testing.assert_allclose(kernel.numpy(), 2.0 * (1 - 0.01 * 0.1), rtol=1e-7)
+    np.testing.assert_array_equal(bias.numpy(), 1.0)
+    plain = train_mod.make_optimizer(TrainConfig(lr=0.01))
+    assert type(plain) is keras.optimizers.Adam
+    plain.apply_gradients(zip(zero, [kernel, bias]))
+    np.testing.assert_allclose(kernel.numpy(), 2.0 * (1 - 0.01 * 0.1), rtol=1e-7)
+
+
+def test_weight_decay_reaches_training_and_is_saved(tmp_path, text):
+    plain = train(load_corpus(text), MODEL, CFG, workspace=tmp_path / "a")
+    decayed = train(load_corpus(text), MODEL, TrainConfig(**{**CFG.__dict__, "weight_decay": 0.5}), workspace=tmp_path / "b")
+    assert json.loads((decayed.run_dir / "config.json").read_text())["train"]["weight_decay"] == 0.5
+    a, b = atomic.read_npz(plain.run_dir / "checkpoints" / "latest.npz"), atomic.read_npz(decayed.run_dir / "checkpoints" / "latest.npz")
+    # model weights in order: embedding, GRU kernel, recurrent kernel, GRU bias, logits kernel, logits bias
+    for k in ("w/0000", "w/0001", "w/0002", "w/0004"):
+        assert np.linalg.norm(b[k]) < 0.9 * np.linalg.norm(a[k]), k
 
 
 def test_run_directory_contract_and_registry(tmp_path, text):

@@ -50,6 +50,7 @@ class TrainConfig:
     schedule: str = "constant"   # "constant" or "cosine" (warm-up then cosine decay over the run)
     warmup_steps: int = 50       # cosine: steps of linear warm-up
     clipnorm: float = 1.0        # gradient clipping by global norm; 0 disables it
+    weight_decay: float = 0.0    # decoupled weight decay (AdamW), each step weights shrink by lr x this; 0 = Adam
     val_fraction: float = 0.1    # the last fraction of the text held out for validation
     patience: int = 0            # early stopping: epochs without validation improvement; 0 = off
     seed: int = 42               # data order, initial weights and epoch samples
@@ -72,6 +73,7 @@ class TrainConfig:
             raise ConfigError("schedule must be 'constant' or 'cosine'")
         _check_int("warmup_steps", self.warmup_steps, 0, 10**7)
         _check_float("clipnorm", self.clipnorm, 0.0, 1e6)
+        _check_float("weight_decay", self.weight_decay, 0.0, 1.0)
         _check_float("val_fraction", self.val_fraction, 0.01, 0.5)
         _check_int("patience", self.patience, 0, 1000)
         _check_int("seed", self.seed, 0, 2**31 - 1)
@@ -87,7 +89,7 @@ class TrainConfig:
 # The TrainConfig fields the command line (and so the job runner) can set with a value; the booleans
 # in BOOL_FLAG_FIELDS are switches (--carry-state); jit_compile has no flag.
 FLAG_FIELDS = ("level", "max_vocab", "subword_vocab", "seq_len", "batch_size", "epochs", "time_budget", "lr", "schedule",
-               "warmup_steps", "clipnorm", "val_fraction", "patience", "seed", "sample_length", "gru_kernel")
+               "warmup_steps", "clipnorm", "weight_decay", "val_fraction", "patience", "seed", "sample_length", "gru_kernel")
 BOOL_FLAG_FIELDS = ("carry_state",)
 
 

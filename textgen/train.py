@@ -244,6 +244,21 @@ def _import_tf_quietly() -> None:
         os.close(saved)
 
 
+def make_optimizer(cfg: TrainConfig):
+    """Adam at the config's learning rate and clipping; with weight_decay, AdamW, whose decay spares the biases.
+
+    AdamW's decay is decoupled from the gradient: each step every weight matrix shrinks by lr x weight_decay
+    of itself (lr as the schedule sets it), whatever its gradient. Its slots are Adam's, so checkpoints match.
+    """
+    import keras
+
+    if cfg.weight_decay <= 0:
+        return keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=cfg.clipnorm or None)
+    opt = keras.optimizers.AdamW(learning_rate=cfg.lr, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm or None)
+    opt.exclude_from_weight_decay(var_names=["bias"])
+    return opt
+
+
 def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming, stop, emit) -> TrainResult:
     _import_tf_quietly()
     import keras
@@ -281,8 +296,7 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
     if meta.get("gru_kernel") != kernel:   # which kernel trained the run: it is not in the config when "auto"
         write_config(run_dir, saved_model_cfg, saved_cfg, {**meta, "gru_kernel": kernel})
     net = build_model(model_cfg, seed=cfg.seed, stateful_batch=batch if cfg.carry_state else None, gru_kernel=kernel)
-    opt = keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=cfg.clipnorm or None)
-    net.compile(optimizer=opt, loss=loss, jit_compile=cfg.jit_compile)
+    net.compile(optimizer=make_optimizer(cfg), loss=loss, jit_compile=cfg.jit_compile)
     # Validation always reads windows from a zero state, with Keras' layers (so it is exactly what
     # evaluate() and the saved model compute): a carried-state net or Inkwell's GRU kernel gets a twin.
     val_net = net
