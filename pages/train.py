@@ -142,7 +142,7 @@ def setup() -> None:
             col = cols[i % 4]
             if k in ("dropout", "val_fraction"):
                 col.slider(label, lo, hi, step=step, key="hp_" + k, help=hlp, disabled=not custom)
-            elif k == "lr":
+            elif k in ("lr", "weight_decay"):   # small values: more places than the default two
                 col.number_input(label, lo, hi, step=step, format="%.4f", key="hp_" + k, help=hlp, disabled=not custom)
             else:
                 col.number_input(label, kind(lo), kind(hi), step=kind(step), key="hp_" + k, help=hlp,

@@ -131,6 +131,23 @@ def test_weight_decay_shrinks_each_weight_matrix_by_lr_times_decay_and_spares_bi
     np.testing.assert_allclose(kernel.numpy(), 2.0 * (1 - 0.01 * 0.1), rtol=1e-7)
 
 
+@pytest.mark.parametrize("cell,kernel", [("gru", "keras"), ("gru", "bfloat16"), ("lstm", "keras")])
+def test_weight_decay_spares_exactly_the_models_biases(cell, kernel):
+    """In a real model (Keras' layers and Inkwell's GRU layer alike) a zero-gradient AdamW step scales
+    every weight but the biases by exactly 1 - lr x decay and leaves each bias as it was."""
+    from textgen.models import build_model
+
+    net = build_model(ModelConfig(vocab_size=11, cell=cell, layers=2, units=8, embedding=4), seed=1, gru_kernel=kernel)
+    before = {v.path: v.numpy().copy() for v in net.trainable_variables}
+    opt = train_mod.make_optimizer(TrainConfig(lr=0.01, weight_decay=0.1))
+    opt.apply_gradients([(np.zeros(v.shape, "float32"), v) for v in net.trainable_variables])
+    biases = [p for p in before if p.endswith("bias")]
+    assert len(biases) == 3 and len(before) == 9   # two recurrent layers (kernel, recurrent, bias) + embedding + logits
+    for v in net.trainable_variables:
+        expected = before[v.path] if v.path in biases else before[v.path] * np.float32(1 - 0.01 * 0.1)
+        np.testing.assert_allclose(v.numpy(), expected, rtol=1e-6, err_msg=v.path)
+
+
 def test_weight_decay_reaches_training_and_is_saved(tmp_path, text):
     plain = train(load_corpus(text), MODEL, CFG, workspace=tmp_path / "a")
     decayed = train(load_corpus(text), MODEL, TrainConfig(**{**CFG.__dict__, "weight_decay": 0.5}), workspace=tmp_path / "b")

@@ -197,6 +197,7 @@ def _prepare(reg, corpus, model, config, label, run_id, resume, finetune, resume
                   params=params, corpus=", ".join(sources)[:200], epochs=cfg.epochs)
     if run_id:
         reg.require_run(run_id)
+        fields.pop("corpus")   # a queued run keeps the library corpus id the job runner gave it
         reg.update_run(run_id, status="running", **fields)
     else:
         run_id = reg.create_run(label or "untitled", status="running", **fields)
@@ -255,7 +256,7 @@ def make_optimizer(cfg: TrainConfig):
     if cfg.weight_decay <= 0:
         return keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=cfg.clipnorm or None)
     opt = keras.optimizers.AdamW(learning_rate=cfg.lr, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm or None)
-    opt.exclude_from_weight_decay(var_names=["bias"])
+    opt.exclude_from_weight_decay(var_names=[r"(^|/)bias(:\d+)?$"])   # "bias" or ".../gru_cell/bias:0", nothing else
     return opt
 
 

@@ -88,15 +88,16 @@ def test_presets_fill_the_fields_and_estimates(workspace):
     assert not at.exception
     assert metrics(at)["Vocabulary"] == "14"
     assert metrics(at)["Parameters"] == f"{14 * 8 + 3 * 16 * 24 + 96 + 16 * 14 + 14:,}"
-    # word pieces: learned from this text, which runs out of repeated pairs long before 1,024 pieces
+    # word pieces (Long's count, kept by Custom): this text runs out of repeated pairs long before it
     from textgen.vocab import Vocab
 
     at.segmented_control(key="train_level").set_value("subword").run()
     assert not at.exception
     from textgen import data
 
-    pieces = Vocab.build(data.split(text, 0.1)[0], "subword", 1024)   # learned from the training part, as a run does
-    assert metrics(at)["Vocabulary"] == f"{len(pieces):,}" and 257 < len(pieces) < 1024
+    size = PRESETS["Long"].train.subword_vocab
+    pieces = Vocab.build(data.split(text, 0.1)[0], "subword", size)   # learned from the training part, as a run does
+    assert metrics(at)["Vocabulary"] == f"{len(pieces):,}" and 257 < len(pieces) < size
     assert metrics(at)["Parameters"] == f"{len(pieces) * 8 + 3 * 16 * 24 + 96 + 16 * len(pieces) + len(pieces):,}"
 
 
