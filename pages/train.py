@@ -25,6 +25,9 @@ FIELDS = {
     "subword_vocab": ("Word pieces", int, 260, 32000, 64, "Word-piece level: how many pieces (common runs of "
                       "letters such as ' the' or 'ing') to learn from the text."),
     "dropout": ("Dropout", float, 0.0, 0.8, 0.05, "Between layers and before the output, while training; helps on small texts."),
+    "weight_drop": ("Recurrent weight dropout", float, 0.0, 0.8, 0.05, "GRU only: at each training step, drops this "
+                    "share of the weights that carry the memory from one step to the next. Like dropout, it keeps "
+                    "a model from learning its text by heart."),
     "seq_len": ("Sequence length", int, 4, 1000, 4, "Tokens the model reads before each prediction during training."),
     "batch_size": ("Batch size", int, 1, 1024, 8, None),
     "epochs": ("Epochs (at most)", int, 1, 5000, 1, "Passes over the text; the time budget may stop it sooner."),
@@ -38,7 +41,7 @@ FIELDS = {
     "patience": ("Early stopping patience (0 = off)", int, 0, 100, 1, "Epochs without improvement before stopping."),
     "seed": ("Seed", int, 0, 2**31 - 1, 1, "Same seed, same run."),
 }
-MODEL_FIELDS = ("layers", "units", "embedding", "dropout")
+MODEL_FIELDS = ("layers", "units", "embedding", "dropout", "weight_drop")
 BEST, LAST = "Best score", "Latest score"   # metric labels stay short: long ones are cut off on a projector
 SCORE_NOTE = "Score: bits per character on text held back from training (lower is better)."
 
@@ -140,8 +143,9 @@ def setup() -> None:
         cols = hp_box.columns(4)
         for i, (k, (label, kind, lo, hi, step, hlp)) in enumerate(FIELDS.items()):
             col = cols[i % 4]
-            if k in ("dropout", "val_fraction"):
-                col.slider(label, lo, hi, step=step, key="hp_" + k, help=hlp, disabled=not custom)
+            if k in ("dropout", "weight_drop", "val_fraction"):
+                col.slider(label, lo, hi, step=step, key="hp_" + k, help=hlp,
+                           disabled=not custom or (k == "weight_drop" and cell != "gru"))
             elif k in ("lr", "weight_decay"):   # small values: more places than the default two
                 col.number_input(label, lo, hi, step=step, format="%.4f", key="hp_" + k, help=hlp, disabled=not custom)
             else:
@@ -157,7 +161,8 @@ def setup() -> None:
     hp["carry_state"] = st.session_state.get("hp_carry_state", False)
     try:
         model = ModelConfig(cell=cell, **{k: int(hp[k]) if FIELDS[k][1] is int else float(hp[k])
-                                          for k in MODEL_FIELDS})
+                                          for k in MODEL_FIELDS if k != "weight_drop"},
+                            weight_drop=float(hp["weight_drop"]) if cell == "gru" else 0.0)   # the slider is off for other cells
         cfg = TrainConfig(level=level, subword_vocab=int(hp["subword_vocab"]), seq_len=int(hp["seq_len"]), batch_size=int(hp["batch_size"]),
                           epochs=int(hp["epochs"]), time_budget=float(hp["time_budget"]) * 60, lr=float(hp["lr"]),
                           schedule=hp["schedule"], warmup_steps=int(hp["warmup_steps"]),
@@ -184,7 +189,7 @@ def setup() -> None:
             return
         vocab = min(cfg.max_vocab, distinct) + 1
     sized = ModelConfig(vocab_size=vocab, cell=model.cell, layers=model.layers, units=model.units,
-                        embedding=model.embedding, dropout=model.dropout)
+                        embedding=model.embedding, dropout=model.dropout, weight_drop=model.weight_drop)
     params = param_count(sized)
     train_tokens = int(tokens * (1 - cfg.val_fraction))
     per_epoch = presets.seconds_per_epoch(sized, train_tokens, train=cfg)

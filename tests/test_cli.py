@@ -116,6 +116,8 @@ def _bad_inputs(tmp: Path) -> list[tuple[list, str]]:
         (["train", tmp / "ok.txt", "--level", "byte"], "invalid choice"),
         (["train", tmp / "ok.txt", "--level", "subword", "--subword-vocab", "100"], "subword_vocab must be between 260"),
         (["train", tmp / "ok.txt", "--weight-decay", "2"], "weight_decay must be between 0 and 1, not 2"),
+        (["train", tmp / "ok.txt", "--cell", "gru", "--weight-drop", "0.9"], "weight_drop must be between 0 and 0.8, not 0.9"),
+        (["train", tmp / "ok.txt", "--cell", "lstm", "--weight-drop", "0.2"], "weight_drop (recurrent weight dropout) is for GRU models only"),
         (["train", tmp / "ok.txt", "--units", "many"], "invalid int value"),
         (["train"], "needs at least one text file"),
         (["train", "--resume", "../../etc/passwd"], "is not a run id"),
@@ -174,7 +176,8 @@ def test_carry_state_switch_round_trips_through_the_job_runner():
     assert on.carry_state is True and on.seq_len == 40
     assert parse(["train", "x.txt", *config_args(ModelConfig(), TrainConfig(gru_kernel="keras"))]).gru_kernel == "keras"
     off = parse(["train", "x.txt", *config_args(ModelConfig(cell="gru"), TrainConfig())])
-    assert off.gru_kernel == "auto"
+    assert off.gru_kernel == "auto" and off.weight_drop == 0.0
+    assert parse(["train", "x.txt", *config_args(ModelConfig(cell="gru", weight_drop=0.25), TrainConfig())]).weight_drop == 0.25
     assert off.carry_state is None                                   # not given: the default (or a resumed run's own)
     with pytest.raises(ConfigError, match="carry_state must be true or false"):
         TrainConfig(carry_state="yes").validate()

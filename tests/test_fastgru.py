@@ -1,4 +1,5 @@
 """Inkwell's GRU kernel: the same function and gradient as Keras' GRU, used only where it applies."""
+import dataclasses
 import json
 
 import numpy as np
@@ -142,3 +143,96 @@ def test_an_explicit_kernel_that_does_not_apply_is_reported(tmp_path, sample_tex
     assert [e["gru_kernel"] for e in events if e["type"] == "start"] == ["keras"]
     notes = [e["message"] for e in events if e["type"] == "note"]
     assert any("GRU kernel does not apply" in m for m in notes)
+
+
+def test_weight_drop_without_the_kernel_is_reported(tmp_path, sample_text):
+    events = []
+    train(load_corpus(sample_text[:2000]), ModelConfig(cell="gru", layers=1, units=8, embedding=4, weight_drop=0.3),
+          TrainConfig(seq_len=12, batch_size=4, epochs=1, sample_length=0, carry_state=True),
+          workspace=tmp_path, on_event=events.append)
+    assert [e["gru_kernel"] for e in events if e["type"] == "start"] == ["keras"]
+    notes = [e["message"] for e in events if e["type"] == "note"]
+    assert any("Recurrent weight dropout needs Inkwell's GRU kernel" in m for m in notes)
+
+
+def _recorded_dropout(monkeypatch):
+    """Wrap keras.random.dropout so a test sees the exact dropped recurrent kernel the layer used."""
+    import keras
+
+    seen, real = [], keras.random.dropout
+
+    def spy(x, rate, *args, **kwargs):
+        out = real(x, rate, *args, **kwargs)
+        seen.append(np.asarray(out))
+        return out
+
+    monkeypatch.setattr(keras.random, "dropout", spy)
+    return seen
+
+
+def test_weight_drop_trains_on_a_masked_recurrent_kernel_and_writes_with_the_whole_one(monkeypatch):
+    import keras
+    import tensorflow as tf
+
+    rate = 0.5
+    cfg = ModelConfig(vocab_size=11, cell="gru", layers=1, units=8, embedding=5, weight_drop=rate)
+    plain = ModelConfig(vocab_size=11, cell="gru", layers=1, units=8, embedding=5)
+    fast, ref = build_model(cfg, seed=3, gru_kernel="float32"), build_model(plain, seed=3)
+    w = [v + 0.1 * np.random.default_rng(i).standard_normal(v.shape).astype("float32")
+         for i, v in enumerate(ref.get_weights())]
+    fast.set_weights(w)
+    ref.set_weights(w)
+    assert len(fast.get_weights()) == len(ref.get_weights())   # the mask's seed is not a weight: checkpoints are unchanged
+    x, y = _batch(11)
+    # Outside training (validation, saving, writing) the whole kernel is used: exactly Keras' GRU.
+    np.testing.assert_allclose(fast(x, training=False).numpy(), ref(x).numpy(), rtol=1e-5, atol=1e-6)
+
+    seen = _recorded_dropout(monkeypatch)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    with tf.GradientTape() as tape:
+        out = fast(x, training=True)
+        value = loss(y, out)
+    recurrent = fast.get_layer("rnn_0").recurrent_kernel
+    grad = tf.convert_to_tensor(tape.gradient(value, recurrent)).numpy()
+    assert len(seen) == 1
+    U, dropped = np.asarray(recurrent.numpy()), seen[0]
+    kept = dropped != 0
+    # each entry is dropped or scaled up by 1 / (1 - rate), and about that share is dropped
+    np.testing.assert_allclose(dropped[kept], U[kept] / (1 - rate), rtol=1e-6)
+    assert 0.35 < 1 - kept.mean() < 0.65
+    # the training output is Keras' GRU run with the dropped kernel...
+    ref_w = list(w)
+    ref_w[2] = dropped
+    ref.set_weights(ref_w)
+    np.testing.assert_allclose(out.numpy(), ref(x).numpy(), rtol=1e-5, atol=1e-6)
+    # ... and a dropped weight gets no gradient, while the kept ones do
+    assert np.all(grad[~kept] == 0)
+    assert np.count_nonzero(grad[kept]) > 0.9 * kept.sum()
+    # a new training step draws a new mask
+    fast(x, training=True)
+    assert len(seen) == 2 and not np.array_equal(seen[0] != 0, seen[1] != 0)
+
+
+def test_weight_drop_is_for_grus_and_takes_inkwells_kernel(monkeypatch):
+    with pytest.raises(ConfigError, match="weight_drop .* GRU models only"):
+        ModelConfig(cell="lstm", weight_drop=0.2).validate()
+    with pytest.raises(ConfigError, match="weight_drop must be between 0 and 0.8, not 0.9"):
+        ModelConfig(cell="gru", weight_drop=0.9).validate()
+    monkeypatch.setattr(fastgru, "cpu_has_bf16_matmul", lambda: False)
+    assert fastgru.resolve("auto", "gru", 100) == "keras"
+    assert fastgru.resolve("auto", "gru", 100, weight_drop=0.3) == "float32"   # only Inkwell's kernel drops weights
+    assert fastgru.resolve("keras", "gru", 100, weight_drop=0.3) == "keras"    # asked for by name: honoured
+
+
+def test_weight_drop_reaches_training_and_is_saved(tmp_path):
+    text = "The quick brown fox jumps over the lazy dog, and the dog sleeps on. " * 60
+    model = ModelConfig(cell="gru", layers=1, units=16, embedding=8)
+    cfg = TrainConfig(seq_len=20, batch_size=8, epochs=1, lr=0.01, sample_length=0, gru_kernel="float32")
+    plain = train(load_corpus(text), model, cfg, workspace=tmp_path / "a")
+    dropped = train(load_corpus(text), dataclasses.replace(model, weight_drop=0.5), cfg,
+                    workspace=tmp_path / "b")
+    saved = json.loads((dropped.run_dir / "config.json").read_text())
+    assert saved["model"]["weight_drop"] == 0.5
+    a = atomic.read_npz(plain.run_dir / "weights.npz")["rnn_0/recurrent"]
+    b = atomic.read_npz(dropped.run_dir / "weights.npz")["rnn_0/recurrent"]
+    assert a.shape == b.shape and not np.allclose(a, b)   # same seed, same data: only the masks differ

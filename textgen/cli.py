@@ -32,8 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--level", choices=LEVELS, default=None, help=f"default {d_t.level}")
     t.add_argument("--cell", choices=CELLS, default=d_m.cell)
     for name, typ, default in (("layers", int, d_m.layers), ("units", int, d_m.units),
-                               ("embedding", int, d_m.embedding), ("dropout", float, d_m.dropout)):
-        t.add_argument("--" + name, type=typ, default=default)
+                               ("embedding", int, d_m.embedding), ("dropout", float, d_m.dropout),
+                               ("weight_drop", float, d_m.weight_drop)):
+        t.add_argument("--" + name.replace("_", "-"), type=typ, default=default)
     t.add_argument("--gru-kernel", choices=GRU_KERNELS, default=None,
                    help=f"GRU training kernel (default {d_t.gru_kernel}: Inkwell's bfloat16 kernel on CPUs with AMX)")
     for name in (f for f in FLAG_FIELDS if f not in ("level", "gru_kernel")):   # these two have choices, above
@@ -137,7 +138,7 @@ def _cmd_train(args) -> int:
             raise InkwellError("train needs at least one text file (or --resume RUN_ID).")
         corpus = _corpus(args.corpus, args)
     model = ModelConfig(cell=args.cell, layers=args.layers, units=args.units, embedding=args.embedding,
-                        dropout=args.dropout).validate()
+                        dropout=args.dropout, weight_drop=args.weight_drop).validate()
     given = {k: getattr(args, k) for k in FLAG_FIELDS + BOOL_FLAG_FIELDS if getattr(args, k) is not None}
     cfg = TrainConfig(**given).validate()
     if args.resume:

@@ -24,6 +24,7 @@ class ModelConfig:
     units: int = 256             # hidden units per recurrent layer
     embedding: int = 64          # embedding width
     dropout: float = 0.0         # dropout between recurrent layers and before the output, 0..0.8
+    weight_drop: float = 0.0     # GRU: share of the recurrent weights dropped at each training step (DropConnect), 0..0.8
 
     def validate(self) -> "ModelConfig":
         if self.cell not in CELLS:
@@ -32,6 +33,9 @@ class ModelConfig:
         _check_int("units", self.units, 1, 4096)
         _check_int("embedding", self.embedding, 1, 4096)
         _check_float("dropout", self.dropout, 0.0, 0.8)
+        _check_float("weight_drop", self.weight_drop, 0.0, 0.8)
+        if self.weight_drop > 0 and self.cell != "gru":
+            raise ConfigError("weight_drop (recurrent weight dropout) is for GRU models only")
         if self.vocab_size < 0:
             raise ConfigError("vocab_size must not be negative")
         return self

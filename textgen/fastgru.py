@@ -42,17 +42,18 @@ def _fast_bf16_here() -> bool:
 
 
 def resolve(kernel: str, cell: str, seq_len: int, stateful: bool = False, jit_compile: bool = False,
-            layers: int = 1) -> str:
+            layers: int = 1, weight_drop: float = 0.0) -> str:
     """Which GRU implementation a training run uses: "keras", "float32" or "bfloat16".
 
     "auto" takes the bfloat16 kernel where the CPU has AMX bfloat16 (and TensorFlow uses oneDNN and
     no GPU), and Keras' GRU elsewhere. Keras' GRU is always used for other cells, carried-state
-    training, XLA, and windows x layers over MAX_UNROLL.
+    training, XLA, and windows x layers over MAX_UNROLL. Where "auto" would take Keras' GRU, a run
+    with recurrent weight dropout takes the float32 kernel instead: only Inkwell's kernel drops weights.
     """
     if (cell != "gru" or stateful or jit_compile or seq_len * layers > MAX_UNROLL or kernel == "keras"):
         return "keras"
     if kernel == "auto":
-        return "bfloat16" if _fast_bf16_here() else "keras"
+        return "bfloat16" if _fast_bf16_here() else ("float32" if weight_drop > 0 else "keras")
     return kernel
 
 
@@ -118,13 +119,21 @@ def layer_class():
     import tensorflow as tf
 
     class InkwellGRU(keras.layers.Layer):
-        """Keras' GRU(return_sequences=True, reset_after=True) for training, from a zero state."""
+        """Keras' GRU(return_sequences=True, reset_after=True) for training, from a zero state.
 
-        def __init__(self, units: int, precision: str = "float32", **kwargs):
+        weight_drop > 0: at each training step a fresh mask drops that share of the recurrent kernel's
+        entries (scaling the rest by 1 / (1 - weight_drop)), the same mask for every window and time step
+        of the batch (DropConnect on the hidden-to-hidden weights). Outside training the full kernel is used.
+        """
+
+        def __init__(self, units: int, precision: str = "float32", weight_drop: float = 0.0, **kwargs):
             super().__init__(**kwargs)
             if precision not in ("float32", "bfloat16"):
                 raise ValueError(f"precision must be float32 or bfloat16, not {precision!r}")
-            self.units, self.precision = units, precision
+            if not 0.0 <= weight_drop < 1.0:
+                raise ValueError(f"weight_drop must be in [0, 1), not {weight_drop!r}")
+            self.units, self.precision, self.weight_drop = units, precision, weight_drop
+            self.seed_generator = keras.random.SeedGenerator() if weight_drop > 0 else None
 
         def build(self, input_shape):
             d, u = input_shape[-1], self.units
@@ -136,15 +145,18 @@ def layer_class():
         def compute_output_shape(self, input_shape):
             return (*input_shape[:-1], self.units)
 
-        def call(self, x):
+        def call(self, x, training=None):
             xt = tf.transpose(x, [1, 0, 2])                                          # (T, B, d)
             xp = tf.einsum("tbd,dk->tbk", xt, self.kernel) + self.bias[0]           # (T, B, 3u)
             h0 = tf.zeros([tf.shape(x)[0], self.units], dtype=xp.dtype)
-            H = _sequence_fn(self.precision == "bfloat16")(
-                xp, tf.identity(self.recurrent_kernel), self.bias[1], h0)
+            U = tf.identity(self.recurrent_kernel)
+            if training and self.weight_drop > 0:   # outside the custom gradient: dU is masked by autodiff
+                U = keras.random.dropout(U, self.weight_drop, seed=self.seed_generator)
+            H = _sequence_fn(self.precision == "bfloat16")(xp, U, self.bias[1], h0)
             return tf.transpose(H, [1, 0, 2])                                        # (B, T, u)
 
         def get_config(self):
-            return {**super().get_config(), "units": self.units, "precision": self.precision}
+            return {**super().get_config(), "units": self.units, "precision": self.precision,
+                    "weight_drop": self.weight_drop}
 
     return InkwellGRU

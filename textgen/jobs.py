@@ -28,7 +28,7 @@ def config_args(model: ModelConfig, cfg: TrainConfig) -> list[str]:
     """The command-line flags that rebuild these configs in a worker."""
     m, t = to_dict(model), to_dict(cfg)
     args = ["--cell", m["cell"], "--layers", str(m["layers"]), "--units", str(m["units"]),
-            "--embedding", str(m["embedding"]), "--dropout", repr(m["dropout"])]
+            "--embedding", str(m["embedding"]), "--dropout", repr(m["dropout"]), "--weight-drop", repr(m["weight_drop"])]
     for key in FLAG_FIELDS:
         args += ["--" + key.replace("_", "-"), str(t[key])]
     return args + ["--" + key.replace("_", "-") for key in BOOL_FLAG_FIELDS if t[key]]

@@ -53,7 +53,8 @@ def build_model(cfg: ModelConfig, seed: int = 0, stateful_batch: int | None = No
         reference = build_model(cfg, seed)   # Keras' initial weights for this seed
         keras.utils.set_random_seed(seed)    # ... and the same seeds from here on (dropout), as if built alone
         fast = layer_class()
-        layer_cls = lambda units, name, **kw: fast(units, precision=gru_kernel, name=name)  # noqa: E731
+        layer_cls = lambda units, name, **kw: fast(units, precision=gru_kernel, weight_drop=cfg.weight_drop,  # noqa: E731
+                                                   name=name)
     else:
         layer_cls = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cfg.cell]
     inputs = keras.Input(batch_shape=(stateful_batch, None), dtype="int32", name="ids")  # (batch, time)

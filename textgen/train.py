@@ -288,11 +288,14 @@ def _fit(reg, run_id, run_dir, model_cfg, cfg, vocab, text, base_ckpt, resuming,
 
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     kernel = fastgru.resolve(cfg.gru_kernel, model_cfg.cell, cfg.seq_len, cfg.carry_state, cfg.jit_compile,
-                             model_cfg.layers)
+                             model_cfg.layers, model_cfg.weight_drop)
     if cfg.gru_kernel in ("float32", "bfloat16") and kernel == "keras":
         emit({"type": "note", "message": "Inkwell's GRU kernel does not apply to this run (it trains stateless GRU "
                                          f"layers over at most {fastgru.MAX_UNROLL} steps x layers, without XLA): "
                                          "training with Keras' layers."})
+    if model_cfg.weight_drop > 0 and kernel == "keras":
+        emit({"type": "note", "message": "Recurrent weight dropout needs Inkwell's GRU kernel, which does not apply "
+                                         "to this run: training without it."})
     saved_model_cfg, saved_cfg, meta = read_config(run_dir)
     if meta.get("gru_kernel") != kernel:   # which kernel trained the run: it is not in the config when "auto"
         write_config(run_dir, saved_model_cfg, saved_cfg, {**meta, "gru_kernel": kernel})
