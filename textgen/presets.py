@@ -46,7 +46,7 @@ PRESETS = {
                                 schedule="cosine", warmup_steps=50, clipnorm=1.0)),
     "Long": Preset("Long", "About 20 minutes: one wide GRU layer reading word pieces, for phrasing and "
                            "longer-range structure.",
-                   ModelConfig(cell="gru", layers=1, units=768, embedding=128, dropout=0.45),
+                   ModelConfig(cell="gru", layers=1, units=768, embedding=256, dropout=0.45, weight_drop=0.3),
                    TrainConfig(level="subword", subword_vocab=2048, seq_len=100, batch_size=64, epochs=1000,
                                time_budget=1200, lr=3e-3, schedule="cosine", warmup_steps=100, clipnorm=1.0)),
 }
