@@ -25,7 +25,7 @@ FIELDS = {
     "subword_vocab": ("Word pieces", int, 260, 32000, 64, "Word-piece level: how many pieces (common runs of "
                       "letters such as ' the' or 'ing') to learn from the text."),
     "dropout": ("Dropout", float, 0.0, 0.8, 0.05, "Between layers and before the output, while training; helps on small texts."),
-    "weight_drop": ("Recurrent weight dropout", float, 0.0, 0.8, 0.05, "GRU only: at each training step, drops this "
+    "weight_drop": ("Recurrent weight dropout (GRU only)", float, 0.0, 0.8, 0.05, "At each training step, drops this "
                     "share of the weights that carry the memory from one step to the next. Like dropout, it keeps "
                     "a model from learning its text by heart."),
     "seq_len": ("Sequence length", int, 4, 1000, 4, "Tokens the model reads before each prediction during training."),
@@ -71,10 +71,11 @@ def apply_preset() -> None:
 if PRESET_KEY not in st.session_state:
     st.session_state[PRESET_KEY] = "Quick"
     apply_preset()
-# Keep the hidden fields' values when the Custom expander is collapsed or the page is left.
+# Keep the hidden fields' values when the Custom expander is collapsed or the page is left; a field
+# added since this session began starts from the chosen preset's value (Quick's under Custom).
+_preset_vals = preset_values(st.session_state[PRESET_KEY] if st.session_state[PRESET_KEY] != CUSTOM else "Quick")
 for _k in [*FIELDS, "schedule", "carry_state"]:
-    if "hp_" + _k in st.session_state:
-        st.session_state["hp_" + _k] = st.session_state["hp_" + _k]
+    st.session_state["hp_" + _k] = st.session_state.get("hp_" + _k, _preset_vals[_k])
 
 ui.header("Train", "Teach a recurrent network your text, and watch it learn to write like it.")
 reg = ui.registry()

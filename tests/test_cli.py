@@ -118,6 +118,8 @@ def _bad_inputs(tmp: Path) -> list[tuple[list, str]]:
         (["train", tmp / "ok.txt", "--weight-decay", "2"], "weight_decay must be between 0 and 1, not 2"),
         (["train", tmp / "ok.txt", "--cell", "gru", "--weight-drop", "0.9"], "weight_drop must be between 0 and 0.8, not 0.9"),
         (["train", tmp / "ok.txt", "--cell", "lstm", "--weight-drop", "0.2"], "weight_drop (recurrent weight dropout) is for GRU models only"),
+        (["train", tmp / "ok.txt", "--finetune", "20990101-000000-abcdef", "--weight-drop", "0.2"],
+         "--finetune keeps the run's model; --weight-drop cannot change it."),
         (["train", tmp / "ok.txt", "--units", "many"], "invalid int value"),
         (["train"], "needs at least one text file"),
         (["train", "--resume", "../../etc/passwd"], "is not a run id"),

@@ -222,6 +222,8 @@ def test_weight_drop_is_for_grus_and_takes_inkwells_kernel(monkeypatch):
     assert fastgru.resolve("auto", "gru", 100) == "keras"
     assert fastgru.resolve("auto", "gru", 100, weight_drop=0.3) == "float32"   # only Inkwell's kernel drops weights
     assert fastgru.resolve("keras", "gru", 100, weight_drop=0.3) == "keras"    # asked for by name: honoured
+    monkeypatch.setattr(fastgru, "_gpu_here", lambda: True)
+    assert fastgru.resolve("auto", "gru", 100, weight_drop=0.3) == "keras"     # a GPU keeps cuDNN's GRU
 
 
 def test_weight_drop_reaches_training_and_is_saved(tmp_path):
@@ -229,10 +231,12 @@ def test_weight_drop_reaches_training_and_is_saved(tmp_path):
     model = ModelConfig(cell="gru", layers=1, units=16, embedding=8)
     cfg = TrainConfig(seq_len=20, batch_size=8, epochs=1, lr=0.01, sample_length=0, gru_kernel="float32")
     plain = train(load_corpus(text), model, cfg, workspace=tmp_path / "a")
+    again = train(load_corpus(text), model, cfg, workspace=tmp_path / "c")
     dropped = train(load_corpus(text), dataclasses.replace(model, weight_drop=0.5), cfg,
                     workspace=tmp_path / "b")
     saved = json.loads((dropped.run_dir / "config.json").read_text())
     assert saved["model"]["weight_drop"] == 0.5
     a = atomic.read_npz(plain.run_dir / "weights.npz")["rnn_0/recurrent"]
     b = atomic.read_npz(dropped.run_dir / "weights.npz")["rnn_0/recurrent"]
+    np.testing.assert_array_equal(a, atomic.read_npz(again.run_dir / "weights.npz")["rnn_0/recurrent"])   # a rerun is exact
     assert a.shape == b.shape and not np.allclose(a, b)   # same seed, same data: only the masks differ

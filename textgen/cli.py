@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from .config import BOOL_FLAG_FIELDS, CELLS, FLAG_FIELDS, GRU_KERNELS, LEVELS, ModelConfig, TrainConfig
+from .config import (BOOL_FLAG_FIELDS, CELLS, FLAG_FIELDS, GRU_KERNELS, LEVELS, MODEL_FLAG_FIELDS, ModelConfig,
+                     TrainConfig)
 from .errors import InkwellError
 
 
@@ -31,10 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     d_m, d_t = ModelConfig(), TrainConfig()
     t.add_argument("--level", choices=LEVELS, default=None, help=f"default {d_t.level}")
     t.add_argument("--cell", choices=CELLS, default=d_m.cell)
-    for name, typ, default in (("layers", int, d_m.layers), ("units", int, d_m.units),
-                               ("embedding", int, d_m.embedding), ("dropout", float, d_m.dropout),
-                               ("weight_drop", float, d_m.weight_drop)):
-        t.add_argument("--" + name.replace("_", "-"), type=typ, default=default)
+    for name in MODEL_FLAG_FIELDS[1:]:   # the cell has choices, above
+        default = getattr(d_m, name)
+        t.add_argument("--" + name.replace("_", "-"), type=type(default), default=default)
     t.add_argument("--gru-kernel", choices=GRU_KERNELS, default=None,
                    help=f"GRU training kernel (default {d_t.gru_kernel}: Inkwell's bfloat16 kernel on CPUs with AMX)")
     for name in (f for f in FLAG_FIELDS if f not in ("level", "gru_kernel")):   # these two have choices, above
@@ -137,8 +137,15 @@ def _cmd_train(args) -> int:
         if not args.corpus:
             raise InkwellError("train needs at least one text file (or --resume RUN_ID).")
         corpus = _corpus(args.corpus, args)
-    model = ModelConfig(cell=args.cell, layers=args.layers, units=args.units, embedding=args.embedding,
-                        dropout=args.dropout, weight_drop=args.weight_drop).validate()
+    flags = {k: getattr(args, k) for k in MODEL_FLAG_FIELDS}
+    if args.resume or args.finetune:   # the model is the run's own: a model flag would be ignored, so say so
+        changed = [k for k, v in flags.items() if v != getattr(ModelConfig(), k)]
+        if changed:
+            mode = "--resume" if args.resume else "--finetune"
+            raise InkwellError(f"{mode} keeps the run's model; --{changed[0].replace('_', '-')} cannot change it.")
+        model = ModelConfig()
+    else:
+        model = ModelConfig(**flags).validate()
     given = {k: getattr(args, k) for k in FLAG_FIELDS + BOOL_FLAG_FIELDS if getattr(args, k) is not None}
     cfg = TrainConfig(**given).validate()
     if args.resume:

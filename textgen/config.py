@@ -95,6 +95,8 @@ class TrainConfig:
 FLAG_FIELDS = ("level", "max_vocab", "subword_vocab", "seq_len", "batch_size", "epochs", "time_budget", "lr", "schedule",
                "warmup_steps", "clipnorm", "weight_decay", "val_fraction", "patience", "seed", "sample_length", "gru_kernel")
 BOOL_FLAG_FIELDS = ("carry_state",)
+# The ModelConfig fields the command line sets (--cell, --layers, ...); vocab_size comes from the text.
+MODEL_FLAG_FIELDS = ("cell", "layers", "units", "embedding", "dropout", "weight_drop")
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:

@@ -33,12 +33,17 @@ def cpu_has_bf16_matmul(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return any(line.startswith("flags") and "amx_bf16" in line.split() for line in text.splitlines())
 
 
+def _gpu_here() -> bool:
+    """A GPU TensorFlow can see (where Keras' GRU uses cuDNN)."""
+    tf = sys.modules.get("tensorflow")   # a worker has imported it by now; nothing here imports it
+    return tf is not None and bool(tf.config.list_physical_devices("GPU"))
+
+
 def _fast_bf16_here() -> bool:
-    """AMX bfloat16 on the CPU, reached through oneDNN, and no GPU (where Keras' GRU would use cuDNN)."""
+    """AMX bfloat16 on the CPU, reached through oneDNN, and no GPU."""
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip() == "0" or not cpu_has_bf16_matmul():
         return False
-    tf = sys.modules.get("tensorflow")   # a worker has imported it by now; nothing here imports it
-    return tf is None or not tf.config.list_physical_devices("GPU")
+    return not _gpu_here()
 
 
 def resolve(kernel: str, cell: str, seq_len: int, stateful: bool = False, jit_compile: bool = False,
@@ -47,13 +52,16 @@ def resolve(kernel: str, cell: str, seq_len: int, stateful: bool = False, jit_co
 
     "auto" takes the bfloat16 kernel where the CPU has AMX bfloat16 (and TensorFlow uses oneDNN and
     no GPU), and Keras' GRU elsewhere. Keras' GRU is always used for other cells, carried-state
-    training, XLA, and windows x layers over MAX_UNROLL. Where "auto" would take Keras' GRU, a run
-    with recurrent weight dropout takes the float32 kernel instead: only Inkwell's kernel drops weights.
+    training, XLA, and windows x layers over MAX_UNROLL. Where "auto" would take Keras' GRU on a CPU,
+    a run with recurrent weight dropout takes the float32 kernel instead (only Inkwell's kernel drops
+    weights); on a GPU it keeps Keras' GRU (cuDNN), and the run says it trains without weight dropout.
     """
     if (cell != "gru" or stateful or jit_compile or seq_len * layers > MAX_UNROLL or kernel == "keras"):
         return "keras"
     if kernel == "auto":
-        return "bfloat16" if _fast_bf16_here() else ("float32" if weight_drop > 0 else "keras")
+        if _fast_bf16_here():
+            return "bfloat16"
+        return "float32" if weight_drop > 0 and not _gpu_here() else "keras"
     return kernel
 
 

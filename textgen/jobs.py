@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import BOOL_FLAG_FIELDS, FLAG_FIELDS, ModelConfig, TrainConfig, env_int, to_dict
+from .config import BOOL_FLAG_FIELDS, FLAG_FIELDS, MODEL_FLAG_FIELDS, ModelConfig, TrainConfig, env_int, to_dict
 from .errors import RunError
 from .runs import Registry
 
@@ -27,8 +27,9 @@ def max_jobs() -> int:
 def config_args(model: ModelConfig, cfg: TrainConfig) -> list[str]:
     """The command-line flags that rebuild these configs in a worker."""
     m, t = to_dict(model), to_dict(cfg)
-    args = ["--cell", m["cell"], "--layers", str(m["layers"]), "--units", str(m["units"]),
-            "--embedding", str(m["embedding"]), "--dropout", repr(m["dropout"]), "--weight-drop", repr(m["weight_drop"])]
+    args = []
+    for key in MODEL_FLAG_FIELDS:
+        args += ["--" + key.replace("_", "-"), str(m[key])]
     for key in FLAG_FIELDS:
         args += ["--" + key.replace("_", "-"), str(t[key])]
     return args + ["--" + key.replace("_", "-") for key in BOOL_FLAG_FIELDS if t[key]]
