@@ -25,9 +25,9 @@ FIELDS = {
     "subword_vocab": ("Word pieces", int, 260, 32000, 64, "Word-piece level: how many pieces (common runs of "
                       "letters such as ' the' or 'ing') to learn from the text."),
     "dropout": ("Dropout", float, 0.0, 0.8, 0.05, "Between layers and before the output, while training; helps on small texts."),
-    "weight_drop": ("Recurrent weight dropout (GRU only)", float, 0.0, 0.8, 0.05, "At each training step, drops this "
-                    "share of the weights that carry the memory from one step to the next. Like dropout, it keeps "
-                    "a model from learning its text by heart."),
+    "weight_drop": ("Weight dropout (GRU)", float, 0.0, 0.8, 0.05, "GRU only. At each training step, drops this "
+                    "share of the recurrent weights, the ones that carry the memory from one step to the next. "
+                    "Like dropout, it keeps a model from learning its text by heart."),
     "seq_len": ("Sequence length", int, 4, 1000, 4, "Tokens the model reads before each prediction during training."),
     "batch_size": ("Batch size", int, 1, 1024, 8, None),
     "epochs": ("Epochs (at most)", int, 1, 5000, 1, "Passes over the text; the time budget may stop it sooner."),
