@@ -229,3 +229,29 @@ def test_carry_state_switch_reaches_the_worker(workspace):
     assert run["status"] == "done", run["message"]
     config = json.loads((reg.run_dir(run_id) / "config.json").read_text())
     assert config["train"]["carry_state"] is True
+
+
+def test_weight_dropout_slider_is_for_grus_only(workspace):
+    library.save_corpus("Lamp words", load_corpus(tiny_text()))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="train_preset").set_value("Long").run()
+    at.toggle(key="train_show_hp").set_value(True).run()
+    slider = at.slider(key="hp_weight_drop")
+    assert slider.value == PRESETS["Long"].model.weight_drop > 0 and slider.disabled   # a preset's value, read only
+    at.radio(key="train_preset").set_value("Custom").run()
+    assert not at.slider(key="hp_weight_drop").disabled
+    for key, value in TINY.items():
+        at.number_input(key=key).set_value(value)
+    at.segmented_control(key="train_level").set_value("char")
+    at.radio(key="train_cell").set_value("lstm").run()
+    assert at.slider(key="hp_weight_drop").disabled          # other cells have no weight dropout ...
+    assert not at.error and not at.exception                  # ... and Long's value left in it is no error
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception, at.exception
+    reg = Registry()
+    run_id = reg.list_runs()[0]["id"]
+    args = json.loads(reg.get_run(run_id)["args"])
+    assert args[args.index("--cell") + 1] == "lstm" and args[args.index("--weight-drop") + 1] == "0.0"
+    run = wait_for(reg, run_id, lambda r: r["status"] not in ("queued", "running"))
+    assert run["status"] == "done", run["message"]
+    assert json.loads((reg.run_dir(run_id) / "config.json").read_text())["model"]["weight_drop"] == 0.0
