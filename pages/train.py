@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import streamlit as st
 
@@ -17,30 +18,59 @@ CUSTOM = "Custom"
 STARTED = "train_started_toast"   # a run was just started: toast it on the rerun that shows its panel
 PRESET_KEY, CELL_KEY, LEVEL_KEY, CORPUS_KEY, LABEL_KEY = "train_preset", "train_cell", "train_level", "train_corpus", "train_label"
 
-# widget key -> (label, kind, min, max, step, help); values come from the chosen preset unless Custom.
+
+class Field(NamedTuple):
+    """One hyperparameter widget. widget: "number", "fine" (a number shown to four places) or "slider";
+    cells: the recurrent cells it applies to (None: all); for the others it is greyed out and sent as `off`."""
+    label: str
+    kind: type
+    lo: float
+    hi: float
+    step: float
+    help: str | None = None
+    widget: str = "number"
+    cells: tuple[str, ...] | None = None
+    off: float = 0
+
+
+# widget key -> Field; values come from the chosen preset unless Custom.
 FIELDS = {
-    "layers": ("Layers", int, 1, 4, 1, "Stacked recurrent layers."),
-    "units": ("Units per layer", int, 8, 2048, 8, "Hidden state size: the model's memory."),
-    "embedding": ("Embedding width", int, 4, 1024, 4, None),
-    "subword_vocab": ("Word pieces", int, 260, 32000, 64, "Word-piece level: how many pieces (common runs of "
-                      "letters such as ' the' or 'ing') to learn from the text."),
-    "dropout": ("Dropout", float, 0.0, 0.8, 0.05, "Between layers and before the output, while training; helps on small texts."),
-    "weight_drop": ("Weight dropout (GRU)", float, 0.0, 0.8, 0.05, "GRU only. At each training step, drops this "
-                    "share of the recurrent weights, the ones that carry the memory from one step to the next. "
-                    "Like dropout, it keeps a model from learning its text by heart."),
-    "seq_len": ("Sequence length", int, 4, 1000, 4, "Tokens the model reads before each prediction during training."),
-    "batch_size": ("Batch size", int, 1, 1024, 8, None),
-    "epochs": ("Epochs (at most)", int, 1, 5000, 1, "Passes over the text; the time budget may stop it sooner."),
-    "time_budget": ("Time budget (minutes, 0 = none)", float, 0.0, 24 * 60.0, 1.0, None),
-    "lr": ("Learning rate", float, 1e-5, 0.1, 1e-4, "Adam's step size; lower it if the loss explodes."),
-    "warmup_steps": ("Warm-up steps", int, 0, 100_000, 10, "Cosine schedule: steps of linear warm-up."),
-    "clipnorm": ("Gradient clipping (0 = off)", float, 0.0, 100.0, 0.5, None),
-    "weight_decay": ("Weight decay (0 = off)", float, 0.0, 1.0, 0.01, "Shrinks the weights a little at every step "
-                     "(AdamW); like dropout, it keeps a model from learning a small text by heart."),
-    "val_fraction": ("Validation fraction", float, 0.02, 0.5, 0.01, "The end of the text, held out to measure progress."),
-    "patience": ("Early stopping patience (0 = off)", int, 0, 100, 1, "Epochs without improvement before stopping."),
-    "seed": ("Seed", int, 0, 2**31 - 1, 1, "Same seed, same run."),
+    "layers": Field("Layers", int, 1, 4, 1, "Stacked recurrent layers."),
+    "units": Field("Units per layer", int, 8, 2048, 8, "Hidden state size: the model's memory."),
+    "embedding": Field("Embedding width", int, 4, 1024, 4),
+    "subword_vocab": Field("Word pieces", int, 260, 32000, 64, "Word-piece level: how many pieces (common runs of "
+                           "letters such as ' the' or 'ing') to learn from the text."),
+    "dropout": Field("Dropout", float, 0.0, 0.8, 0.05, "Between layers and before the output, while training; helps on "
+                     "small texts.", widget="slider"),
+    "weight_drop": Field("Weight dropout (GRU)", float, 0.0, 0.8, 0.05, "GRU only. At each training step, drops this "
+                         "share of the recurrent weights, the ones that carry the memory from one step to the next. "
+                         "Like dropout, it keeps a model from learning its text by heart.", widget="slider", cells=("gru",)),
+    "seq_len": Field("Sequence length", int, 4, 1000, 4, "Tokens the model reads before each prediction during training."),
+    "batch_size": Field("Batch size", int, 1, 1024, 8),
+    "epochs": Field("Epochs (at most)", int, 1, 5000, 1, "Passes over the text; the time budget may stop it sooner."),
+    "time_budget": Field("Time budget (minutes, 0 = none)", float, 0.0, 24 * 60.0, 1.0),
+    "lr": Field("Learning rate", float, 1e-5, 0.1, 1e-4, "Adam's step size; lower it if the loss explodes.", widget="fine"),
+    "warmup_steps": Field("Warm-up steps", int, 0, 100_000, 10, "Cosine schedule: steps of linear warm-up."),
+    "clipnorm": Field("Gradient clipping (0 = off)", float, 0.0, 100.0, 0.5),
+    "weight_decay": Field("Weight decay (0 = off)", float, 0.0, 1.0, 0.01, "Shrinks the weights a little at every step "
+                          "(AdamW); like dropout, it keeps a model from learning a small text by heart.", widget="fine"),
+    "val_fraction": Field("Validation fraction", float, 0.02, 0.5, 0.01, "The end of the text, held out to measure "
+                          "progress.", widget="slider"),
+    "patience": Field("Early stopping patience (0 = off)", int, 0, 100, 1, "Epochs without improvement before stopping."),
+    "seed": Field("Seed", int, 0, 2**31 - 1, 1, "Same seed, same run."),
 }
+
+
+def applies(k: str, cell: str) -> bool:
+    return FIELDS[k].cells is None or cell in FIELDS[k].cells
+
+
+def field_value(k: str, cell: str, value):
+    """The value a field sends for this cell: its own, or `off` where it does not apply (its widget is greyed out)."""
+    f = FIELDS[k]
+    return f.kind(value) if applies(k, cell) else f.kind(f.off)
+
+
 MODEL_FIELDS = ("layers", "units", "embedding", "dropout", "weight_drop")
 BEST, LAST = "Best score", "Latest score"   # metric labels stay short: long ones are cut off on a projector
 SCORE_NOTE = "Score: bits per character on text held back from training (lower is better)."
@@ -142,16 +172,14 @@ def setup() -> None:
         hp_box.caption("These are the preset's values; choose Custom to change them." if not custom else
                        "Every value is yours to set; the estimate below follows them.")
         cols = hp_box.columns(4)
-        for i, (k, (label, kind, lo, hi, step, hlp)) in enumerate(FIELDS.items()):
-            col = cols[i % 4]
-            if k in ("dropout", "weight_drop", "val_fraction"):
-                col.slider(label, lo, hi, step=step, key="hp_" + k, help=hlp,
-                           disabled=not custom or (k == "weight_drop" and cell != "gru"))
-            elif k in ("lr", "weight_decay"):   # small values: more places than the default two
-                col.number_input(label, lo, hi, step=step, format="%.4f", key="hp_" + k, help=hlp, disabled=not custom)
+        for i, (k, f) in enumerate(FIELDS.items()):
+            col, common = cols[i % 4], dict(key="hp_" + k, help=f.help, disabled=not custom or not applies(k, cell))
+            if f.widget == "slider":
+                col.slider(f.label, f.lo, f.hi, step=f.step, **common)
+            elif f.widget == "fine":   # small values: more places than the default two
+                col.number_input(f.label, f.lo, f.hi, step=f.step, format="%.4f", **common)
             else:
-                col.number_input(label, kind(lo), kind(hi), step=kind(step), key="hp_" + k, help=hlp,
-                                 disabled=not custom)
+                col.number_input(f.label, f.kind(f.lo), f.kind(f.hi), step=f.kind(f.step), **common)
         cols[len(FIELDS) % 4].selectbox("Learning-rate schedule", ["cosine", "constant"], key="hp_schedule",
                                         disabled=not custom)
         cols[(len(FIELDS) + 1) % 4].checkbox(
@@ -161,15 +189,10 @@ def setup() -> None:
     hp = {k: st.session_state["hp_" + k] for k in [*FIELDS, "schedule"]}
     hp["carry_state"] = st.session_state.get("hp_carry_state", False)
     try:
-        model = ModelConfig(cell=cell, **{k: int(hp[k]) if FIELDS[k][1] is int else float(hp[k])
-                                          for k in MODEL_FIELDS if k != "weight_drop"},
-                            weight_drop=float(hp["weight_drop"]) if cell == "gru" else 0.0)   # the slider is off for other cells
-        cfg = TrainConfig(level=level, subword_vocab=int(hp["subword_vocab"]), seq_len=int(hp["seq_len"]), batch_size=int(hp["batch_size"]),
-                          epochs=int(hp["epochs"]), time_budget=float(hp["time_budget"]) * 60, lr=float(hp["lr"]),
-                          schedule=hp["schedule"], warmup_steps=int(hp["warmup_steps"]),
-                          clipnorm=float(hp["clipnorm"]), weight_decay=float(hp["weight_decay"]),
-                          val_fraction=float(hp["val_fraction"]),
-                          patience=int(hp["patience"]), seed=int(hp["seed"]), carry_state=bool(hp["carry_state"]))
+        model = ModelConfig(cell=cell, **{k: field_value(k, cell, hp[k]) for k in MODEL_FIELDS})
+        train_vals = {k: field_value(k, cell, hp[k]) for k in FIELDS if k not in MODEL_FIELDS}
+        train_vals["time_budget"] *= 60   # the field is in minutes
+        cfg = TrainConfig(level=level, schedule=hp["schedule"], carry_state=bool(hp["carry_state"]), **train_vals)
         model.validate()
         cfg.validate()
     except textgen.InkwellError as e:
