@@ -65,12 +65,17 @@ def test_bfloat16_kernel_is_close_to_keras_gru():
     assert vf == pytest.approx(vr, rel=1e-3)
     assert np.abs(lf - lr).max() > 0      # it really is a different product
     # bfloat16 keeps about 3 significant digits: each gate's block of each recurrent-layer gradient
-    # (kernel, recurrent kernel, both biases) and every other gradient within 2% of its own scale
+    # (kernel, recurrent kernel, both biases) and every other gradient within 2% of its own scale, except
+    # the output bias: its gradient sums (probability - target) over every position and nearly cancels,
+    # while the output layer's bfloat16 logits move each probability by up to 0.4%: within 10%.
     blocks = [g for g in gr[:1] + gr[4:]] + [b for g in gr[1:4] for b in np.split(g, 3, axis=-1)]
     fast_blocks = [g for g in gf[:1] + gf[4:]] + [b for g in gf[1:4] for b in np.split(g, 3, axis=-1)]
-    for a, b in zip(blocks, fast_blocks, strict=True):
+    tolerance = [2e-2, 2e-2, 1e-1] + [2e-2] * 9
+    for a, b, tol in zip(blocks, fast_blocks, tolerance, strict=True):
         assert np.abs(a).max() > 0
-        assert np.abs(a - b).max() <= 2e-2 * np.abs(a).max()
+        assert np.abs(a - b).max() <= tol * np.abs(a).max()
+    assert fast.get_layer("logits").compute_dtype == "bfloat16" and fast.output.dtype == "float32"
+    assert ref.get_layer("logits").compute_dtype == "float32"
 
 
 def test_fast_kernel_refuses_other_cells_and_stateful_models():

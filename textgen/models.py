@@ -35,7 +35,8 @@ def build_model(cfg: ModelConfig, seed: int = 0, stateful_batch: int | None = No
     With stateful_batch the batch size is fixed and each recurrent layer keeps its state from one
     call to the next (carried-state training); the weights are the same either way.
     gru_kernel "float32" or "bfloat16" (a GRU model, for training only) builds the layers from
-    fastgru.InkwellGRU, starting from the same weights as Keras' GRU for this seed.
+    fastgru.InkwellGRU, starting from the same weights as Keras' GRU for this seed; with "bfloat16" the
+    output layer's products run in bfloat16 too (same weights, logits in float32).
     """
     import keras
 
@@ -64,7 +65,14 @@ def build_model(cfg: ModelConfig, seed: int = 0, stateful_batch: int | None = No
                       name=f"rnn_{i}")(x)                                                 # (batch, time, units)
         if cfg.dropout > 0:
             x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
-    logits = keras.layers.Dense(cfg.vocab_size, name="logits")(x)                    # (batch, time, vocab)
+    if gru_kernel == "bfloat16":
+        # The output layer's products in bfloat16 too (Keras' mixed policy: float32 weights, bfloat16
+        # products), and the logits back in float32 for the loss. On Long's shapes this layer was 40% of a
+        # training step in float32.
+        x = keras.layers.Dense(cfg.vocab_size, name="logits", dtype="mixed_bfloat16")(x)
+        logits = keras.layers.Activation("linear", dtype="float32", name="logits_float32")(x)
+    else:
+        logits = keras.layers.Dense(cfg.vocab_size, name="logits")(x)                # (batch, time, vocab)
     model = keras.Model(inputs, logits, name=f"inkwell_{cfg.cell}")
     if gru_kernel != "keras":
         model.set_weights(reference.get_weights())
