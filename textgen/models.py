@@ -65,14 +65,14 @@ def build_model(cfg: ModelConfig, seed: int = 0, stateful_batch: int | None = No
                       name=f"rnn_{i}")(x)                                                 # (batch, time, units)
         if cfg.dropout > 0:
             x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
+    # With the bfloat16 kernel the output layer's product runs in bfloat16 too (float32 weights, bias
+    # and logits): on Long's shapes this layer was 40% of a training step in float32.
+    dense = keras.layers.Dense
     if gru_kernel == "bfloat16":
-        # The output layer's products in bfloat16 too (Keras' mixed policy: float32 weights, bfloat16
-        # products), and the logits back in float32 for the loss. On Long's shapes this layer was 40% of a
-        # training step in float32.
-        x = keras.layers.Dense(cfg.vocab_size, name="logits", dtype="mixed_bfloat16")(x)
-        logits = keras.layers.Activation("linear", dtype="float32", name="logits_float32")(x)
-    else:
-        logits = keras.layers.Dense(cfg.vocab_size, name="logits")(x)                # (batch, time, vocab)
+        from .fastgru import logits_class
+
+        dense = logits_class()
+    logits = dense(cfg.vocab_size, name="logits")(x)                                  # (batch, time, vocab)
     model = keras.Model(inputs, logits, name=f"inkwell_{cfg.cell}")
     if gru_kernel != "keras":
         model.set_weights(reference.get_weights())
