@@ -1,6 +1,7 @@
 """Train: choose a corpus and a model, start a worker, watch the loss fall and the samples improve."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import NamedTuple
 
@@ -21,7 +22,8 @@ PRESET_KEY, CELL_KEY, LEVEL_KEY, CORPUS_KEY, LABEL_KEY = "train_preset", "train_
 
 class Field(NamedTuple):
     """One hyperparameter widget. widget: "number", "fine" (a number shown to four places) or "slider";
-    cells: the recurrent cells it applies to (None: all); for the others it is greyed out and sent as `off`."""
+    cells: the recurrent cells it applies to (None: all); for the others it is greyed out and sent as `off`.
+    scale: the config holds the field's value times this (the time budget is shown in minutes, kept in seconds)."""
     label: str
     kind: type
     lo: float
@@ -31,6 +33,7 @@ class Field(NamedTuple):
     widget: str = "number"
     cells: tuple[str, ...] | None = None
     off: float = 0
+    scale: int = 1
 
 
 # widget key -> Field; values come from the chosen preset unless Custom.
@@ -48,7 +51,7 @@ FIELDS = {
     "seq_len": Field("Sequence length", int, 4, 1000, 4, "Tokens the model reads before each prediction during training."),
     "batch_size": Field("Batch size", int, 1, 1024, 8),
     "epochs": Field("Epochs (at most)", int, 1, 5000, 1, "Passes over the text; the time budget may stop it sooner."),
-    "time_budget": Field("Time budget (minutes, 0 = none)", float, 0.0, 24 * 60.0, 1.0),
+    "time_budget": Field("Time budget (minutes, 0 = none)", float, 0.0, 24 * 60.0, 1.0, scale=60),
     "lr": Field("Learning rate", float, 1e-5, 0.1, 1e-4, "Adam's step size; lower it if the loss explodes.", widget="fine"),
     "warmup_steps": Field("Warm-up steps", int, 0, 100_000, 10, "Cosine schedule: steps of linear warm-up."),
     "clipnorm": Field("Gradient clipping (0 = off)", float, 0.0, 100.0, 0.5),
@@ -68,19 +71,18 @@ def applies(k: str, cell: str) -> bool:
 def field_value(k: str, cell: str, value):
     """The value a field sends for this cell: its own, or `off` where it does not apply (its widget is greyed out)."""
     f = FIELDS[k]
-    return f.kind(value) if applies(k, cell) else f.kind(f.off)
+    return f.kind(value) * f.scale if applies(k, cell) else f.kind(f.off)
 
 
-MODEL_FIELDS = ("layers", "units", "embedding", "dropout", "weight_drop")
+MODEL_FIELDS = tuple(k for k in FIELDS if k in {f.name for f in dataclasses.fields(ModelConfig)})
 BEST, LAST = "Best score", "Latest score"   # metric labels stay short: long ones are cut off on a projector
 SCORE_NOTE = "Score: bits per character on text held back from training (lower is better)."
 
 
 def preset_values(name: str) -> dict:
     p = presets.PRESETS[name]
-    vals = {k: getattr(p.model, k) for k in MODEL_FIELDS}
-    vals.update({k: getattr(p.train, k) for k in FIELDS if k not in MODEL_FIELDS})
-    vals["time_budget"] = p.train.time_budget / 60
+    vals = {k: getattr(p.model if k in MODEL_FIELDS else p.train, k) for k in FIELDS}
+    vals.update({k: v / FIELDS[k].scale for k, v in vals.items() if FIELDS[k].scale != 1})   # ints stay ints
     vals["schedule"] = p.train.schedule
     vals["carry_state"] = p.train.carry_state
     vals["level"] = p.train.level
@@ -190,9 +192,8 @@ def setup() -> None:
     hp["carry_state"] = st.session_state.get("hp_carry_state", False)
     try:
         model = ModelConfig(cell=cell, **{k: field_value(k, cell, hp[k]) for k in MODEL_FIELDS})
-        train_vals = {k: field_value(k, cell, hp[k]) for k in FIELDS if k not in MODEL_FIELDS}
-        train_vals["time_budget"] *= 60   # the field is in minutes
-        cfg = TrainConfig(level=level, schedule=hp["schedule"], carry_state=bool(hp["carry_state"]), **train_vals)
+        cfg = TrainConfig(level=level, schedule=hp["schedule"], carry_state=bool(hp["carry_state"]),
+                          **{k: field_value(k, cell, hp[k]) for k in FIELDS if k not in MODEL_FIELDS})
         model.validate()
         cfg.validate()
     except textgen.InkwellError as e:
