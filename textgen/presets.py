@@ -12,7 +12,9 @@ from .models import flops_per_token, param_count
 
 TRAIN_GFLOPS = 55.0   # achieved training rate on the reference 2-core machine (conservative)
 # Inkwell's GRU kernel in bfloat16 (fastgru.py) read 1.39x (GRU 1x256) to 1.93x (1x768) the text Keras'
-# GRU did in train() on the reference machine; the estimate takes the low end.
+# GRU did in train() on the reference machine; the estimate takes the low end. Those figures predate the
+# bfloat16 input and output products (2026-11-30: a step of Long 849 -> 618 ms), so the estimate is now
+# more conservative still for word-piece models.
 GRU_KERNEL_SPEEDUP = 1.4
 
 
