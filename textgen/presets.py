@@ -28,7 +28,8 @@ class Preset:
 
 # Measured on KJV text, 2 cores (README, "Quality at a time budget"), trained with Inkwell's GRU
 # kernel: Quick 2.004 bits/char, Short 1.733 (with the bfloat16 output layer: 1.971 and 1.780, one run).
-# Long reads 2,048 word pieces (about 3.6 characters a step). In 20-minute trials alone (windows / state carried): embedding 256 with recurrent weight
+# Long reads 2,048 word pieces (about 3.6 characters a step). In 20-minute trials alone (windows /
+# state carried): embedding 256 with recurrent weight
 # dropout 0.3 scored 1.440 / 1.397 (side by side with the tutorial: 1.446 and 1.432 on windows, +0.310
 # and +0.297; with the output layer in bfloat16, 1.428 and 1.430, +0.342 and +0.330), embedding 256
 # alone 1.447 / 1.404, embedding 128 1.456 / 1.414; weight dropout 0.5 with dropout 0.35 1.437 / 1.394
