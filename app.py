@@ -89,11 +89,9 @@ def training_now() -> None:
 
 
 # Write opens first when there is a model to write with; otherwise a newcomer starts with their text.
-write_first = ui.write_page_exists() and bool(ui.model_choices())
-pages = []
-if ui.write_page_exists():  # written by the Write page's engineer; the app runs without it meanwhile
-    pages.append(st.Page(ui.WRITE_PAGE, title="Write", icon=":material/edit_note:", default=write_first))
-pages += [
+write_first = bool(ui.model_choices())
+pages = [
+    st.Page(ui.WRITE_PAGE, title="Write", icon=":material/edit_note:", default=write_first),
     st.Page(ui.CORPUS_PAGE, title="Corpus", icon=":material/menu_book:", default=not write_first),
     st.Page(ui.TRAIN_PAGE, title="Train", icon=":material/model_training:"),
     st.Page(ui.RUNS_PAGE, title="Runs", icon=":material/stacked_line_chart:"),

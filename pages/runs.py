@@ -62,16 +62,10 @@ def table(runs: list[dict]) -> pd.DataFrame:
 def manage(run: dict) -> None:
     rid = run["id"]
     st.text(f"{run['label']}  ({rid})")
-    best = run["best_val_bpc"]
-    m = st.columns(4)
-    m[0].metric("Best score", f"{best:.3f}" if best is not None else "—",
-                help="Bits per character on text held back from training (lower is better).")
-    m[1].metric("Perplexity", f"{2 ** best:.2f}" if best is not None else "—")
-    m[2].metric("Duration", ui.duration(run["elapsed"]))
-    m[3].metric("Parameters", f"{run['params']:,}" if run["params"] else "—")
+    ui.run_summary(run)
     if run["message"]:
         st.caption(ui.safe(run["message"]))
-    has_weights = (reg.run_dir(rid) / "weights.npz").is_file()
+    has_weights = ui.has_weights(run)
 
     # Boxes of a fixed width in a wrapping row: three columns cut the buttons short on a 1024-pixel projector.
     row = st.container(horizontal=True)
@@ -87,13 +81,7 @@ def manage(run: dict) -> None:
                            file_name=f"inkwell-{rid}.zip", mime="application/zip", on_click="ignore",
                            disabled=not has_weights, icon=":material/download:", key=f"download_{rid}",
                            help=None if has_weights else "This run has no trained weights yet.")
-        if run["status"] == "done" and has_weights:
-            if st.button("Write with this model", key=f"write_{rid}", icon=":material/edit_note:"):
-                st.session_state[ui.ACTIVE_RUN] = rid
-                if ui.write_page_exists():
-                    ui.switch_page(ui.WRITE_PAGE)
-                else:
-                    st.info("Selected as the model; the Write page is not installed on this server yet.")
+        ui.write_with_button(run, key=f"write_{rid}")
     with c:
         st.markdown("**Delete**")
         sure = st.checkbox("Yes, delete this run and its files", key=f"sure_{rid}")

@@ -71,8 +71,9 @@ def demo_available() -> bool:
 
 
 def has_weights(run: dict) -> bool:
+    """Whether a registry row's run directory holds trained weights (the run directory contract's test)."""
     try:
-        return (registry().run_dir(run["id"]) / "weights.npz").is_file()
+        return artifacts.has_weights(registry().run_dir(run["id"]))
     except textgen.InkwellError:
         return False
 
@@ -91,10 +92,6 @@ def model_choices() -> dict[str, str]:
 def run_title(run: dict) -> str:
     """A display label; a short id suffix tells runs with the same label apart."""
     return f"{run['label']} · {run['id'][-6:]}"
-
-
-def write_page_exists() -> bool:
-    return (ROOT / WRITE_PAGE).is_file()
 
 
 # -- small rendering helpers ---------------------------------------------------------------------
@@ -139,6 +136,31 @@ def switch_page(page: str) -> None:
         st.switch_page(page)
     except StreamlitAPIException:
         st.info("Open the page from the menu on the left.")
+
+
+# -- blocks two pages share --------------------------------------------------------------------------
+def run_summary(run: dict) -> None:
+    """A finished run's row of metrics: best score, perplexity, duration, parameters."""
+    best = run["best_val_bpc"]
+    m = st.columns(4)
+    m[0].metric("Best score", f"{best:.3f}" if best is not None else "—",
+                help="Best score on held-out text the model never trained on: how many bits it needs, on "
+                     "average, to guess each next character.")
+    m[1].metric("Perplexity", f"{2 ** best:.2f}" if best is not None else "—",
+                help="2 to the power of the bits per character: the number of equally likely next characters.")
+    m[2].metric("Duration", duration(run["elapsed"]))
+    m[3].metric("Parameters", f"{run['params']:,}" if run["params"] else "—")
+
+
+def write_with_button(run: dict, key: str, primary: bool = False, where=None) -> None:
+    """"Write with this model" for a finished run with weights: makes it the active model, opens Write."""
+    if run["status"] != "done" or not has_weights(run):
+        return
+    target = where if where is not None else st
+    if target.button("Write with this model", key=key, icon=":material/edit_note:",
+                     type="primary" if primary else "secondary"):
+        st.session_state[ACTIVE_RUN] = run["id"]
+        switch_page(WRITE_PAGE)
 
 
 def time_budget(run_id: str) -> float:

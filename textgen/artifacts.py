@@ -20,6 +20,11 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEMO_DIR = ASSETS / "demo"
 DEMO_ID = "demo"
 FORMAT_VERSION = 1
+WEIGHTS_FILE = "weights.npz"      # what the NumPy stepper reads; a run without it cannot write yet
+
+
+def has_weights(run_dir: Path) -> bool:
+    return (run_dir / WEIGHTS_FILE).is_file()
 
 
 @dataclass
@@ -39,7 +44,7 @@ class Run:
     @property
     def weights(self) -> dict:
         if self._weights is None:
-            path = self.dir / "weights.npz"
+            path = self.dir / WEIGHTS_FILE
             if not path.exists():
                 raise RunError(f"Run {self.id} has no trained weights yet (it has not finished an epoch).")
             self._weights = atomic.read_npz(path)
@@ -56,7 +61,7 @@ class Run:
 
     @property
     def has_weights(self) -> bool:
-        return self._weights is not None or (self.dir / "weights.npz").exists()
+        return self._weights is not None or has_weights(self.dir)
 
 
 def write_config(run_dir: Path, model: ModelConfig, train: TrainConfig, meta: dict) -> None:

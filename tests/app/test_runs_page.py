@@ -121,6 +121,16 @@ def test_bundle_round_trip(ws):
     assert [r["status"] for r in ws.list_runs()] == ["done", "done"]
 
 
+def test_write_with_this_model_makes_it_the_active_run(ws):
+    run_id = ws.list_runs()[0]["id"]
+    at = open_page()
+    at.button(key=f"write_{run_id}").click().run()
+    assert not at.exception
+    assert at.session_state["active_run"] == run_id
+    # the page runs alone here (no st.navigation): the switch falls back to a hint
+    assert [i.value for i in at.info] == ["Open the page from the menu on the left."]
+
+
 def test_delete_needs_confirmation(ws):
     run_id = ws.list_runs()[0]["id"]
     at = open_page()

@@ -13,7 +13,6 @@ from textgen import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-WRITE_EXISTS = (ROOT / "pages" / "write.py").is_file()
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +59,7 @@ def test_demo_makes_write_the_default(workspace, monkeypatch):
     assert not at.exception
     assert at.session_state["active_run"] == "demo"
     assert at.sidebar.selectbox(key="sidebar_model").options == ["Demo model (lighthouse town)"]
-    assert at.title[0].value == ("Write" if WRITE_EXISTS else "Corpus")
+    assert at.title[0].value == "Write"
 
 
 def test_every_page_renders(workspace, monkeypatch):
@@ -82,8 +81,7 @@ def test_model_picker_sets_the_canonical_key(workspace, monkeypatch):
     reg.create_run("Broken", status="failed")
     at = open_app()
     assert not at.exception
-    if WRITE_EXISTS:
-        assert at.title[0].value != "Corpus"             # a model exists: Write is the default page
+    assert at.title[0].value == "Write"                  # a model exists: Write is the default page
     picker = at.sidebar.selectbox(key="sidebar_model")
     assert picker.options == [f"Newer · {newer[-6:]}", f"Older · {older[-6:]}", "Demo model (lighthouse town)"]
     assert at.session_state["active_run"] == newer
