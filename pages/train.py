@@ -75,7 +75,7 @@ def field_value(k: str, cell: str, value):
 
 
 MODEL_FIELDS = tuple(k for k in FIELDS if k in {f.name for f in dataclasses.fields(ModelConfig)})
-BEST, LAST = "Best score", "Latest score"   # metric labels stay short: long ones are cut off on a projector
+LAST = "Latest score"   # metric labels stay short: long ones are cut off on a projector
 SCORE_NOTE = "Score: bits per character on text held back from training (lower is better)."
 
 
@@ -310,18 +310,11 @@ def panel_body(run: dict) -> None:
         text += f" · ETA {ui.duration(run['eta'])}"
     st.progress(done, text=text)
 
-    m = st.columns(4 if status == "done" else 3)
     if status == "done":
-        best = run["best_val_bpc"]
-        m[0].metric(BEST, f"{best:.3f}" if best is not None else "—",
-                    help="Best score on held-out text the model never trained on: how many bits it needs, on "
-                         "average, to guess each next character.")
-        m[1].metric("Perplexity", f"{2 ** best:.2f}" if best is not None else "—",
-                    help="2 to the power of the bits per character: the number of equally likely next characters.")
-        m[2].metric("Duration", ui.duration(run["elapsed"]))
-        m[3].metric("Parameters", f"{run['params']:,}" if run["params"] else "—")
+        ui.run_summary(run)
     else:
         # No "Status" metric: the box above (or the moving bar) says it, and big values are cut off on a projector.
+        m = st.columns(3)
         m[0].metric("Characters per second", ui.fmt_count(run["chars_per_sec"]) if run["chars_per_sec"] else "—")
         m[1].metric(LAST, f"{run['last_val_bpc']:.3f}" if run["last_val_bpc"] is not None else "—",
                     help="Score on held-out text after the last epoch: how many bits the model needs, on "
@@ -362,13 +355,7 @@ def actions(run: dict) -> None:
                 ui.show_error(e)
             else:
                 st.rerun()
-    if status == "done" and (reg.run_dir(run["id"]) / "weights.npz").is_file():
-        if row.button("Write with this model", type="primary", icon=":material/edit_note:", key="train_write"):
-            st.session_state[ui.ACTIVE_RUN] = run["id"]
-            if ui.write_page_exists():
-                ui.switch_page(ui.WRITE_PAGE)
-            else:
-                st.info("The model is selected; the Write page is not installed on this server yet.")
+    ui.write_with_button(run, "train_write", primary=True, where=row)
 
 
 @st.fragment(run_every=1)
