@@ -11,10 +11,7 @@ from .config import ModelConfig, TrainConfig
 from .models import flops_per_token, param_count
 
 TRAIN_GFLOPS = 55.0   # achieved training rate on the reference 2-core machine (conservative)
-# Inkwell's GRU kernel in bfloat16 (fastgru.py) read 1.39x (GRU 1x256) to 1.93x (1x768) the text Keras'
-# GRU did in train() on the reference machine; the estimate takes the low end. Those figures predate the
-# bfloat16 input and output products (2026-11-30: a step of Long 849 -> 618 ms), so the estimate is now
-# more conservative still for word-piece models.
+# Inkwell's bfloat16 GRU kernel reads text at least this much faster (measured: benchmarks/README.md).
 GRU_KERNEL_SPEEDUP = 1.4
 
 
@@ -26,23 +23,7 @@ class Preset:
     train: TrainConfig
 
 
-# Measured on KJV text, 2 cores (README, "Quality at a time budget"), trained with Inkwell's GRU
-# kernel: Quick 2.004 bits/char, Short 1.733 (with the bfloat16 output layer: 1.971 and 1.780, one run).
-# Long reads 2,048 word pieces (about 3.6 characters a step). In 20-minute trials alone (windows /
-# state carried): embedding 256 with recurrent weight
-# dropout 0.3 scored 1.440 / 1.397 (side by side with the tutorial: 1.446 and 1.432 on windows, +0.310
-# and +0.297; with the output layer in bfloat16, 1.428 and 1.430, +0.342 and +0.330), embedding 256
-# alone 1.447 / 1.404, embedding 128 1.456 / 1.414; weight dropout 0.5 with dropout 0.35 1.437 / 1.394
-# on more text (34.0 M characters against 29.7 M), behind 0.3 at each pass through pass 6;
-# 1,024 pieces 1.491 and the same GRU on characters 1.557. 4,096 pieces stepped 1.5x slower and was
-# behind at each pass (stopped at pass 3: 1.535 against 1.511, validation in training). It reads the
-# text 7-9 times in 20 minutes and over-fits without dropout (on 1,024 pieces with dropout 0.1:
-# training 1.0 bits/char, validation 1.48); dropout 0.45 was no worse than 0.3 (within noise), and
-# weight decay 0.4 on top of it, on 1,024 pieces, was worse at every pass (stopped at pass 5: 1.501
-# against 1.478, validation in training). Weight dropout was behind for the first passes and ahead
-# from pass 6 (1.414 against 1.417 in training). Short and Long keep
-# batch 64: with Keras' GRU, batch 128 read as much text or more over the budget, in half the steps,
-# and ended worse (Short 1.842 vs 1.818, Long 1.621 vs 1.587).
+# Each recipe is the best of timed trials on the reference machine (benchmarks/README.md, "The presets' trials").
 PRESETS = {
     "Quick": Preset("Quick", "About 1 minute: a single GRU layer learns words and spelling.",
                     ModelConfig(cell="gru", layers=1, units=256, embedding=64, dropout=0.0),
