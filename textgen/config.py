@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import ConfigError
@@ -16,24 +16,27 @@ CELL_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 GRU_KERNELS = ("auto", "keras", "float32", "bfloat16")   # fastgru.KERNELS
 
 
+def _field(default: Any, why: str, lo: float | None = None, hi: float | None = None, choices: tuple | None = None,
+           says: str | None = None, flag: bool = True):
+    """A config field with its limits: validate(), the CLI's flags and the Train page's widgets all read them.
+    why: the field's meaning (its comment, and the CLI's help); says: how a bad choice's message lists them."""
+    return field(default=default, metadata={"why": why, "lo": lo, "hi": hi, "choices": choices, "says": says,
+                                            "flag": flag})
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    vocab_size: int = 0          # filled from the vocabulary when training starts
-    cell: str = "lstm"           # one of CELLS
-    layers: int = 2              # stacked recurrent layers, 1..4
-    units: int = 256             # hidden units per recurrent layer
-    embedding: int = 64          # embedding width
-    dropout: float = 0.0         # dropout between recurrent layers and before the output, 0..0.8
-    weight_drop: float = 0.0     # GRU: share of the recurrent weights dropped at each training step (DropConnect), 0..0.8
+    vocab_size: int = _field(0, "filled from the vocabulary when training starts", flag=False)
+    cell: str = _field("lstm", "the recurrent cell", choices=CELLS)
+    layers: int = _field(2, "stacked recurrent layers", 1, 4)
+    units: int = _field(256, "hidden units per recurrent layer", 1, 4096)
+    embedding: int = _field(64, "embedding width", 1, 4096)
+    dropout: float = _field(0.0, "dropout between recurrent layers and before the output", 0.0, 0.8)
+    weight_drop: float = _field(0.0, "GRU: share of the recurrent weights dropped at each training step "
+                                     "(DropConnect)", 0.0, 0.8)
 
     def validate(self) -> "ModelConfig":
-        if self.cell not in CELLS:
-            raise ConfigError(f"cell must be one of {', '.join(CELLS)}, not {self.cell!r}")
-        _check_int("layers", self.layers, 1, 4)
-        _check_int("units", self.units, 1, 4096)
-        _check_int("embedding", self.embedding, 1, 4096)
-        _check_float("dropout", self.dropout, 0.0, 0.8)
-        _check_float("weight_drop", self.weight_drop, 0.0, 0.8)
+        _check_fields(self, skip=("vocab_size",))
         if self.weight_drop > 0 and self.cell != "gru":
             raise ConfigError("weight_drop (recurrent weight dropout) is for GRU models only")
         if self.vocab_size < 0:
@@ -43,60 +46,85 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    level: str = "char"          # tokenisation: one of LEVELS
-    max_vocab: int = 20000       # word level: keep this many most frequent tokens, the rest map to <unk>
-    subword_vocab: int = SUBWORD_SIZE   # subword level: tokens in the byte-pair vocabulary learned from the corpus
-    seq_len: int = 100           # tokens per training window (the model sees seq_len, predicts the next)
-    batch_size: int = 64         # windows per batch
-    epochs: int = 10             # upper bound on passes over the training windows
-    time_budget: float = 0.0     # seconds of training before stopping cleanly; 0 = no limit
-    lr: float = 2e-3             # Adam learning rate (peak, when a schedule is used)
-    schedule: str = "constant"   # "constant" or "cosine" (warm-up then cosine decay over the run)
-    warmup_steps: int = 50       # cosine: steps of linear warm-up
-    clipnorm: float = 1.0        # gradient clipping by global norm; 0 disables it
-    weight_decay: float = 0.0    # decoupled weight decay (AdamW), each step weights shrink by lr x this; 0 = Adam
-    val_fraction: float = 0.1    # the last fraction of the text held out for validation
-    patience: int = 0            # early stopping: epochs without validation improvement; 0 = off
-    seed: int = 42               # data order, initial weights and epoch samples
-    sample_length: int = 160     # characters of the sample written after each epoch
-    jit_compile: bool = False    # XLA compilation of the train step
-    carry_state: bool = False    # batch rows are contiguous streams and the state carries between batches
-    gru_kernel: str = "auto"     # GRU training: "auto", "keras", "float32" or "bfloat16" (see fastgru.py)
+    level: str = _field("char", "tokenisation: what one step predicts", choices=LEVELS,
+                        says="'char', 'word' or 'subword'")
+    max_vocab: int = _field(20000, "word level: keep this many most frequent tokens, the rest map to <unk>",
+                            10, 500000)
+    subword_vocab: int = _field(SUBWORD_SIZE, "subword level: tokens in the byte-pair vocabulary learned from the "
+                                              "corpus", SUBWORD_MIN, SUBWORD_MAX)
+    seq_len: int = _field(100, "tokens per training window (the model sees seq_len, predicts the next)", 2, 2000)
+    batch_size: int = _field(64, "windows per batch", 1, 4096)
+    epochs: int = _field(10, "upper bound on passes over the training windows", 1, 100000)
+    time_budget: float = _field(0.0, "seconds of training before stopping cleanly; 0 = no limit", 0.0, 7 * 24 * 3600.0)
+    lr: float = _field(2e-3, "Adam learning rate (peak, when a schedule is used)", 1e-7, 10.0)
+    schedule: str = _field("constant", "learning-rate schedule (cosine: warm-up then decay over the run)",
+                           choices=("constant", "cosine"), says="'constant' or 'cosine'")
+    warmup_steps: int = _field(50, "cosine: steps of linear warm-up", 0, 10**7)
+    clipnorm: float = _field(1.0, "gradient clipping by global norm; 0 disables it", 0.0, 1e6)
+    weight_decay: float = _field(0.0, "decoupled weight decay (AdamW): each step weights shrink by lr x this; "
+                                      "0 = Adam", 0.0, 1.0)
+    val_fraction: float = _field(0.1, "the last fraction of the text held out for validation", 0.01, 0.5)
+    patience: int = _field(0, "early stopping: epochs without validation improvement; 0 = off", 0, 1000)
+    seed: int = _field(42, "data order, initial weights and epoch samples", 0, 2**31 - 1)
+    sample_length: int = _field(160, "characters of the sample written after each epoch", 0, 5000)
+    jit_compile: bool = _field(False, "XLA compilation of the train step", flag=False)
+    carry_state: bool = _field(False, "read the text as contiguous streams, carrying the state from batch to batch")
+    gru_kernel: str = _field("auto", "GRU training kernel (auto: Inkwell's bfloat16 kernel on CPUs with AMX; "
+                                     "see fastgru.py)", choices=GRU_KERNELS)
 
     def validate(self) -> "TrainConfig":
-        if self.level not in LEVELS:
-            raise ConfigError(f"level must be 'char', 'word' or 'subword', not {self.level!r}")
-        _check_int("max_vocab", self.max_vocab, 10, 500000)
-        _check_int("subword_vocab", self.subword_vocab, SUBWORD_MIN, SUBWORD_MAX)
-        _check_int("seq_len", self.seq_len, 2, 2000)
-        _check_int("batch_size", self.batch_size, 1, 4096)
-        _check_int("epochs", self.epochs, 1, 100000)
-        _check_float("time_budget", self.time_budget, 0.0, 7 * 24 * 3600.0)
-        _check_float("lr", self.lr, 1e-7, 10.0, open_low=False)
-        if self.schedule not in ("constant", "cosine"):
-            raise ConfigError("schedule must be 'constant' or 'cosine'")
-        _check_int("warmup_steps", self.warmup_steps, 0, 10**7)
-        _check_float("clipnorm", self.clipnorm, 0.0, 1e6)
-        _check_float("weight_decay", self.weight_decay, 0.0, 1.0)
-        _check_float("val_fraction", self.val_fraction, 0.01, 0.5)
-        _check_int("patience", self.patience, 0, 1000)
-        _check_int("seed", self.seed, 0, 2**31 - 1)
-        _check_int("sample_length", self.sample_length, 0, 5000)
-        if self.gru_kernel not in GRU_KERNELS:
-            raise ConfigError(f"gru_kernel must be one of {', '.join(GRU_KERNELS)}, not {self.gru_kernel!r}")
-        for name in ("jit_compile", "carry_state"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
+        _check_fields(self)
         return self
+
+
+def _flagged(cls: type, kind: type | None = None) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.metadata["flag"] and (kind is None) == (type(f.default) is not bool))
 
 
 # The TrainConfig fields the command line (and so the job runner) can set with a value; the booleans
 # in BOOL_FLAG_FIELDS are switches (--carry-state); jit_compile has no flag.
-FLAG_FIELDS = ("level", "max_vocab", "subword_vocab", "seq_len", "batch_size", "epochs", "time_budget", "lr", "schedule",
-               "warmup_steps", "clipnorm", "weight_decay", "val_fraction", "patience", "seed", "sample_length", "gru_kernel")
-BOOL_FLAG_FIELDS = ("carry_state",)
+FLAG_FIELDS = _flagged(TrainConfig)
+BOOL_FLAG_FIELDS = _flagged(TrainConfig, bool)
 # The ModelConfig fields the command line sets (--cell, --layers, ...); vocab_size comes from the text.
-MODEL_FLAG_FIELDS = ("cell", "layers", "units", "embedding", "dropout", "weight_drop")
+MODEL_FLAG_FIELDS = _flagged(ModelConfig)
+
+
+def limits(cls: type, name: str) -> tuple[float, float]:
+    """(least, most) a numeric field allows."""
+    meta = next(f.metadata for f in fields(cls) if f.name == name)
+    return meta["lo"], meta["hi"]
+
+
+def value_error(cls: type, name: str, value: Any, label: str | None = None, scale: float = 1) -> str | None:
+    """Why a value is refused for a field (the sentence validate() raises), or None. label names it in the
+    sentence; scale: the value is shown in units of the field's value divided by it (minutes for seconds)."""
+    f = next(f for f in fields(cls) if f.name == name)
+    try:
+        _check(f, value * scale if scale != 1 else value, label or name, scale)
+    except ConfigError as e:
+        return str(e)
+    return None
+
+
+def _check_fields(cfg: Any, skip: tuple[str, ...] = ()) -> None:
+    for f in fields(cfg):
+        if f.name not in skip:
+            _check(f, getattr(cfg, f.name), f.name)
+
+
+def _check(f: dataclasses.Field, value: Any, name: str, scale: float = 1) -> None:
+    meta, kind = f.metadata, type(f.default)
+    if meta["choices"] is not None:
+        if value not in meta["choices"]:
+            says = meta["says"] or "one of " + ", ".join(meta["choices"])
+            raise ConfigError(f"{name} must be {says}, not {value!r}")
+    elif kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, not {value!r}")
+    elif kind is int:
+        _check_int(name, value, meta["lo"], meta["hi"])
+    else:
+        _check_float(name, value, meta["lo"], meta["hi"], scale)
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
@@ -106,11 +134,11 @@ def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
         raise ConfigError(f"{name} must be between {lo} and {hi}, not {value}")
 
 
-def _check_float(name: str, value: Any, lo: float, hi: float, open_low: bool = False) -> None:
+def _check_float(name: str, value: Any, lo: float, hi: float, scale: float = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise ConfigError(f"{name} must be a number, not {value!r}")
     if not lo <= value <= hi:
-        raise ConfigError(f"{name} must be between {lo:g} and {hi:g}, not {value:g}")
+        raise ConfigError(f"{name} must be between {lo / scale:g} and {hi / scale:g}, not {value / scale:g}")
 
 
 def to_dict(cfg: Any) -> dict:
