@@ -42,6 +42,7 @@ def through_app() -> None:
     which app.py's st.navigation switches off. A browser whose first request is a page's URL
     (a reloaded tab after a restart) would run that page alone: no access code, no sidebar, and
     every file in pages/ listed as a page. Leaving that mode and rerunning sends it through app.py.
+    Seen on Streamlit 1.67 in Chromium; test_shell's first-request test fails without it.
     """
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.runtime.scriptrunner import get_script_run_ctx

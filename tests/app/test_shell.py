@@ -16,12 +16,14 @@ APP = str(ROOT / "app.py")
 
 
 @pytest.fixture(autouse=True)
-def v2_navigation(monkeypatch):
+def v2_navigation(request, monkeypatch):
     """AppTest re-detects the pages/ folder on every run and then runs the old (v1) multipage mode, which
     skips app.py from the second run on. A real server detects it once and st.navigation switches it off
     for good; this keeps AppTest in that state so reruns go through app.py like a browser's do."""
     from streamlit.runtime.pages_manager import PagesManager
 
+    if "real_page_detection" in request.fixturenames:
+        return
     original = PagesManager.__init__
 
     def init(self, *args, **kwargs):
@@ -29,6 +31,11 @@ def v2_navigation(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture()
+def real_page_detection():
+    """Asked for by a test that needs Streamlit's own pages/ detection (v2_navigation stands aside)."""
 
 
 def open_app():
@@ -141,6 +148,20 @@ def test_access_code(workspace, monkeypatch):
     assert at.title[0].value in ("Corpus", "Write")
     at.run()   # remembered for the session
     assert at.title[0].value in ("Corpus", "Write")
+
+
+def test_a_first_request_for_a_page_goes_through_app_py(workspace, monkeypatch, real_page_detection):
+    """A fresh server whose first request is a page's URL (a tab reloaded after a restart) would run that
+    page file alone in the old pages/ mode: no access gate, no sidebar. ui.through_app sends it through app.py."""
+    monkeypatch.setenv("INKWELL_ACCESS_CODE", "lighthouse")
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page("pages/train.py").run()     # before any run: the page is found by its file name
+    assert not at.exception
+    assert at.title[0].value == "Inkwell"
+    assert [t.label for t in at.text_input] == ["Access code"]
+    at.text_input(key="access_code_input").set_value("lighthouse").run()
+    assert not at.exception
+    assert at.title[0].value == "Train"       # the deep link survives the gate
 
 
 def test_the_web_process_never_imports_tensorflow(workspace):
