@@ -183,3 +183,55 @@ def test_carry_state_switch_round_trips_through_the_job_runner():
     assert off.carry_state is None                                   # not given: the default (or a resumed run's own)
     with pytest.raises(ConfigError, match="carry_state must be true or false"):
         TrainConfig(carry_state="yes").validate()
+
+
+def _configs(*argv):
+    from textgen.cli import build_parser, configs
+
+    return configs(build_parser().parse_args(["train", "x.txt", *argv]))
+
+
+def test_a_preset_gives_its_exact_configs():
+    from textgen.presets import PRESETS
+
+    for name in ("quick", "short", "long"):
+        model, cfg, _ = _configs("--preset", name)
+        preset = PRESETS[name.capitalize()]
+        assert (model, cfg) == (preset.model, preset.train)
+
+
+def test_flags_override_a_presets_values():
+    from dataclasses import replace
+
+    from textgen.presets import PRESETS
+
+    model, cfg, given = _configs("--preset", "long", "--cell", "lstm", "--weight-drop", "0", "--units", "128",
+                                 "--time-budget", "90", "--carry-state")
+    long = PRESETS["Long"]
+    assert model == replace(long.model, cell="lstm", weight_drop=0.0, units=128)
+    assert cfg == replace(long.train, time_budget=90.0, carry_state=True)
+    assert given == {"time_budget": 90.0, "carry_state": True}
+    # without a preset, the configs' own defaults
+    from textgen.config import ModelConfig, TrainConfig
+
+    assert _configs("--units", "32")[:2] == (ModelConfig(units=32), TrainConfig())
+
+
+def test_preset_errors_are_one_line(tmp_path):
+    r = cli("train", tmp_path / "x.txt", "--preset", "huge", home=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr == ("textgen: argument --preset: invalid choice: 'huge' (choose from 'quick', 'short', 'long') "
+                        "(see --help)\n")
+    r = cli("train", "--resume", "20990101-000000-abcdef", "--preset", "quick", home=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr == "textgen: --resume keeps the run's model and settings; --preset cannot change them.\n"
+
+
+def test_help_lists_the_presets_with_their_budgets(tmp_path):
+    r = cli("train", "--help", home=tmp_path)
+    assert r.returncode == 0
+    listed = r.stdout.split("presets (--preset NAME):\n")[1].splitlines()
+    assert listed == ["  quick  1-minute budget: GRU 1x256, characters",
+                      "  short  5-minute budget: GRU 1x512, characters",
+                      "  long   20-minute budget: GRU 1x768, word pieces"]
+    assert "--units UNITS" in r.stdout and "1 to 4,096 (default 256)" in " ".join(r.stdout.split())

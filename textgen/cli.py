@@ -5,12 +5,13 @@ Bad input prints one line to stderr and exits non-zero; no traceback reaches the
 from __future__ import annotations
 
 import argparse
-import os
+import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
-from .config import (BOOL_FLAG_FIELDS, CELLS, FLAG_FIELDS, GRU_KERNELS, LEVELS, MODEL_FLAG_FIELDS, ModelConfig,
+from .config import (BOOL_FLAG_FIELDS, CELL_NAMES, FLAG_FIELDS, LEVEL_UNITS, MODEL_FLAG_FIELDS, ModelConfig,
                      TrainConfig)
 from .errors import InkwellError
 
@@ -27,23 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m textgen", description="Inkwell: train recurrent text models and write with them.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train a model on text files")
+    t = sub.add_parser("train", help="train a model on text files", epilog=_presets_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("corpus", nargs="*", type=Path, help=".txt, .md or .docx files")
-    d_m, d_t = ModelConfig(), TrainConfig()
-    t.add_argument("--level", choices=LEVELS, default=None, help=f"default {d_t.level}")
-    t.add_argument("--cell", choices=CELLS, default=d_m.cell)
-    for name in MODEL_FLAG_FIELDS[1:]:   # the cell has choices, above
-        default = getattr(d_m, name)
-        t.add_argument("--" + name.replace("_", "-"), type=type(default), default=default)
-    t.add_argument("--gru-kernel", choices=GRU_KERNELS, default=None,
-                   help=f"GRU training kernel (default {d_t.gru_kernel}: Inkwell's bfloat16 kernel on CPUs with AMX)")
-    for name in (f for f in FLAG_FIELDS if f not in ("level", "gru_kernel")):   # these two have choices, above
-        default = getattr(d_t, name)
-        # None marks "not given": a resumed run keeps its own settings unless a flag says otherwise.
-        t.add_argument("--" + name.replace("_", "-"), type=type(default) if not isinstance(default, str) else str,
-                       default=None, help=f"default {default}")
-    t.add_argument("--carry-state", action="store_true", default=None,
-                   help="read the text as contiguous streams, carrying the state from batch to batch")
+    t.add_argument("--preset", choices=list(_presets()), default=None,
+                   help="start from a preset's model and training values (listed below); other flags override them")
+    for cls in (ModelConfig, TrainConfig):
+        for f in dataclasses.fields(cls):
+            if f.metadata["flag"]:
+                _add_flag(t, f)
     t.add_argument("--lowercase", action="store_true", help="lowercase the text first")
     t.add_argument("--collapse-blank-lines", action="store_true")
     t.add_argument("--strip-gutenberg", action="store_true", help="drop a Project Gutenberg header and footer")
@@ -78,6 +71,54 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("file", type=Path)
     i.add_argument("--name", default=None)
     return p
+
+
+def _presets() -> dict:
+    from .presets import PRESETS
+
+    return {name.lower(): p for name, p in PRESETS.items()}
+
+
+def _presets_epilog() -> str:
+    lines = ["presets (--preset NAME):"]
+    for name, p in _presets().items():
+        m = p.model
+        lines.append(f"  {name:<6} {p.train.time_budget / 60:g}-minute budget: {CELL_NAMES[m.cell]} {m.layers}x{m.units}, "
+                     f"{LEVEL_UNITS[p.train.level]}")
+    return "\n".join(lines)
+
+
+def _add_flag(parser: argparse.ArgumentParser, f) -> None:
+    """A flag from a config field's metadata. None marks "not given": a preset's value, the config's default or a
+    resumed run's own setting stays unless a flag says otherwise."""
+    meta, default, flag = f.metadata, f.default, "--" + f.name.replace("_", "-")
+    if isinstance(default, bool):
+        parser.add_argument(flag, action="store_true", default=None, help=meta["why"])
+    elif meta["choices"] is not None:
+        parser.add_argument(flag, choices=meta["choices"], default=None, help=f"{meta['why']} (default {default})")
+    else:
+        spell = (lambda v: f"{v:,}") if isinstance(default, int) else (lambda v: f"{v:g}")
+        parser.add_argument(flag, type=type(default), default=None,
+                            help=f"{meta['why']}; {spell(meta['lo'])} to {spell(meta['hi'])} (default {spell(default)})")
+
+
+def configs(args) -> tuple[ModelConfig, TrainConfig, dict]:
+    """The model and training configs a train command asks for, and the training values it gave itself.
+    A preset's values come first, the flags given override them."""
+    model_flags = {k: getattr(args, k) for k in MODEL_FLAG_FIELDS if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in FLAG_FIELDS + BOOL_FLAG_FIELDS if getattr(args, k) is not None}
+    if args.resume or args.finetune:   # the model is the run's own: a model flag would be ignored, so say so
+        mode = "--resume" if args.resume else "--finetune"
+        if args.preset:
+            raise InkwellError(f"{mode} keeps the run's model and settings; --preset cannot change them.")
+        changed = [k for k, v in model_flags.items() if v != getattr(ModelConfig(), k)]
+        if changed:
+            raise InkwellError(f"{mode} keeps the run's model; --{changed[0].replace('_', '-')} cannot change it.")
+        return ModelConfig(), TrainConfig(**given).validate(), given
+    preset = _presets()[args.preset] if args.preset else None
+    model = dataclasses.replace(preset.model if preset else ModelConfig(), **model_flags).validate()
+    cfg = dataclasses.replace(preset.train if preset else TrainConfig(), **given).validate()
+    return model, cfg, given
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,17 +178,7 @@ def _cmd_train(args) -> int:
         if not args.corpus:
             raise InkwellError("train needs at least one text file (or --resume RUN_ID).")
         corpus = _corpus(args.corpus, args)
-    flags = {k: getattr(args, k) for k in MODEL_FLAG_FIELDS}
-    if args.resume or args.finetune:   # the model is the run's own: a model flag would be ignored, so say so
-        changed = [k for k, v in flags.items() if v != getattr(ModelConfig(), k)]
-        if changed:
-            mode = "--resume" if args.resume else "--finetune"
-            raise InkwellError(f"{mode} keeps the run's model; --{changed[0].replace('_', '-')} cannot change it.")
-        model = ModelConfig()
-    else:
-        model = ModelConfig(**flags).validate()
-    given = {k: getattr(args, k) for k in FLAG_FIELDS + BOOL_FLAG_FIELDS if getattr(args, k) is not None}
-    cfg = TrainConfig(**given).validate()
+    model, cfg, given = configs(args)
     if args.resume:
         unknown = set(given) - {"epochs", "time_budget"}
         if unknown:
