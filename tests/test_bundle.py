@@ -120,3 +120,61 @@ def test_broken_curves_are_dropped_not_fatal(good, tmp_path):
     reg = Registry(tmp_path)
     run_id = import_bundle(_zip({**m, "metrics.json": bad}), reg)
     assert [r["val_bpc"] for r in reg.metrics(run_id, "epoch")] == [2.5]
+
+
+def test_a_rename_reaches_the_bundle(tiny_run, tmp_path):
+    home, run_id = tiny_run
+    src = Registry(home)
+    original = src.get_run(run_id)["label"]
+    src.update_run(run_id, label="Renamed gulls")
+    try:
+        blob = bundle_bytes(run_id, src)
+    finally:
+        src.update_run(run_id, label=original)   # the run is shared with other tests
+    assert json.loads(_members(blob)["config.json"])["meta"]["label"] == "Renamed gulls"
+    reg = Registry(tmp_path)
+    assert reg.get_run(import_bundle(blob, reg))["label"] == "Renamed gulls"
+
+
+def test_importing_the_same_model_twice_is_refused_naming_the_run(good, tmp_path):
+    reg = Registry(tmp_path)
+    first = import_bundle(good, reg, label="first copy")
+    with pytest.raises(RunError) as e:
+        import_bundle(good, reg, label="second copy")
+    assert str(e.value) == (f'This model is already here, as the run "first copy" ({first}); '
+                            "rename that one instead of importing it again.")
+    assert [r["id"] for r in reg.list_runs()] == [first]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [first]
+
+
+def test_a_different_model_of_the_same_shape_is_not_a_twin(good, tmp_path):
+    m = _members(good)
+    with np.load(io.BytesIO(m["weights.npz"])) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["logits/bias"] = arrays["logits/bias"] + 0.5
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    reg = Registry(tmp_path)
+    a = import_bundle(good, reg)
+    b = import_bundle(_zip({**m, "weights.npz": buf.getvalue()}), reg)
+    assert a != b and len(reg.list_runs()) == 2
+
+
+def test_an_imported_run_keeps_its_training_duration(tiny_run, good, tmp_path):
+    home, run_id = tiny_run
+    trained = Registry(home).get_run(run_id)["elapsed"]
+    assert trained > 0
+    reg = Registry(tmp_path)
+    assert reg.get_run(import_bundle(good, reg))["elapsed"] == pytest.approx(trained)
+    # an older bundle without the run's own figure: its last epoch's clock
+    m = _members(good)
+    doc = json.loads(m["metrics.json"])
+    del doc["elapsed"]
+    doc["epochs"][-1]["elapsed"] = 12.5
+    other = Registry(tmp_path / "other")
+    new_id = import_bundle(_zip({**m, "metrics.json": json.dumps(doc).encode()}), other)
+    assert other.get_run(new_id)["elapsed"] == 12.5
+    # no curves at all: the duration is unknown, not "under 1 s"
+    third = Registry(tmp_path / "third")
+    new_id = import_bundle(_zip({k: v for k, v in m.items() if k != "metrics.json"}), third)
+    assert third.get_run(new_id)["elapsed"] is None

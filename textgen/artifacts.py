@@ -4,6 +4,7 @@ Reading a run needs NumPy only; nothing here is pickled.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -103,6 +104,16 @@ def load_run(ref, workspace: str | os.PathLike | None = None) -> Run:
     reg = Registry(workspace)
     reg.require_run(ref)
     return open_run_dir(reg.run_dir(ref), ref)
+
+
+def weights_digest(weights: dict) -> str:
+    """A fingerprint of a model's arrays (names, dtypes, shapes, values): the same model has the same one."""
+    h = hashlib.sha256()
+    for name in sorted(weights):
+        a = np.ascontiguousarray(weights[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def check_weights(weights: dict, cfg: ModelConfig) -> None:

@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 
 from . import atomic
-from .artifacts import check_weights, open_run_dir, read_config
+from .artifacts import WEIGHTS_FILE, check_weights, has_weights, open_run_dir, read_config, weights_digest
 from .config import ModelConfig, TrainConfig, from_dict
 from .errors import ConfigError, RunError
 from .runs import Registry, clean_label
@@ -43,12 +43,20 @@ def bundle_bytes(run_id: str, reg: Registry | None = None) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name in REQUIRED + ("model.keras",):
-            if (run_dir / name).exists():
+            if name == "config.json":   # a rename lives in the registry: the bundle carries the label shown now
+                z.writestr(name, _relabelled_config(run_dir, run["label"]))
+            elif (run_dir / name).exists():
                 z.write(run_dir / name, name)
         epochs = [{k: m[k] for k in ("epoch", "step", "elapsed", "loss", "val_loss", "bpc", "val_bpc")}
                   for m in reg.metrics(run_id, "epoch")]
-        z.writestr("metrics.json", json.dumps({"label": run["label"], "epochs": epochs}))
+        z.writestr("metrics.json", json.dumps({"label": run["label"], "elapsed": run["elapsed"], "epochs": epochs}))
     return buf.getvalue()
+
+
+def _relabelled_config(run_dir: Path, label: str) -> str:
+    data = json.loads((run_dir / "config.json").read_text("utf-8"))
+    data["meta"] = {**data.get("meta", {}), "label": label}
+    return json.dumps(data)
 
 
 def import_bundle(source: str | os.PathLike | bytes, reg: Registry | None = None, label: str | None = None) -> str:
@@ -102,6 +110,10 @@ def import_bundle(source: str | os.PathLike | bytes, reg: Registry | None = None
     except Exception:
         raise RunError("The bundle's weights.npz cannot be read as plain arrays.") from None
     check_weights(weights, model)
+    twin = same_model(reg, model, weights)
+    if twin is not None:
+        raise RunError(f"This model is already here, as the run \"{twin['label']}\" ({twin['id']}); "
+                       "rename that one instead of importing it again.")
     name = clean_label(label or meta.get("label") or "imported model")
     run_id = reg.create_run(name, status="importing", cell=model.cell, layers=model.layers, units=model.units)
     run_dir = reg.run_dir(run_id)
@@ -121,20 +133,44 @@ def import_bundle(source: str | os.PathLike | bytes, reg: Registry | None = None
     return run_id
 
 
+def same_model(reg: Registry, model: ModelConfig, weights: dict) -> dict | None:
+    """The workspace's run with exactly these weights, if any (only runs of the same shape are read)."""
+    digest = weights_digest(weights)
+    for run in reg.list_runs():
+        if (run["cell"], run["layers"], run["units"]) != (model.cell, model.layers, model.units):
+            continue
+        run_dir = reg.run_dir(run["id"])
+        if not has_weights(run_dir):
+            continue
+        try:
+            if weights_digest(atomic.read_npz(run_dir / WEIGHTS_FILE)) == digest:
+                return run
+        except (OSError, ValueError, zipfile.BadZipFile):
+            continue   # a damaged run is not a twin
+    return None
+
+
 def _import_metrics(reg: Registry, run_id: str, blob: bytes | None, cpt: float) -> None:
     if not blob:
+        reg.update_run(run_id, elapsed=None)   # unknown, not "under 1 s"
         return
     keys = ("epoch", "step", "elapsed", "loss", "val_loss", "bpc", "val_bpc")
     try:
-        rows = json.loads(blob)["epochs"]
+        doc = json.loads(blob)
+        rows = doc["epochs"]
         clean = [{"kind": "epoch", **{k: float(r[k]) if r.get(k) is not None else None for k in keys}}
                  for r in rows[:10000] if isinstance(r, dict)]
         clean = [r for r in clean if all(v is None or math.isfinite(v) for k, v in r.items() if k != "kind")]
         vals = [r["val_bpc"] for r in clean if r["val_bpc"] is not None]
         last_epoch = int(clean[-1]["epoch"] or 0) if clean else 0
+        # The original run's training time: said outright by newer bundles, else its last epoch's clock.
+        elapsed = doc.get("elapsed")
+        if not (isinstance(elapsed, (int, float)) and math.isfinite(elapsed) and elapsed >= 0):
+            elapsed = clean[-1]["elapsed"] if clean else None
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+        reg.update_run(run_id, elapsed=None)
         return  # curves are a nicety; a model without them still works
-    reg.add_metrics(run_id, clean, best_val_bpc=min(vals) if vals else None, epoch=last_epoch)
+    reg.add_metrics(run_id, clean, best_val_bpc=min(vals) if vals else None, epoch=last_epoch, elapsed=elapsed)
 
 
 def _read_file(path: Path) -> bytes:
