@@ -1,6 +1,8 @@
 """Runs: every training run in one table; compare curves, rename, delete, export and import bundles."""
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
@@ -11,6 +13,7 @@ from textgen.config import CELL_NAMES
 
 BEST_COL = "best score"   # bits per character on held-out text; the column's help says so
 MSG = "runs_message"   # (kind, text) left by a callback, shown next to the widget that caused it
+TICKED = "runs_ticked"  # ids of the runs ticked in the table: the ticks follow runs, not row positions
 
 ui.header("Runs", "Every model trained here: compare their learning curves, keep the good ones, share them as bundles.")
 reg = ui.registry()
@@ -109,14 +112,20 @@ if not runs:
     st.info("No runs yet. Train a model, or import a bundle below.", icon=":material/model_training:")
     ui.page_link(ui.TRAIN_PAGE, "Go to Train", ":material/model_training:")
 else:
+    ids = [r["id"] for r in runs]
+    # The table selects by row position: a new key whenever the rows change (an import, a delete) starts a
+    # fresh selection, set from the ticked ids, so the ticks stay on the same runs.
+    key = "runs_table_" + hashlib.sha1(" ".join(ids).encode()).hexdigest()[:12]
+    ticked = [ids.index(i) for i in st.session_state.get(TICKED, []) if i in ids]
     event = st.dataframe(
-        table(runs), hide_index=True, width="stretch", key="runs_table", on_select="rerun",
-        selection_mode="multi-row",
+        table(runs), hide_index=True, width="stretch", key=key, on_select="rerun",
+        selection_mode="multi-row", selection_default={"selection": {"rows": ticked, "columns": []}},
         column_config={"parameters": st.column_config.NumberColumn(format="localized"),
                        "label": st.column_config.TextColumn(width="medium"),
                        BEST_COL: st.column_config.NumberColumn(
                            format="%.3f", help="Bits per character on held-out text (lower is better)")})
     chosen = [runs[i] for i in event.selection.rows if i < len(runs)]
+    st.session_state[TICKED] = [r["id"] for r in chosen]
     st.subheader("Compare")
     if chosen:
         curves, seen = {}, set()
@@ -132,7 +141,6 @@ else:
         st.caption("Tick runs in the table (the boxes at the left) to draw their learning curves together.")
 
     st.subheader("Manage a run")
-    ids = [r["id"] for r in runs]
     titles = {r["id"]: ui.run_title(r) for r in runs}
     # The picker follows the table: the first selected run, else the newest.
     pick = st.selectbox("Run", ids, index=ids.index(chosen[0]["id"]) if chosen else 0, format_func=titles.get)

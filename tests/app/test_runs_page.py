@@ -45,6 +45,45 @@ def open_page():
     return AppTest.from_file(PAGE, default_timeout=30).run()
 
 
+def tick(at: AppTest, rows: list[int]) -> None:
+    """Tick table rows as a browser does (the table's key changes with its rows)."""
+    at.session_state[at.dataframe[0].key] = {"selection": {"rows": rows, "columns": []}}
+    at.run()
+
+
+def overlay_runs(at: AppTest) -> list[str]:
+    from streamlit import dataframe_util
+
+    chart = at.get("vega_lite_chart")[0].proto
+    return sorted(set(dataframe_util.convert_arrow_bytes_to_pandas_df(chart.datasets[0].data.data)["run"]))
+
+
+def other_model(blob: bytes) -> bytes:
+    """The same bundle with other weights (of the same shape): a different model, not a re-import."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    src = zipfile.ZipFile(io.BytesIO(blob))
+    with np.load(io.BytesIO(src.read("weights.npz"))) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["logits/bias"] = arrays["logits/bias"] + 0.25
+    weights = io.BytesIO()
+    np.savez(weights, **arrays)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, weights.getvalue() if name == "weights.npz" else src.read(name))
+    return out.getvalue()
+
+
+def import_on_page(at: AppTest, blob: bytes) -> None:
+    at.file_uploader(key="bundle_upload").set_value(("gulls.zip", blob, "application/zip"))
+    at.run()
+    at.button(key="bundle_import").click().run()
+
+
 def test_empty_workspace(workspace):
     at = open_page()
     assert not at.exception
@@ -75,8 +114,7 @@ def test_selected_runs_overlay_their_curves(ws):
 
     run = ws.list_runs()[0]
     at = open_page()
-    at.session_state["runs_table"] = {"selection": {"rows": [0], "columns": []}}
-    at.run()
+    tick(at, [0])
     assert not at.exception
     chart = at.get("vega_lite_chart")[0].proto
     frame = dataframe_util.convert_arrow_bytes_to_pandas_df(chart.datasets[0].data.data)
@@ -108,12 +146,10 @@ def test_bad_bundle_upload_shows_an_error(ws):
 
 def test_bundle_round_trip(ws):
     run_id = ws.list_runs()[0]["id"]
-    blob = bundle.bundle_bytes(run_id, ws)
+    blob = other_model(bundle.bundle_bytes(run_id, ws))
     at = open_page()
     assert not at.get("download_button")[0].proto.disabled
-    at.file_uploader(key="bundle_upload").set_value(("gulls.zip", blob, "application/zip"))
-    at.run()
-    at.button(key="bundle_import").click().run()
+    import_on_page(at, blob)
     assert not at.exception
     assert [s.value for s in at.success] == ["Imported: it is in the table above."]
     labels = at.dataframe[0].value["label"].tolist()
@@ -129,6 +165,31 @@ def test_write_with_this_model_makes_it_the_active_run(ws):
     assert at.session_state["active_run"] == run_id
     # the page runs alone here (no st.navigation): the switch falls back to a hint
     assert [i.value for i in at.info] == ["Open the page from the menu on the left."]
+
+
+def test_importing_a_model_that_is_here_already_says_so(ws):
+    run = ws.list_runs()[0]
+    at = open_page()
+    import_on_page(at, bundle.bundle_bytes(run["id"], ws))
+    assert not at.exception
+    assert [shown(e.value) for e in at.error] == [
+        f'This model is already here, as the run "Gulls" ({run["id"]}); rename that one instead of importing it again.']
+    assert len(ws.list_runs()) == 1
+
+
+def test_ticks_stay_on_their_runs_after_an_import(ws):
+    gulls = ws.list_runs()[0]
+    at = open_page()
+    tick(at, [0])
+    assert overlay_runs(at) == ["Gulls"]
+    import_on_page(at, other_model(bundle.bundle_bytes(gulls["id"], ws)))
+    assert not at.exception
+    ws.update_run(ws.list_runs()[0]["id"], label="Imported")
+    at.run()
+    assert at.dataframe[0].value["label"].tolist() == ["Imported", "Gulls"]    # the new run is row 0 now
+    assert overlay_runs(at) == ["Gulls"]                                          # the tick moved with Gulls
+    assert at.session_state[at.dataframe[0].key]["selection"]["rows"] == [1]
+    assert at.selectbox[0].value == gulls["id"]                                   # the picker follows the ticks
 
 
 def test_delete_needs_confirmation(ws):
