@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
@@ -247,19 +248,20 @@ def top_chars_chart(top_chars, limit: int = 30) -> alt.Chart:
                     tooltip=["character", alt.Tooltip("count:Q", format=",")]))
 
 
-def ema(values: list[float], alpha: float | None = None) -> list[float]:
-    """Exponential moving average (first value seeds it); smooths the noisy per-batch loss.
+def smooth(values: list[float], half: int | None = None) -> list[float]:
+    """Centred moving average of the noisy per-batch loss, `half` points either side.
 
-    The default weight smooths over about a twentieth of the curve, so a short run's line does not lag
-    behind its points and a long run's still reads as one trend.
+    Centred, so the line does not lag behind a falling curve (a trailing average sits above it); near the
+    ends the window shrinks symmetrically, so a straight stretch is returned unchanged. By default the
+    window spans about a fortieth of the curve on each side, 1 to 20 points.
     """
-    if alpha is None:
-        alpha = min(0.5, max(0.05, 20 / max(1, len(values))))
-    out, acc = [], None
-    for v in values:
-        acc = v if acc is None else alpha * v + (1 - alpha) * acc
-        out.append(acc)
-    return out
+    n = len(values)
+    if half is None:
+        half = min(20, max(1, n // 40))
+    sums = np.concatenate([[0.0], np.cumsum(np.asarray(values, dtype=float))])
+    i = np.arange(n)
+    h = np.minimum(half, np.minimum(i, n - 1 - i))
+    return ((sums[i + h + 1] - sums[i - h]) / (2 * h + 1)).tolist()
 
 
 def loss_frame(metrics: list[dict]) -> pd.DataFrame:
@@ -268,7 +270,7 @@ def loss_frame(metrics: list[dict]) -> pd.DataFrame:
     epoch = [m for m in metrics if m["kind"] == "epoch" and m.get("val_bpc") is not None and m.get("step") is not None]
     rows = [{"step": m["step"], "bpc": m["bpc"], "series": "train (per batch)"} for m in batch]
     rows += [{"step": m["step"], "bpc": v, "series": "train (smoothed)"}
-             for m, v in zip(batch, ema([m["bpc"] for m in batch]))]
+             for m, v in zip(batch, smooth([m["bpc"] for m in batch]))]
     rows += [{"step": m["step"], "bpc": m["val_bpc"], "series": "validation"} for m in epoch]
     return pd.DataFrame(rows, columns=["step", "bpc", "series"])
 

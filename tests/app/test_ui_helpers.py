@@ -4,12 +4,22 @@ import pytest
 from pages import ui
 
 
-def test_ema_exact():
-    assert ui.ema([4.0, 2.0, 2.0], alpha=0.5) == [4.0, 3.0, 2.5]
-    assert ui.ema([]) == []
-    # default weight: 0.5 for short curves, 20/n for long ones, never below 0.05
-    assert ui.ema([1.0, 3.0]) == [1.0, 2.0]
-    assert ui.ema([0.0] * 99 + [100.0])[-1] == pytest.approx(20.0)
+def test_smoothing_is_centred_and_exact():
+    assert ui.smooth([0.0, 0.0, 3.0, 0.0, 0.0], half=1) == [0.0, 1.0, 1.0, 1.0, 0.0]
+    assert ui.smooth([4.0, 0.0, 2.0, 6.0, 8.0], half=2) == [4.0, 2.0, 4.0, 16 / 3, 8.0]   # windows shrink at the ends
+    assert ui.smooth([]) == []
+    assert ui.smooth([5.0]) == [5.0]
+
+
+def test_smoothed_falling_line_does_not_sit_above_it():
+    """A trailing average lags a falling loss and draws above it; the centred one follows a straight line."""
+    line = [6.0 - 0.01 * i for i in range(400)]
+    smoothed = ui.smooth(line)                       # default: 10 points either side for 400 batches
+    assert smoothed == pytest.approx(line, abs=1e-9)
+    assert smoothed[200] == pytest.approx(line[200], abs=1e-12)
+    # and it still smooths: alternating noise around the line averages out in the middle
+    noisy = [v + (0.5 if i % 2 else -0.5) for i, v in enumerate(line)]
+    assert ui.smooth(noisy)[100:300] == pytest.approx(line[100:300], abs=0.5 / 21 + 1e-9)
 
 
 def test_visible_characters():
@@ -30,8 +40,8 @@ def test_loss_frame_has_raw_smoothed_and_validation():
     assert rows == [
         {"step": 1, "bpc": 6.0, "series": "train (per batch)"},
         {"step": 2, "bpc": 4.0, "series": "train (per batch)"},
-        {"step": 1, "bpc": 6.0, "series": "train (smoothed)"},
-        {"step": 2, "bpc": 5.0, "series": "train (smoothed)"},
+        {"step": 1, "bpc": 6.0, "series": "train (smoothed)"},     # the ends of a curve are kept as they are
+        {"step": 2, "bpc": 4.0, "series": "train (smoothed)"},
         {"step": 2, "bpc": 4.5, "series": "validation"},
     ]
     assert ui.loss_frame([]).empty
