@@ -22,7 +22,8 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 from textgen import Generator, InkwellError  # noqa: E402
 from textgen.artifacts import DEMO_DIR  # noqa: E402
 from textgen.config import CELL_NAMES  # noqa: E402
-from textgen.drafts import KEY_RE, MAX_CHARS, Draft, escape_markdown  # noqa: E402
+from textgen.drafts import KEY_RE, MAX_CHARS, Draft  # noqa: E402
+from textgen.markup import StreamEscaper, escape_markdown  # noqa: E402
 from textgen.runs import check_run_id, clean_label, home  # noqa: E402
 
 DEMO = "demo"
@@ -179,19 +180,10 @@ def _use(i: int) -> None:
 # -- generation ------------------------------------------------------------------------------------
 def _escaped_stream(pieces, kept: list[str]):
     """Model text for st.write_stream: escaped, so it is shown as text, and in batches, not per character."""
-    buf, last, line_start = [], time.monotonic(), False
+    escape, buf, last = StreamEscaper(), [], time.monotonic()
     for piece in pieces:
         kept.append(piece)
-        for ch in piece:
-            if ch == "\n":
-                buf.append("  \n")        # a hard break that shows nothing at the end of the text
-                line_start = True
-            elif line_start and ch in " \t":
-                buf.append("\u00a0")      # indented lines would otherwise become a code block
-            else:
-                # An invisible joiner before these keeps a streamed URL from turning into a link.
-                buf.append(("\u2060" if ch in ":.@" else "") + escape_markdown(ch))
-                line_start = False
+        buf.append(escape(piece))
         if time.monotonic() - last >= STREAM_EVERY:
             yield "".join(buf)
             buf, last = [], time.monotonic()
@@ -364,7 +356,7 @@ def main() -> None:
     view = st.container(border=True, key="w_view")
     with view:
         if draft.text:
-            st.markdown(draft.to_markdown(VIEW_FORMAT, break_links=True))
+            st.markdown(draft.to_markdown(VIEW_FORMAT, screen=True))
         else:
             st.caption("The draft is empty.")
     st.caption("Your words are in plain type; the model's are in :violet[*violet italics*].")
@@ -393,7 +385,7 @@ def _alternatives(gen: Generator | None, s: dict, alts: dict | None) -> None:
         with st.container(border=True, key=f"w_alt_{i}"):
             if text:
                 card = Draft([{"author": "model", "text": text}])
-                st.markdown(card.to_markdown(VIEW_FORMAT, break_links=True))
+                st.markdown(card.to_markdown(VIEW_FORMAT, screen=True))
                 if alts.get("originality", [""] * (i + 1))[i]:
                     st.caption(alts["originality"][i])
             else:

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from textgen.drafts import MAX_CHARS, Draft, DraftError, check_key, drafts_dir, escape_markdown
+from textgen.drafts import MAX_CHARS, Draft, DraftError, check_key, drafts_dir
 from textgen.errors import InkwellError
 
 W, M = "writer", "model"
@@ -168,19 +168,12 @@ def test_size_limit():
     assert len(d.text) == MAX_CHARS - 1     # a refused change leaves the draft as it was
 
 
-def test_escape_markdown():
-    assert escape_markdown("<b>[x](javascript:alert(1))</b>") == (
-        r"\<b\>\[x\]\(javascript\:alert\(1\)\)\<\/b\>")
-    assert escape_markdown("*a* _b_ #c `d` $e$ ~f~ |g| &h; \\") == (
-        r"\*a\* \_b\_ \#c \`d\` \$e\$ \~f\~ \|g\| \&h\; \\")
-    assert escape_markdown("plain words, 123 é") == r"plain words\, 123 é"
-
-
 def test_to_markdown_escapes_and_italicises_model_text():
     d = Draft.from_text("<script>alert(1)</script> [x](javascript:alert(1))")
     d.append_model(" and *then*")
-    assert d.to_markdown() == (r"\<script\>alert\(1\)\<\/script\> \[x\]\(javascript\:alert\(1\)\)"
-                               r" *and \*then\**")
+    assert d.to_markdown(screen=True) == (r"\<script\>alert\(1\)\<\/script\> \[x\]\(javascript\:alert\(1\)\)"
+                                          r" *and \*then\**")
+    assert d.to_markdown() == r"\<script>alert(1)\</script> \[x\](javascript:alert(1)) *and \*then\**"
 
 
 def test_to_markdown_lines_paragraphs_and_indents():
@@ -194,15 +187,6 @@ def test_to_text():
     d = Draft.from_text("a")
     d.append_model("b")
     assert d.to_text() == "ab"
-
-
-def test_break_links_stops_bare_urls_with_invisible_joiners():
-    j = "\u2060"
-    assert escape_markdown("see https://x.io, WWW.y.org or a@b.co", break_links=True) == (
-        f"see https{j}\\:\\/\\/x\\.io\\, WWW{j}\\.y\\.org or a{j}\\@b\\.co")
-    d = Draft.from_text("go to www.x.com")
-    assert d.to_markdown() == r"go to www\.x\.com"                 # downloads keep the text exact
-    assert d.to_markdown(break_links=True) == f"go to www{j}\\.x\\.com"
 
 
 def test_prune_deletes_only_drafts_untouched_for_the_hosts_days(workspace):

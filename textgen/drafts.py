@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import atomic
 from .errors import InkwellError
+from .markup import draft_markdown, escape_markdown  # noqa: F401  (escape_markdown: old import path)
 from .runs import home
 
 log = logging.getLogger("inkwell.drafts")
@@ -24,13 +25,6 @@ KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_CHARS = 500_000     # a novella; bigger drafts belong in a file, not a text box saved on every edit
 MAX_UNDO = 200          # appended pieces remembered for undo
 FORMAT_VERSION = 1
-# Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all also
-# defuses the extensions renderers add on top (GFM tables and strikethrough, $math$, :directives[]).
-_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
-# GFM turns bare URLs, www. names and e-mail addresses into links after escapes are resolved, so only
-# a change to the text stops it: an invisible WORD JOINER before "://", after "www" and before "@".
-_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=www)(?=\.)|(?=@)")
-WORD_JOINER = "\u2060"
 
 
 class DraftError(InkwellError, ValueError):
@@ -47,16 +41,6 @@ def check_key(key) -> str:
 
 def drafts_dir(workspace: str | os.PathLike | None = None) -> Path:
     return home(workspace) / "drafts"
-
-
-def escape_markdown(text: str, break_links: bool = False) -> str:
-    """Text that Markdown renders as exactly itself: no emphasis, links, HTML, headings or lists.
-
-    `break_links` also stops GFM's bare-URL links (for on-screen views; it adds invisible characters).
-    """
-    if break_links:
-        text = _AUTOLINK.sub(WORD_JOINER, text)
-    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def _merge(segments) -> list[dict]:
@@ -82,29 +66,6 @@ def _slice(segments: list[dict], start: int, stop: int) -> list[dict]:
             out.append({"author": seg["author"], "text": seg["text"][lo - pos: hi - pos]})
         pos = end
     return out
-
-
-def _render_line(pieces: list[tuple[str, str]], model_format: str, break_links: bool) -> str:
-    text = "".join(t for _, t in pieces)
-    indent = len(text) - len(text.lstrip(" \t"))
-    out, pos = ["\u00a0" * indent], 0
-    end = len(text.rstrip())
-    if end <= indent:
-        return ""
-    for author, piece in pieces:
-        lo, hi = max(pos, indent), min(pos + len(piece), end)
-        pos += len(piece)
-        if lo >= hi:
-            continue
-        chunk = text[lo:hi]
-        body = chunk.strip()
-        if author == "model" and body:
-            lead = chunk[: len(chunk) - len(chunk.lstrip())]
-            trail = chunk[len(chunk.rstrip()):]
-            out.append(lead + model_format.format(escape_markdown(body, break_links)) + trail)
-        else:
-            out.append(escape_markdown(chunk, break_links))
-    return "".join(out)
 
 
 def _check_size(text: str) -> None:
@@ -218,34 +179,12 @@ class Draft:
     def to_text(self) -> str:
         return self.text
 
-    def to_markdown(self, model_format: str = "*{}*", break_links: bool = False) -> str:
-        """All text escaped so it renders as itself; the model's text wrapped in `model_format`.
+    def to_markdown(self, model_format: str = "*{}*", screen: bool = False) -> str:
+        """The draft as Markdown that renders as its text, the model's wrapped in `model_format`.
 
-        Emphasis cannot span lines or start or end with a space, so the model's text is wrapped
-        line by line with its outer spaces left outside. Single line breaks become hard breaks
-        (a backslash before the newline), blank lines a paragraph break, and leading spaces
-        no-break spaces: plain Markdown would join the lines or read indented ones as code.
-        `break_links` keeps bare URLs from becoming links on screen (see escape_markdown).
+        `screen`: for Streamlit's Markdown (stricter escaping, no bare-URL links); else a .md file.
         """
-        lines: list[list[tuple[str, str]]] = [[]]          # per line: (author, text) pieces
-        for seg in self.segments:
-            for i, part in enumerate(seg["text"].split("\n")):
-                if i:
-                    lines.append([])
-                if part:
-                    lines[-1].append((seg["author"], part))
-        out: list[str] = []
-        blank = False
-        for pieces in lines:
-            rendered = _render_line(pieces, model_format, break_links)
-            if not rendered:
-                blank = bool(out)
-                continue
-            if out:
-                out.append("\n\n" if blank else "\\\n")
-            out.append(rendered)
-            blank = False
-        return "".join(out)
+        return draft_markdown(self.segments, model_format, screen)
 
     # -- storage --------------------------------------------------------------------------------
     def to_json(self) -> dict:
