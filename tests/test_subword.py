@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from textgen.errors import ConfigError
-from textgen.vocab import UNK, Vocab, _byte_alphabet, tokenize
+from textgen.bpe import byte_alphabet
+from textgen.vocab import UNK, Vocab, tokenize
 
 from test_vocab import TRICKY
 
@@ -49,7 +50,7 @@ def test_a_character_split_across_tokens_decodes_whole(vocab):
 def test_byte_alphabet_is_the_tokenizers_byte_level_one():
     from tokenizers import pre_tokenizers
 
-    table = _byte_alphabet()
+    table = byte_alphabet()
     assert len(set(table)) == 256
     assert sorted(table) == sorted(pre_tokenizers.ByteLevel.alphabet())
     assert table[ord("A")] == "A" and table[ord(" ")] == "\u0120" and table[ord("\n")] == "\u010a"

@@ -1,7 +1,6 @@
 """Generation: the NumPy stepper plus samplers, streaming pieces as they are made. No TensorFlow."""
 from __future__ import annotations
 
-import codecs
 import secrets
 from dataclasses import dataclass
 from typing import Iterator
@@ -37,7 +36,7 @@ class Generator:
         check_weights(self.run.weights, self.run.model)
         self.vocab = self.run.vocab
         self.stepper = Stepper(self.run.model, self.run.weights)
-        self._texts = [self.vocab.token_text(i) for i in range(len(self.vocab))]
+        self._texts = [self.vocab.token_text(i) for i in range(len(self.vocab))]   # benchmarks read it
         self._index = None
 
     def originality(self, text: str):
@@ -67,12 +66,8 @@ class Generator:
         if not isinstance(prompt, str):
             raise GenerationError("The prompt must be text.")
         ids, unknown = self.vocab.encode(prompt)
-        ids = ids[-PROMPT_TAIL:]
-        healed = b""
-        if self.vocab.token_bytes is not None and len(ids) >= 2:
-            # Token healing: a draft that stops mid-word ends in a token the model rarely saw there ("pa" of
-            # "pass"). Take the last token back; the first token sampled must start with its bytes.
-            healed, ids = self.vocab.token_bytes[ids[-1]], ids[:-1]
+        # Token healing: take back the last word piece; the first token sampled must start with its bytes.
+        ids, healed = self.vocab.heal(ids[-PROMPT_TAIL:])
         if len(ids) == 0:
             # An empty prompt starts as at a paragraph break, or with the most common token.
             newline = self.vocab.encode("\n")[0]
@@ -103,9 +98,8 @@ class Generator:
         last, state, _, healed = self._prime(prompt, n)
         done = np.zeros(n, bool)
         made = [""] * n
-        token_bytes = self.vocab.token_bytes
-        # Subword tokens are bytes: a character may span two tokens, so each row decodes as a stream.
-        decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in range(n)] if token_bytes else None
+        # A character may span two word pieces, so each row decodes as a stream of its own.
+        decoders = [self.vocab.decoder(skip=len(healed)) for _ in range(n)]
         for step in range(length):
             logits, state = self.stepper.step(last, state)                           # (n, vocab)
             logits[:, 0] = -np.inf   # never propose <unk>
@@ -117,11 +111,7 @@ class Generator:
                 if done[row]:
                     pieces.append("")
                     continue
-                if token_bytes:
-                    raw = token_bytes[last[row]]
-                    piece = decoders[row].decode(raw[len(healed):] if step == 0 else raw)
-                else:
-                    piece = self._texts[last[row]]
+                piece = decoders[row].decode(int(last[row]))
                 if not prompt.strip() and not (made[row] + piece).strip():
                     piece = ""   # from an empty draft, start at the first visible character
                 piece, finished = _apply_stop(made[row], piece, stop)
@@ -134,7 +124,7 @@ class Generator:
 
     def _starts_with(self, prefix: bytes) -> np.ndarray:
         """Which tokens' bytes start with prefix: (vocab,) bool."""
-        return np.fromiter((b.startswith(prefix) for b in self.vocab.token_bytes), bool, len(self.vocab))
+        return self.vocab.starting_with(prefix)
 
     def stream(self, prompt: str, length: int = 200, **kw) -> Iterator[str]:
         """Yields pieces of one continuation as they are sampled."""

@@ -1,8 +1,7 @@
 """Token <-> id mapping at character, word or subword level, saved as vocab.json beside a model.
 
-Subword tokens are byte-level byte-pair encoding (BPE), learned from the corpus with the `tokenizers`
-library: frequent character runs (" the", "ing", "LORD") become single tokens, so a model reads about
-three characters per step, and any text, in any script, encodes with no unknown token.
+Subword tokens (word pieces) are byte-level byte-pair encoding, kept in textgen.bpe; a Vocab hides
+which level it is: generation asks it for a decoder and for token healing, never for its bytes.
 """
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from . import bpe
 from .config import LEVELS, SUBWORD_MAX, SUBWORD_MIN, SUBWORD_SIZE
 from .corpus import CJK_CHARS, count_chars
 from .errors import ConfigError
@@ -41,75 +41,6 @@ def tokenize(text: str, level: str = "char") -> list[str]:
     raise ConfigError(f"level must be 'char', 'word' or 'subword', not {level!r}")
 
 
-def _byte_alphabet() -> list[str]:
-    """The printable stand-in for each byte value in byte-level BPE token strings (index = byte).
-
-    The usual byte-level scheme: printable Latin-1 bytes stand for themselves, and the others
-    (control characters, space, a few more) take the code points from 256 up, in byte order.
-    """
-    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAC + 1), *range(0xAE, 0xFF + 1)]
-    out, extra = [""] * 256, 0
-    for b in range(256):
-        if b in keep:
-            out[b] = chr(b)
-        else:
-            out[b] = chr(256 + extra)
-            extra += 1
-    return out
-
-
-_BYTE_OF = {ch: b for b, ch in enumerate(_byte_alphabet())}
-
-
-def _token_bytes(token: str) -> bytes:
-    return bytes(_BYTE_OF[ch] for ch in token)
-
-
-def _tokenizers():
-    try:
-        import tokenizers
-    except ImportError:
-        raise ConfigError("Word pieces need the tokenizers package: run `make run` (or pip install -r "
-                          "requirements.txt) to install it.") from None
-    return tokenizers
-
-
-def _bpe_tokenizer(ids: dict[str, int], merges: list[tuple[str, str]]):
-    """The byte-level BPE encoder for these tokens and merges. Only the merges come from a file: the
-    pre-tokenizer and decoder are fixed here, so an imported vocab.json cannot bring its own rules."""
-    tk = _tokenizers()
-    try:
-        tok = tk.Tokenizer(tk.models.BPE(vocab=ids, merges=merges))
-    except Exception:   # the library raises a bare Exception for merges of tokens it lacks
-        raise ConfigError("The subword vocabulary's merges name tokens it does not have.") from None
-    tok.pre_tokenizer = tk.pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = tk.decoders.ByteLevel()
-    return tok
-
-
-def _train_bpe(text: str, size: int) -> tuple[list[str], list[tuple[str, str]]]:
-    """(tokens, merges) of a byte-level BPE learned from text: <unk> is id 0, then the 256 bytes, then
-    merged pieces until `size` tokens (or no pair repeats)."""
-    tk = _tokenizers()
-    tok = tk.Tokenizer(tk.models.BPE())
-    tok.pre_tokenizer = tk.pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = tk.trainers.BpeTrainer(vocab_size=size, min_frequency=2, special_tokens=[UNK], show_progress=False,
-                                     initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet())
-    # Pieces of about 1 MB, cut after a newline: the trainer counts words per piece, and no word spans a cut.
-    pieces, start = [], 0
-    while start < len(text):
-        end = text.find("\n", start + 1_000_000)
-        end = len(text) if end < 0 else end + 1
-        pieces.append(text[start:end])
-        start = end
-    tok.train_from_iterator(pieces or [""], trainer)
-    model = json.loads(tok.to_str())["model"]
-    ids = model["vocab"]
-    # Merges are pairs (older releases of the library wrote "a b"; byte-level tokens hold no space).
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
-    return sorted(ids, key=ids.get), merges
-
-
 class Vocab:
     """Ids are positions in `tokens`; id 0 is UNK, which every unseen or rare token maps to."""
 
@@ -129,29 +60,14 @@ class Vocab:
         self._ids = {t: i for i, t in enumerate(self.tokens)}
         self._texts = [_UNK_TEXT] + self.tokens[1:]
         self._table: np.ndarray | None = None  # code point -> id, built on first char-level encode
-        self.merges, self._bpe, self.token_bytes = None, None, None
+        self._bpe: bpe.BytePairs | None = None
+        self.merges: list[tuple[str, str]] | None = None
+        self.token_bytes: list[bytes] | None = None   # subword only: the bytes each token spells
         if level == "subword":
-            self._init_subword(merges)
+            self._bpe = bpe.BytePairs(self.tokens, merges)
+            self.merges, self.token_bytes, self._texts = self._bpe.merges, self._bpe.token_bytes, self._bpe.texts
         elif merges is not None:
             raise ConfigError("Only a subword vocabulary carries byte-pair merges.")
-
-    def _init_subword(self, merges) -> None:
-        if (not isinstance(merges, list)
-                or not all(isinstance(m, (list, tuple)) and len(m) == 2 and all(isinstance(t, str) for t in m)
-                           for m in merges)):
-            raise ConfigError("A subword vocabulary needs its merges: a list of pairs of tokens.")
-        merges = [tuple(m) for m in merges]
-        try:
-            self.token_bytes = [_UNK_TEXT.encode()] + [_token_bytes(t) for t in self.tokens[1:]]
-        except KeyError:
-            raise ConfigError("A subword vocabulary's tokens must be byte-level token strings.") from None
-        if len(self.tokens) < 257 or sorted(self.tokens[1:257]) != sorted(_BYTE_OF):
-            raise ConfigError("A subword vocabulary must hold the 256 bytes after <unk>.")
-        if any(a + b not in self._ids for a, b in merges):
-            raise ConfigError("A subword vocabulary's merges make tokens it does not have.")
-        self._bpe = _bpe_tokenizer(self._ids, merges)
-        self.merges = merges
-        self._texts = [b.decode("utf-8", "replace") for b in self.token_bytes]
 
     @classmethod
     def build(cls, text: str, level: str = "char", max_size: int | None = None) -> "Vocab":
@@ -162,7 +78,7 @@ class Vocab:
             size = SUBWORD_SIZE if max_size is None else max_size
             if not SUBWORD_MIN <= size <= SUBWORD_MAX:
                 raise ConfigError(f"A subword vocabulary has between {SUBWORD_MIN} and {SUBWORD_MAX:,} tokens, not {size}.")
-            tokens, merges = _train_bpe(text, size)
+            tokens, merges = bpe.train(text, size, UNK)
             return cls(tokens, level, merges)
         if max_size is not None and max_size < 2:
             raise ConfigError(f"A vocabulary needs room for at least one token besides {UNK}, not {max_size}.")
@@ -186,7 +102,7 @@ class Vocab:
         if self.level == "char":
             return self._encode_chars(text)
         if self.level == "subword":   # every byte is a token: nothing is unknown
-            return np.asarray(self._bpe.encode(text).ids, dtype=np.int32), []
+            return self._bpe.encode(text), []
         tokens = tokenize(text, "word")
         get = self._ids.get
         ids = np.fromiter((get(t, 0) for t in tokens), dtype=np.int32, count=len(tokens))  # (tokens,)
@@ -207,14 +123,40 @@ class Vocab:
         return ids, unknown
 
     def decode(self, ids: Iterable[int] | np.ndarray) -> str:
-        texts = self._texts if self.token_bytes is None else self.token_bytes
+        ids = np.asarray(ids, dtype=np.int64).ravel().tolist()
         try:
-            parts = [texts[i] for i in np.asarray(ids, dtype=np.int64).ravel().tolist()]
-            if self.token_bytes is not None:   # a character may span two tokens: join the bytes first
-                return b"".join(parts).decode("utf-8", "replace")
-            return "".join(parts)
+            if self._bpe is not None:
+                return self._bpe.decode(ids)
+            return "".join([self._texts[i] for i in ids])
         except IndexError:
             raise ConfigError(f"A token id is outside this vocabulary of {len(self)} tokens.") from None
+
+    def decoder(self, skip: int = 0):
+        """An object whose `decode(id)` gives the text of one more token of a stream (a character split
+        over two word pieces comes out whole). `skip`: bytes of the first token that the text already
+        ends with, from `heal`."""
+        if self._bpe is not None:
+            return self._bpe.decoder(skip)
+        if skip:
+            raise ConfigError("Only word pieces are healed: there are no bytes to skip.")
+        return TextDecoder(self._texts)
+
+    def heal(self, ids: np.ndarray) -> tuple[np.ndarray, bytes]:
+        """Token healing: (ids without the last token, that token's bytes, which the next must start with).
+
+        A text that stops mid-word ends in a word piece a model rarely saw there ("pa" of "pass").
+        Whole characters and words, and prompts of one token (nothing would be left), come back as
+        they are, with b"".
+        """
+        if self._bpe is None or len(ids) < 2:
+            return ids, b""
+        return ids[:-1], self.token_bytes[ids[-1]]
+
+    def starting_with(self, prefix: bytes) -> np.ndarray:
+        """Which tokens may follow a healed prefix, the token it came from included: (vocab,) bool."""
+        if self._bpe is None:
+            return np.ones(len(self), bool)
+        return self._bpe.starting_with(prefix)
 
     def token_text(self, id: int) -> str:
         if not 0 <= int(id) < len(self.tokens):
@@ -262,3 +204,13 @@ class Vocab:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             raise ConfigError(f"The vocabulary file {path} is not readable JSON.") from None
         return cls.from_json(data)
+
+
+class TextDecoder:
+    """Token ids to text one at a time, for characters and words: each token is its own text."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self._texts = texts
+
+    def decode(self, token: int) -> str:
+        return self._texts[token]
