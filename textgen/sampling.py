@@ -14,7 +14,7 @@ from .errors import GenerationError
 NEG_INF = -np.inf
 
 
-def greedy(logits: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+def greedy(logits: np.ndarray) -> np.ndarray:
     return np.argmax(logits, axis=-1)                                          # (batch,)
 
 
@@ -68,8 +68,6 @@ def sample(logits: np.ndarray, rng: np.random.Generator, temperature: float = 1.
     x = top_p_filter(x, top_p)
     return draw(x, rng)
 
-
-SAMPLERS = {"greedy": greedy, "sample": sample}
 
 MAX_TEMPERATURE = 5.0
 
