@@ -11,7 +11,6 @@ from textgen import jobs
 from pages import ui
 from textgen import drafts
 from textgen.config import env_int
-from textgen.drafts import escape_markdown
 
 st.set_page_config(page_title="Inkwell", page_icon=":material/edit_note:", layout="wide")
 # Streamlit's grey captions wash out on a projector: a darker grey keeps them readable (contrast about 7:1).
@@ -43,11 +42,12 @@ def access_gate(pages: list) -> None:
     st.stop()
 
 
-SIDEBAR_NAME_FITS = 22   # characters the sidebar's select box surely shows whole ("Demo model (lighthouse tow" is cut)
-
-
 def model_picker() -> None:
-    """The sidebar's model choice; session_state[ui.ACTIVE_RUN] is canonical, so other pages can set it too."""
+    """The sidebar's model choice; session_state[ui.ACTIVE_RUN] is canonical, so other pages can set it too.
+
+    A select box cuts long names short, so the chosen model's whole name is the (wrapping) button of a
+    popover, and the choice is a list inside it that shows every name whole.
+    """
     choices = ui.model_choices()
     if not choices:
         st.caption("No trained model yet: train one on the Train page.")
@@ -56,12 +56,11 @@ def model_picker() -> None:
     if st.session_state.get(ui.ACTIVE_RUN) not in ids:
         st.session_state[ui.ACTIVE_RUN] = ids[0]   # the newest finished run, else the demo
     st.session_state["sidebar_model"] = st.session_state[ui.ACTIVE_RUN]
-    st.selectbox("Model", ids, format_func=choices.get, key="sidebar_model", on_change=_picked,
-                 help="The model the Write page uses.")
-    # The box cuts long names short; then the whole name, wrapped, sits under it (escaped: it is a user's label).
-    name = choices[st.session_state[ui.ACTIVE_RUN]]
-    if len(name) > SIDEBAR_NAME_FITS:
-        st.caption(escape_markdown(name, break_links=True))
+    st.caption("Model (the Write page uses it)")
+    # Labels are a user's text: escaped, since popover and radio labels render Markdown.
+    with st.popover(ui.safe(choices[st.session_state[ui.ACTIVE_RUN]]), width="stretch", wrap=True):
+        st.radio("Model", ids, format_func=lambda i: ui.safe(choices[i]), key="sidebar_model",
+                 on_change=_picked, label_visibility="collapsed")
 
 
 def _picked() -> None:

@@ -55,7 +55,7 @@ def test_fresh_workspace_opens_on_corpus(workspace, monkeypatch):
     at = open_app()
     assert not at.exception
     assert at.title[0].value == "Corpus"    # nothing to write with yet
-    assert not at.sidebar.selectbox
+    assert not at.sidebar.radio
     assert any("No trained model yet" in c.value for c in at.sidebar.caption)
     assert "active_run" not in at.session_state
 
@@ -65,7 +65,7 @@ def test_demo_makes_write_the_default(workspace, monkeypatch):
     at = open_app()
     assert not at.exception
     assert at.session_state["active_run"] == "demo"
-    assert at.sidebar.selectbox(key="sidebar_model").options == ["Demo model (lighthouse town)"]
+    assert [shown(o) for o in at.sidebar.radio(key="sidebar_model").options] == ["Demo model (lighthouse town)"]
     assert at.title[0].value == "Write"
 
 
@@ -89,29 +89,44 @@ def test_model_picker_sets_the_canonical_key(workspace, monkeypatch):
     at = open_app()
     assert not at.exception
     assert at.title[0].value == "Write"                  # a model exists: Write is the default page
-    picker = at.sidebar.selectbox(key="sidebar_model")
-    assert picker.options == [f"Newer · {newer[-6:]}", f"Older · {older[-6:]}", "Demo model (lighthouse town)"]
+    picker = at.sidebar.radio(key="sidebar_model")
+    assert [shown(o) for o in picker.options] == [f"Newer · {newer[-6:]}", f"Older · {older[-6:]}",
+                                                  "Demo model (lighthouse town)"]
     assert at.session_state["active_run"] == newer
     picker.set_value(older).run()
     assert at.session_state["active_run"] == older
     # another page setting the canonical key moves the picker too
     at.session_state["active_run"] = newer
     at.run()
-    assert at.sidebar.selectbox(key="sidebar_model").value == newer
+    assert at.sidebar.radio(key="sidebar_model").value == newer
 
 
-def test_sidebar_spells_out_only_names_the_box_cuts_short(workspace, monkeypatch):
+def popover_labels(node) -> list[str]:
+    """The labels of the popovers under an AppTest node (its blocks, walked depth first)."""
+    out = []
+    for child in getattr(node, "children", {}).values():
+        proto = getattr(child, "proto", None)
+        if type(proto).__name__ == "Block" and proto.WhichOneof("type") == "popover":
+            out.append(proto.popover.label)
+        out += popover_labels(child)
+    return out
+
+
+def test_sidebar_shows_the_models_name_once_and_whole(workspace, monkeypatch):
+    """A select box cut long names short (and a caption then repeated them): the name is a wrapping button."""
     monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
     reg = Registry()
-    short = fake_finished_run(reg, "Sea words")
-    at = open_app()
-    assert at.sidebar.selectbox(key="sidebar_model").value == short
-    assert not [c for c in at.sidebar.caption if "Sea words" in c.value]        # the box shows it whole
     long_name = "Letters from the lighthouse keeper, autumn and winter"
     longer = fake_finished_run(reg, long_name)
-    at.session_state["active_run"] = longer
-    at.run()
-    assert [shown(c.value) for c in at.sidebar.caption if "lighthouse" in c.value] == [f"{long_name} · {longer[-6:]}"]
+    at = open_app()
+    assert not at.exception
+    whole = f"{long_name} · {longer[-6:]}"
+    assert [shown(label) for label in popover_labels(at.sidebar)] == [whole]
+    assert not [c for c in at.sidebar.caption if "lighthouse" in c.value]
+    assert not at.sidebar.selectbox
+    at.sidebar.radio(key="sidebar_model").set_value("demo").run()
+    assert [shown(label) for label in popover_labels(at.sidebar)] == ["Demo model (lighthouse town)"]
+    assert at.session_state["active_run"] == "demo"
 
 
 def test_training_now_shows_progress(workspace, monkeypatch):
