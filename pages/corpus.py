@@ -6,7 +6,7 @@ import streamlit as st
 
 import textgen
 from pages import ui
-from textgen import library, presets
+from textgen import library, presets, sizing
 from textgen.corpus import ACCEPTED_SUFFIXES, DEFAULT_MAX_BYTES
 
 SAMPLE = ui.ROOT / "assets" / "sample.txt"
@@ -91,8 +91,15 @@ if corpus is not None:
         st.markdown("**Preview**")
         st.code(corpus.text[:PREVIEW_CHARS] + ("…" if s.chars > PREVIEW_CHARS else ""), language=None,
                 wrap_lines=True, height=300)
-    _, advice = presets.recommend(s.chars, 300, vocab_size=s.distinct + 1)
-    st.info(f"**For a 5-minute run:** {advice}", icon=":material/lightbulb:")
+    # The Train page's sizing, for the preset it opens with: a text too short to train is said here first,
+    # in the sentence training would give.
+    recipe = presets.PRESETS[presets.DEFAULT].train
+    advice = sizing.advise(sizing.char_counts(s.chars, s.distinct), recipe)
+    if advice.refused:
+        st.error(ui.safe(advice.message), icon=":material/error:")
+    else:
+        st.info(f"**For a {recipe.time_budget / 60:g}-minute run ({presets.DEFAULT}):** {advice.message}",
+                icon=":material/lightbulb:")
     if s.chars < 20_000:
         st.warning("This is a short text: the model will mostly learn its spelling. "
                    "A hundred thousand characters or more gives it phrasing to learn.", icon=":material/info:")

@@ -48,7 +48,37 @@ def test_pasted_text_shows_exact_stats(workspace):
     assert top.iloc[0].to_dict() == {"character": "␣", "count": 80}   # 4 spaces a time
     assert set(top["character"]) >= {"↵", "T", "h", "e"}
     assert at.code[0].value == TEXT.rstrip("\n")   # all of it: shorter than the preview (st.code drops the last newline)
-    assert any("characters" in i.value for i in at.info)                 # the sizing advice
+
+
+def test_sizing_advice_is_the_train_pages_estimate(workspace):
+    from textgen import sizing
+    from textgen.presets import DEFAULT, PRESETS
+
+    text = "The cat sat on the mat by the door.\n" * 200    # 7,200 characters, 19 distinct
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.text_area(key="corpus_paste").set_value(text)
+    check(at)
+    advice = sizing.advise(sizing.char_counts(len(text), len(set(text))), PRESETS[DEFAULT].train)
+    assert not advice.refused and advice.message.startswith("About 7,200 characters: a 1-layer GRU of ")
+    assert [shown(i.value) for i in at.info] == [f"**For a 1-minute run ({DEFAULT}):** {advice.message}"]
+    assert not at.error
+
+
+def test_a_text_too_short_to_train_is_said_before_save(workspace):
+    """83 characters: the Corpus page says what the Train page would, instead of advising a model."""
+    text = "The lamp turned all night, and the gulls slept on the rocks below the lighthouse wall."[:83]
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.text_area(key="corpus_paste").set_value(text)
+    check(at)
+    assert not at.exception and not at.info
+    said = ("The text is too short for sequence length 64: it has 83 characters, training needs at least 651 "
+            "(add about 568 more, or choose a shorter sequence length).")
+    assert [shown(e.value) for e in at.error] == [said]
+    # the same sentence the Train page shows next to Start for this corpus, once saved
+    next(b for b in at.button if b.label == "Save corpus").click().run()
+    train = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=30).run()
+    assert [shown(e.value) for e in train.error] == [said]
+    assert next(b for b in train.button if b.label == "Start training").disabled
 
 
 def test_lowercase_option_merges_characters(workspace):
@@ -91,7 +121,10 @@ def test_uploads_are_checked_on_the_server(workspace):
     assert up.allowed_type == [".txt", ".md", ".docx"]
     up.set_value([("a.txt", b"one two\n", "text/plain"), ("b.md", "caf\xe9 ok".encode("cp1252"), "text/markdown")])
     check(at)
-    assert not at.exception and not at.error
+    assert not at.exception   # read fine; only too short to train (said before Save)
+    assert [shown(e.value) for e in at.error] == [
+        "The text is too short for sequence length 64: it has 17 characters, training needs at least 651 (add about "
+        "634 more, or choose a shorter sequence length)."]
     # "one two\n" + "\n\n" + "café ok": 17 characters, 4 words, 4 lines
     assert metrics(at)["Characters"] == "17"
     assert metrics(at)["Words"] == "4"

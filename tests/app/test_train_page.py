@@ -115,10 +115,11 @@ def test_server_limit_is_an_error_next_to_start(workspace, monkeypatch):
     library.save_corpus("Lamp words", load_corpus(tiny_text()))
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     at.text_input(key="train_label").set_value("my big model").run()
-    next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception
-    [error] = [shown(e.value) for e in at.error]
-    assert error.startswith("This model has ") and "this server allows at most 1,000" in error
+    [error] = [shown(e.value) for e in at.error]   # said before Start, which is refused
+    params = metrics(at)["Parameters"]
+    assert error == f"This model has {params} parameters; this server allows at most 1,000. Choose fewer units or layers."
+    assert next(b for b in at.button if b.label == "Start training").disabled
     assert at.text_input(key="train_label").value == "my big model"
     assert Registry().list_runs() == []
 

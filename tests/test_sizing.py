@@ -1,0 +1,133 @@
+"""The one estimate both pages show: counts, parameters, time, and the sentence that refuses a run."""
+import sys
+
+import pytest
+
+from textgen import data, library, load_corpus, sizing
+from textgen.config import ModelConfig, TrainConfig
+from textgen.models import flops_per_token, param_count
+from textgen.presets import DEFAULT, PRESETS
+from textgen.sizing import GRU_KERNEL_SPEEDUP, TRAIN_GFLOPS, chars_per_second, seconds_per_epoch
+from textgen.vocab import Vocab, tokenize
+
+TEXT = "The keeper climbs the stair. The lamp turns; the gulls call.\n" * 50
+
+
+@pytest.fixture(autouse=True)
+def plain_cpu(monkeypatch):
+    """No host limits and no bfloat16 kernel, so the numbers are the same on every machine."""
+    from textgen.fastgru import resolve
+
+    monkeypatch.setattr(sys.modules[resolve.__module__], "cpu_has_bf16_matmul", lambda: False)
+    for name in (sizing.MAX_PARAMS, sizing.MAX_TRAIN_SECONDS, sizing.ALLOW_LONG):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_time_estimate_is_flops_over_the_measured_rate():
+    m = ModelConfig(vocab_size=80, cell="gru", layers=1, units=256, embedding=64)
+    assert chars_per_second(m) == pytest.approx(TRAIN_GFLOPS * 1e9 / (3 * flops_per_token(m)))
+    assert seconds_per_epoch(m, 1_000_000) == pytest.approx(1_000_000 / chars_per_second(m))
+
+
+def test_time_estimate_counts_the_gru_kernel_where_it_will_be_used(plain_cpu):
+    from textgen.fastgru import resolve
+
+    gru = ModelConfig(vocab_size=80, cell="gru", layers=1, units=256, embedding=64)
+    lstm = ModelConfig(vocab_size=80, cell="lstm", layers=1, units=256, embedding=64)
+    plain = seconds_per_epoch(gru, 1_000_000)
+    assert seconds_per_epoch(gru, 1_000_000, train=TrainConfig()) == pytest.approx(plain)
+    plain_cpu.setattr(sys.modules[resolve.__module__], "cpu_has_bf16_matmul", lambda: True)
+    plain_cpu.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    plain_cpu.setattr(sys.modules[resolve.__module__], "_gpu_here", lambda: False)
+    assert seconds_per_epoch(gru, 1_000_000, train=TrainConfig()) == pytest.approx(plain / GRU_KERNEL_SPEEDUP)
+    assert seconds_per_epoch(gru, 1_000_000, train=TrainConfig(gru_kernel="keras")) == pytest.approx(plain)
+    assert seconds_per_epoch(gru, 1_000_000, train=TrainConfig(carry_state=True)) == pytest.approx(plain)
+    assert seconds_per_epoch(lstm, 1_000_000, train=TrainConfig()) == pytest.approx(seconds_per_epoch(lstm, 1_000_000))
+
+
+def test_counts_at_each_level():
+    assert sizing.text_counts(TEXT, TrainConfig()) == (len(TEXT), len(set(TEXT)) + 1, len(TEXT))
+    words = tokenize(TEXT, "word")
+    assert sizing.text_counts(TEXT, TrainConfig(level="word")) == (len(words), len(set(words)) + 1, len(TEXT))
+    assert sizing.text_counts(TEXT, TrainConfig(level="word", max_vocab=10))[1] == 11
+    cfg = TrainConfig(level="subword", subword_vocab=300)
+    pieces = Vocab.build(data.split(TEXT, cfg.val_fraction)[0], "subword", 300)   # learned from the training part
+    assert sizing.text_counts(TEXT, cfg) == (len(pieces.encode(TEXT)[0]), len(pieces), len(TEXT))
+
+
+def test_a_saved_corpus_is_counted_as_its_text(workspace):
+    cid = library.save_corpus("lamp", load_corpus(TEXT))
+    [meta] = library.list_corpora()
+    for cfg in (TrainConfig(), TrainConfig(level="word")):
+        assert sizing.saved_counts(meta, cfg, workspace) == sizing.text_counts(library.load_saved(cid)[0], cfg)
+
+
+def test_estimate_gives_the_pages_numbers():
+    counts = sizing.text_counts(TEXT, TrainConfig())
+    model, cfg = ModelConfig(cell="lstm", layers=2, units=32, embedding=8), TrainConfig(seq_len=20, epochs=3)
+    est = sizing.estimate(counts, model, cfg)
+    sized = ModelConfig(vocab_size=counts.vocab, cell="lstm", layers=2, units=32, embedding=8)
+    per_epoch = int(len(TEXT) * 0.9) / chars_per_second(sized)
+    assert (est.params, est.unit, est.refusal) == (param_count(sized), "characters", None)
+    assert est.seconds_per_epoch == pytest.approx(per_epoch)
+    assert (est.seconds, est.passes) == (pytest.approx(3 * per_epoch), pytest.approx(3))
+    budget = sizing.estimate(counts, model, TrainConfig(seq_len=20, epochs=10**5, time_budget=60))
+    assert (budget.seconds, budget.passes) == (60, pytest.approx(60 / per_epoch))
+    assert est.params > 2 * len(TEXT) and est.memorises   # more parameters than twice its characters
+    assert not sizing.estimate(counts, ModelConfig(cell="gru", layers=1, units=8, embedding=4), cfg).memorises
+
+
+def test_too_short_is_the_sentence_training_gives():
+    counts = sizing.char_counts(83, 20)
+    est = sizing.estimate(counts, ModelConfig(), TrainConfig(seq_len=64))
+    with pytest.raises(Exception) as raised:
+        data.check_length(83, 64, 0.1, "characters")
+    assert est.refusal == str(raised.value) == (
+        "The text is too short for sequence length 64: it has 83 characters, training needs at least 651 "
+        "(add about 568 more, or choose a shorter sequence length).")
+
+
+def test_host_limits_refuse_with_one_sentence(plain_cpu):
+    counts = sizing.char_counts(1_000_000, 80)
+    model = ModelConfig(cell="lstm", layers=4, units=4096, embedding=1024)   # about 94 million parameters
+    est = sizing.estimate(counts, model, TrainConfig(epochs=10))
+    assert est.params > 90_000_000 and est.seconds > 100 * 3600
+    assert est.refusal == (f"By the estimate this run would train for {est.seconds / 3600:,.0f} hours, more than the "
+                           "60 minutes a run may take on this server: set a time budget, or choose a smaller model.")
+    budgeted = sizing.estimate(counts, model, TrainConfig(epochs=10, time_budget=1200))
+    assert budgeted.seconds == 1200 and budgeted.refusal is None          # the budget stops it in time
+    assert sizing.estimate(counts, model, TrainConfig(epochs=10, time_budget=3601)).refusal is not None
+    plain_cpu.setenv(sizing.ALLOW_LONG, "1")
+    assert sizing.estimate(counts, model, TrainConfig(epochs=10)).refusal is None
+    plain_cpu.delenv(sizing.ALLOW_LONG)
+    plain_cpu.setenv(sizing.MAX_TRAIN_SECONDS, "7200")                   # the host caps every run's time instead
+    capped = sizing.estimate(counts, model, TrainConfig(epochs=10))
+    assert (capped.seconds, capped.refusal) == (7200, None)
+    plain_cpu.setenv(sizing.MAX_PARAMS, "1000000")
+    assert sizing.estimate(counts, model, TrainConfig(epochs=10)).refusal == (
+        f"This model has {est.params:,} parameters; this server allows at most 1,000,000. Choose fewer units or layers.")
+
+
+def test_advice_fits_data_and_time_and_says_why():
+    cfg = TrainConfig(time_budget=1200, epochs=10**5)
+    advice = sizing.advise(sizing.char_counts(600_000, 79), cfg)
+    model = advice.model
+    assert (model.cell, model.layers, model.units, advice.refused) == ("gru", 1, 512, False)
+    sized = ModelConfig(vocab_size=80, cell="gru", layers=1, units=512, embedding=64)
+    passes = 1200 / (540_000 / chars_per_second(sized))
+    assert advice.message == (f"About 600,000 characters: a 1-layer GRU of 512 units (933,968 parameters) fits this "
+                              f"size and reads the text about {passes:,.0f} times in 20 minutes.")
+    assert sizing.advise(sizing.char_counts(5_000, 40), cfg).model.units == 64     # tiny text: the smallest model
+    big = sizing.advise(sizing.char_counts(5_000_000, 80), TrainConfig(time_budget=60, epochs=10**5))
+    assert "fewer than 5 times" in big.message and not big.refused               # too much text for a minute
+
+
+def test_corpus_advice_and_train_estimate_refuse_a_short_text_alike():
+    """The Corpus page advises for the preset the Train page opens with: the same sentence on both pages."""
+    preset = PRESETS[DEFAULT]
+    counts = sizing.char_counts(83, 30)
+    advice = sizing.advise(counts, preset.train)
+    assert advice.refused
+    assert advice.message == sizing.estimate(counts, preset.model, preset.train).refusal
+    assert advice.message.startswith(f"The text is too short for sequence length {preset.train.seq_len}: it has 83 ")

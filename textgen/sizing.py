@@ -1,0 +1,198 @@
+"""What a run will cost before it starts: tokens, vocabulary, parameters, time, and what refuses it.
+
+The Train page's estimate and the Corpus page's advice are both this module, so the two never disagree.
+Throughput comes from this project's own measurements on a 2-core CPU (about 60 GFLOP/s achieved in
+training, counting a training step as 3x the forward FLOPs).
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+from . import data, library
+from .config import LEVEL_UNITS, ModelConfig, TrainConfig
+from .errors import CorpusError
+from .models import flops_per_token, param_count
+from .presets import PRESETS
+from .vocab import Vocab, tokenize
+
+TRAIN_GFLOPS = 55.0   # achieved training rate on the reference 2-core machine (conservative)
+# Inkwell's bfloat16 GRU kernel reads text at least this much faster (measured: benchmarks/README.md).
+GRU_KERNEL_SPEEDUP = 1.4
+# A run estimated longer than three times the longest preset is refused unless the host allows it.
+LONG_RUN_SECONDS = 3 * max(p.train.time_budget for p in PRESETS.values())
+ALLOW_LONG = "INKWELL_ALLOW_LONG"       # "1": a host lets runs train longer than LONG_RUN_SECONDS
+MAX_PARAMS = "INKWELL_MAX_PARAMS"       # a host's cap on a model's parameters; 0 or unset = none
+MAX_TRAIN_SECONDS = "INKWELL_MAX_TRAIN_SECONDS"   # a host's cap on a run's time budget; 0 or unset = none
+SUBWORD_SAMPLE = 200_000   # characters the estimate learns word pieces from (a fraction of a second)
+
+
+class Counts(NamedTuple):
+    """A text as a run at some level sees it."""
+    tokens: int   # tokens of the whole text
+    vocab: int    # vocabulary size, with the unknown token
+    chars: int    # characters of the whole text
+
+
+@dataclass(frozen=True)
+class Estimate:
+    counts: Counts
+    unit: str                  # what one token is called ("characters", "word pieces", "words")
+    params: int
+    max_params: int            # the host's cap (0: none)
+    seconds_per_epoch: float
+    seconds: float             # training time: the epochs, or the time budget where it ends sooner
+    passes: float              # passes over the training text in that time
+    refusal: str | None        # the one sentence that refuses this run (too short, over a limit), or None
+
+    @property
+    def memorises(self) -> bool:
+        """More parameters than twice the characters: such a model may learn the text by heart."""
+        return self.params > 2 * self.counts.chars
+
+
+def chars_per_second(model: ModelConfig, gflops: float = TRAIN_GFLOPS) -> float:
+    return gflops * 1e9 / (3 * max(1, flops_per_token(model)))
+
+
+def seconds_per_epoch(model: ModelConfig, train_chars: int, gflops: float = TRAIN_GFLOPS,
+                      train: TrainConfig | None = None) -> float:
+    """With the run's TrainConfig, a GRU that will train with Inkwell's bfloat16 kernel is estimated faster."""
+    if train is not None:
+        from .fastgru import resolve
+
+        kernel = resolve(train.gru_kernel, model.cell, train.seq_len, train.carry_state, train.jit_compile, model.layers,
+                         model.weight_drop)
+        if kernel == "bfloat16":
+            gflops *= GRU_KERNEL_SPEEDUP
+    return train_chars / chars_per_second(model, gflops)
+
+
+def host_time_cap(cfg: TrainConfig) -> TrainConfig:
+    """A host's INKWELL_MAX_TRAIN_SECONDS cuts longer (or unlimited) budgets down to it."""
+    cap = _env_float(MAX_TRAIN_SECONDS)
+    if cap and (cfg.time_budget == 0 or cfg.time_budget > cap):
+        return replace(cfg, time_budget=cap)
+    return cfg
+
+
+def char_counts(chars: int, distinct: int) -> Counts:
+    return Counts(chars, distinct + 1, chars)   # +1: the unknown token
+
+
+def text_counts(text: str, cfg: TrainConfig) -> Counts:
+    """Tokens and vocabulary of a text at cfg's level. Word pieces are learned from the training part, as a run
+    does; a long text's pieces are counted on its first characters and scaled to the whole."""
+    if cfg.level == "char":
+        return char_counts(len(text), len(set(text)))
+    if cfg.level == "word":
+        tokens = tokenize(text, "word")
+        return Counts(len(tokens), min(cfg.max_vocab, len(set(tokens))) + 1, len(text))
+    sample = text[:SUBWORD_SAMPLE]
+    vocab = Vocab.build(data.split(sample, cfg.val_fraction)[0], "subword", cfg.subword_vocab)
+    pieces = len(vocab.encode(sample)[0])
+    size = len(vocab) if len(text) <= len(sample) else cfg.subword_vocab
+    return Counts(round(len(text) * pieces / max(1, len(sample))), size, len(text))
+
+
+@functools.lru_cache(maxsize=32)
+def _saved_counts(corpus_id: str, home: str, level: str, max_vocab: int, subword_vocab: int,
+                  val_fraction: float) -> Counts:
+    """Counting words or learning pieces takes a while on a big text: a saved corpus is counted once."""
+    text, _ = library.load_saved(corpus_id, home)
+    return text_counts(text, TrainConfig(level=level, max_vocab=max_vocab, subword_vocab=subword_vocab,
+                                         val_fraction=val_fraction))
+
+
+def saved_counts(corpus: dict, cfg: TrainConfig, home: str) -> Counts:
+    """corpus: a library.list_corpora entry (its stats answer for characters without reading the text)."""
+    stats = corpus["stats"]
+    if cfg.level == "char":
+        return char_counts(stats["chars"], stats["distinct"])
+    return _saved_counts(corpus["id"], str(home), cfg.level, cfg.max_vocab, cfg.subword_vocab, cfg.val_fraction)
+
+
+def estimate(counts: Counts, model: ModelConfig, cfg: TrainConfig) -> Estimate:
+    """What training `model` with `cfg` on a text of these counts costs, and the sentence that refuses it."""
+    sized = replace(model, vocab_size=counts.vocab)
+    cfg = host_time_cap(cfg)
+    params = param_count(sized)
+    train_tokens = int(counts.tokens * (1 - cfg.val_fraction))
+    per_epoch = seconds_per_epoch(sized, train_tokens, train=cfg)
+    seconds = per_epoch * cfg.epochs
+    if cfg.time_budget:
+        seconds = min(seconds, cfg.time_budget)
+    max_params = int(_env_float(MAX_PARAMS))
+    return Estimate(counts, LEVEL_UNITS[cfg.level], params, max_params, per_epoch, seconds,
+                    seconds / per_epoch if per_epoch else float(cfg.epochs),
+                    _refusal(counts, cfg, params, max_params, seconds))
+
+
+def _refusal(counts: Counts, cfg: TrainConfig, params: int, max_params: int, seconds: float) -> str | None:
+    try:
+        data.check_length(counts.tokens, cfg.seq_len, cfg.val_fraction, LEVEL_UNITS[cfg.level])
+    except CorpusError as e:
+        return str(e)
+    if max_params and params > max_params:
+        return (f"This model has {params:,} parameters; this server allows at most {max_params:,}. "
+                "Choose fewer units or layers.")
+    if seconds > LONG_RUN_SECONDS and not _env_float(MAX_TRAIN_SECONDS) and os.environ.get(ALLOW_LONG) != "1":
+        return (f"By the estimate this run would train for {_span(seconds)}, more than the {_span(LONG_RUN_SECONDS)} "
+                "a run may take on this server: set a time budget, or choose a smaller model.")
+    return None
+
+
+@dataclass(frozen=True)
+class Advice:
+    model: ModelConfig
+    estimate: Estimate
+    message: str          # one sentence: the model and why, or the refusal
+    refused: bool         # the text cannot be trained with this recipe (message says why)
+
+
+# Candidate (layers, units) for advice, smallest first.
+CANDIDATES = ((1, 64), (1, 128), (1, 256), (2, 256), (1, 512), (2, 384), (2, 512), (3, 512))
+
+
+def advise(counts: Counts, cfg: TrainConfig) -> Advice:
+    """The largest GRU that both fits the text and reads it enough times in cfg's budget, and why.
+
+    Too many parameters for the data overfit (the char-rnn rule of thumb: parameters about the number
+    of characters, within 2x); too many for the time never converge (aim for 5+ passes over the text).
+    """
+    best = None
+    for layers, units in CANDIDATES:
+        m = ModelConfig(cell="gru", layers=layers, units=units, embedding=64)
+        est = estimate(counts, m, cfg)
+        if est.refusal is None and est.params <= max(2 * counts.chars, 50_000) and est.passes >= 5:
+            best = (m, est)
+    if best is None:
+        m = ModelConfig(cell="gru", layers=1, units=64, embedding=64)
+        est = estimate(counts, m, cfg)
+        if est.refusal is not None:
+            return Advice(m, est, est.refusal, True)
+        return Advice(m, est, "The text is large for this time budget: the smallest model still sees it fewer than 5 "
+                              "times; a longer budget will help more than a bigger model.", False)
+    m, est = best
+    return Advice(m, est, f"About {counts.chars:,} characters: a {m.layers}-layer GRU of {m.units} units "
+                          f"({est.params:,} parameters) fits this size and reads the text about {est.passes:,.0f} "
+                          f"times in {_span(est.seconds)}.", False)
+
+
+def _span(seconds: float) -> str:
+    """A time in words: minutes up to two hours, hours beyond."""
+    if seconds < 60:
+        return "under a minute"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:,.0f} hours"
+    m = round(seconds / 60)
+    return "1 minute" if m == 1 else f"{m} minutes"
+
+
+def _env_float(name: str) -> float:
+    try:
+        return float(os.environ.get(name, "0") or 0)
+    except ValueError:
+        return 0.0
