@@ -29,9 +29,9 @@ QUICK_MODELS = {"lstm_2x256": ("lstm", 2, 16), "gru_1x512": ("gru", 1, 32)}
 
 def import_tf_quietly() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from textgen.train import _import_tf_quietly
+    from textgen.fit import import_tf_quietly as quiet   # importing fit imports TensorFlow quietly
 
-    _import_tf_quietly()
+    quiet()
 
 
 def corpus_text(n_chars: int) -> str:

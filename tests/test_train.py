@@ -4,17 +4,14 @@ import json
 import numpy as np
 import pytest
 
-import importlib
-
 from textgen import atomic
+from textgen import fit as fit_mod   # the Keras loop: importing it imports TensorFlow
 from textgen.config import ModelConfig, TrainConfig
 from textgen.corpus import load_corpus
 from textgen.errors import CorpusError
 from textgen.evaluate import evaluate
 from textgen.runs import Registry
 from textgen.train import train
-
-train_mod = importlib.import_module("textgen.train")
 
 MODEL = ModelConfig(cell="gru", layers=1, units=8, embedding=4)
 CFG = TrainConfig(seq_len=12, batch_size=4, epochs=2, lr=1e-2, seed=3, sample_length=20)
@@ -91,7 +88,7 @@ def test_cancel_mid_epoch_checkpoints_and_resume_matches(tmp_path, text, monkeyp
     """Stopped after 5 steps and resumed, a run ends with the weights of an uninterrupted one (with
     carried state too: the checkpoint keeps the streams' state; with Inkwell's GRU kernel; with AdamW;
     on word pieces, which the resumed run reads with the pieces the run learned)."""
-    monkeypatch.setattr(train_mod, "FLUSH_EVERY", 0.0)   # check the cancel flag after every batch
+    monkeypatch.setattr(fit_mod, "FLUSH_EVERY", 0.0)   # check the cancel flag after every batch
     cfg = TrainConfig(**{**CFG.__dict__, "carry_state": carry_state, "gru_kernel": kernel,
                          "weight_decay": weight_decay, "level": level, "subword_vocab": 300})
     full = train(load_corpus(text), MODEL, cfg, workspace=tmp_path / "a")
@@ -120,12 +117,12 @@ def test_weight_decay_shrinks_each_weight_matrix_by_lr_times_decay_and_spares_bi
 
     kernel, bias = keras.Variable(np.full((3, 2), 2.0, "float32"), name="kernel"), keras.Variable(np.ones(2, "float32"), name="bias")
     zero = [np.zeros((3, 2), "float32"), np.zeros(2, "float32")]
-    opt = train_mod.make_optimizer(TrainConfig(lr=0.01, weight_decay=0.1))
+    opt = fit_mod.make_optimizer(TrainConfig(lr=0.01, weight_decay=0.1))
     assert isinstance(opt, keras.optimizers.AdamW)
     opt.apply_gradients(zip(zero, [kernel, bias]))   # a zero gradient moves nothing: only the decay acts
     np.testing.assert_allclose(kernel.numpy(), 2.0 * (1 - 0.01 * 0.1), rtol=1e-7)
     np.testing.assert_array_equal(bias.numpy(), 1.0)
-    plain = train_mod.make_optimizer(TrainConfig(lr=0.01))
+    plain = fit_mod.make_optimizer(TrainConfig(lr=0.01))
     assert type(plain) is keras.optimizers.Adam
     plain.apply_gradients(zip(zero, [kernel, bias]))
     np.testing.assert_allclose(kernel.numpy(), 2.0 * (1 - 0.01 * 0.1), rtol=1e-7)
@@ -139,7 +136,7 @@ def test_weight_decay_spares_exactly_the_models_biases(cell, kernel):
 
     net = build_model(ModelConfig(vocab_size=11, cell=cell, layers=2, units=8, embedding=4), seed=1, gru_kernel=kernel)
     before = {v.path: v.numpy().copy() for v in net.trainable_variables}
-    opt = train_mod.make_optimizer(TrainConfig(lr=0.01, weight_decay=0.1))
+    opt = fit_mod.make_optimizer(TrainConfig(lr=0.01, weight_decay=0.1))
     opt.apply_gradients([(np.zeros(v.shape, "float32"), v) for v in net.trainable_variables])
     biases = [p for p in before if p.endswith("bias")]
     assert len(biases) == 3 and len(before) == 9   # two recurrent layers (kernel, recurrent, bias) + embedding + logits
@@ -192,13 +189,11 @@ def test_diverged_run_keeps_last_good_checkpoint(tmp_path, text, monkeypatch):
     first = train(load_corpus(text), MODEL, TrainConfig(**{**CFG.__dict__, "epochs": 1}), workspace=tmp_path)
     before = _weights(first.run_dir)
 
-    base = train_mod._tracker_class()
-
-    class Exploding(base):
+    class Exploding(fit_mod.Tracker):
         def __init__(self, *a, **k):
             super().__init__(*a, **k)
             self.explode_at = -1.0   # any loss counts as exploding
-    monkeypatch.setattr(train_mod, "_tracker_class", lambda: Exploding)
+    monkeypatch.setattr(fit_mod, "Tracker", Exploding)
     result = train(resume=first.run_id, config=CFG, workspace=tmp_path)
     assert result.status == "diverged"
     for a, b in zip(before, _weights(first.run_dir), strict=True):

@@ -1,0 +1,317 @@
+"""The Keras loop: one fit() call per epoch (so each epoch's data order is reproducible), with
+checkpoints, cancellation, a time budget, a divergence guard and live metrics.
+
+Importing this module imports TensorFlow; train.py imports it only once a run is ready.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+
+def import_tf_quietly() -> None:
+    """TensorFlow's C++ start-up lines go to fd 2 before any log setting applies: hide just those."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+import_tf_quietly()
+import keras  # noqa: E402
+
+from . import atomic, checkpoint, data, fastgru  # noqa: E402
+from .artifacts import Run, read_config, write_config  # noqa: E402
+from .config import TrainConfig  # noqa: E402
+from .models import build_model, export_weights, flops_per_token, param_count  # noqa: E402
+from .schedule import learning_rate  # noqa: E402
+
+if TYPE_CHECKING:
+    from .train import Job
+
+FLUSH_EVERY = 0.5               # seconds between batch-metric events (each one is a registry write)
+SAMPLE_TEMPERATURES = (0.5, 1.0)
+STREAM_WINDOWS = 4              # carried-state training: the fewest windows each stream runs through
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str                  # done, cancelled, diverged
+    message: str
+    elapsed: float               # seconds of training over all sessions of the run
+    best_val_bpc: float | None
+
+
+def make_optimizer(cfg: TrainConfig):
+    """Adam at the config's learning rate and clipping; with weight_decay, AdamW, whose decay spares the biases.
+
+    AdamW's decay is decoupled from the gradient: each step every weight matrix shrinks by lr x weight_decay
+    of itself (lr as the schedule sets it), whatever its gradient. Its slots are Adam's, so checkpoints match.
+    """
+    if cfg.weight_decay <= 0:
+        return keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=cfg.clipnorm or None)
+    opt = keras.optimizers.AdamW(learning_rate=cfg.lr, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm or None)
+    opt.exclude_from_weight_decay(var_names=[r"(^|/)bias(:\d+)?$"])   # "bias" or ".../gru_cell/bias:0", nothing else
+    return opt
+
+
+def fit(reg, job: Job, stop, emit) -> Outcome:
+    """Train job's run to its end (last epoch, budget, cancel, divergence, patience); the best weights are saved."""
+    cfg, model_cfg, vocab, run_id, run_dir = job.cfg, job.model, job.vocab, job.run_id, job.run_dir
+    train_ids, val_ids = data.split_encoded(vocab, job.text, cfg.val_fraction)
+    # Characters per token on each side (1 at character level): bits per character divide by them.
+    cpt = 1.0 if vocab.level == "char" else len(vocab.decode(train_ids)) / max(1, len(train_ids))
+    train_w, val_w = data.windows(train_ids, cfg.seq_len), data.windows(val_ids, cfg.seq_len)
+    # Bits per character of validation divide by the characters its targets spell (tokens vary in length).
+    val_cpt = cpt if vocab.level == "char" else len(vocab.decode(val_w[:, 1:].reshape(-1))) / max(1, val_w[:, 1:].size)
+    batch, spe = _batching(cfg, train_ids, train_w, emit)
+    total_steps = spe * cfg.epochs
+    kernel = _kernel(job, emit)
+    net, val_net = _nets(job, kernel, batch)
+    ckpt_dir = run_dir / "checkpoints"
+    start_epoch, skip, gstep, best_val, elapsed0 = 0, 0, 0, math.inf, 0.0
+    if job.resuming:   # a carried-state run stopped mid-epoch gets its streams' state back too
+        st = checkpoint.restore(ckpt_dir / "latest.npz", net)
+        start_epoch, skip, gstep = st["epoch"], st["step_in_epoch"], st["global_step"]
+        best_val, elapsed0 = st.get("best_val_loss") or math.inf, st.get("elapsed", 0.0)
+        reg.clear_metrics_after(run_id, gstep, partial_epoch=start_epoch + 1 if skip else None)
+    elif job.base_weights is not None:
+        from .artifacts import check_weights
+        from .models import import_weights
+
+        weights = atomic.read_npz(job.base_weights)
+        check_weights(weights, model_cfg)
+        import_weights(net, model_cfg, weights)
+
+    reg.update_run(run_id, steps=spe, epoch=start_epoch, step=skip)
+    emit({"type": "start", "run_id": run_id, "run_dir": str(run_dir), "steps_per_epoch": spe,
+          "epochs": cfg.epochs, "params": param_count(model_cfg), "flops_per_token": flops_per_token(model_cfg),
+          "gru_kernel": kernel})
+    t0 = time.monotonic()
+    tracker = Tracker(reg, run_id, cfg, spe, total_steps, batch * cfg.seq_len * cpt, cpt, math.log(len(vocab)),
+                      stop, emit, t0, elapsed0)
+    tracker.gstep = gstep
+    status, message = "done", ""
+    epochs_no_gain = 0
+    for epoch in range(start_epoch, cfg.epochs):
+        if reg.cancel_requested(run_id):
+            stop.reason = "cancelled"
+        if stop.reason or tracker.over_budget():
+            break
+        tracker.begin_epoch(epoch, skip)
+        if skip < spe:
+            if cfg.carry_state:   # each epoch's streams start from a zero state; a resumed one goes on from its stop
+                if not (job.resuming and skip and epoch == start_epoch):
+                    checkpoint.set_rnn_states(net, None)
+                ds = data.stream_dataset(train_ids, cfg.seq_len, batch, cfg.seed, epoch, skip)
+            else:
+                ds = data.epoch_dataset(train_w, batch, cfg.seed, epoch, skip)
+            net.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=0, callbacks=[tracker], shuffle=False)
+        if tracker.diverged:
+            status = "diverged"
+            message = (f"The loss exploded at step {tracker.gstep} (learning rate {cfg.lr:g} is too high for this model). "
+                       f"Try a lower learning rate, such as {cfg.lr / 3:.2g}. The last good checkpoint is kept.")
+            break
+        done_in_epoch = skip + tracker.batches
+        finished = done_in_epoch >= spe
+        if val_net is not net:
+            val_net.set_weights(net.get_weights())
+        val_loss = float(val_net.evaluate(data.eval_dataset(val_w, batch), verbose=0))
+        elapsed = elapsed0 + time.monotonic() - t0
+        improved = val_loss < best_val
+        best_val = min(best_val, val_loss)
+        state = {"epoch": epoch + 1 if finished else epoch, "step_in_epoch": 0 if finished else done_in_epoch,
+                 "global_step": tracker.gstep, "best_val_loss": best_val, "val_loss": val_loss, "elapsed": elapsed}
+        checkpoint.save(ckpt_dir / "latest.npz", net, state)
+        weights = export_weights(net, model_cfg)
+        if improved:
+            checkpoint.save(ckpt_dir / "best.npz", net, state)
+            atomic.write_npz(run_dir / "weights.npz", weights)
+        progress = epoch + done_in_epoch / spe
+        train_bpc = tracker.epoch_loss / LN2 / cpt
+        val_bpc = val_loss / LN2 / val_cpt
+        reg.add_metrics(run_id, [{"kind": "epoch", "epoch": epoch + 1, "step": tracker.gstep, "elapsed": elapsed,
+                                  "loss": tracker.epoch_loss, "val_loss": val_loss, "bpc": train_bpc,
+                                  "val_bpc": val_bpc, "chars_per_sec": tracker.chars_per_sec}],
+                        epoch=epoch + 1 if finished else epoch, step=0 if finished else done_in_epoch,
+                        best_val_bpc=best_val / LN2 / val_cpt, last_val_bpc=val_bpc, elapsed=elapsed,
+                        heartbeat=time.time())
+        samples = _samples(job, weights, epoch + 1)
+        for temp, text in samples.items():
+            reg.add_sample(run_id, epoch + 1, temp, text)
+        emit({"type": "epoch", "epoch": progress, "loss": tracker.epoch_loss, "val_loss": val_loss,
+              "val_bpc": val_bpc, "perplexity": math.exp(min(val_loss, 50.0)), "samples": samples,
+              "chars_per_sec": tracker.chars_per_sec})
+        skip = 0
+        epochs_no_gain = 0 if improved else epochs_no_gain + 1
+        if stop.reason or tracker.over_budget():
+            break
+        if cfg.patience and epochs_no_gain >= cfg.patience:
+            message = f"Stopped early: validation loss did not improve for {cfg.patience} epochs."
+            break
+
+    if status != "diverged":
+        if stop.reason == "cancelled":
+            status, message = "cancelled", "Stopped by request; resume continues from here."
+        elif tracker.over_budget():
+            message = "Reached its time budget."
+    elapsed = elapsed0 + time.monotonic() - t0
+    if (ckpt_dir / "best.npz").exists():
+        checkpoint.restore(ckpt_dir / "best.npz", val_net, with_optimizer=False)
+        _save_keras(val_net, run_dir)   # the saved model takes any batch size
+    return Outcome(status, message, elapsed, best_val / LN2 / val_cpt if math.isfinite(best_val) else None)
+
+
+def _batching(cfg: TrainConfig, train_ids, train_w, emit) -> tuple[int, int]:
+    """(batch size, steps per epoch): a text too short for the configured batch gets a smaller one."""
+    if cfg.carry_state:   # each of the batch's streams should run through several windows, or nothing is carried
+        batch = max(1, min(cfg.batch_size, len(train_w) // STREAM_WINDOWS))
+        if batch < cfg.batch_size:
+            emit({"type": "note", "message": f"Batch size lowered to {batch}: the text makes only {len(train_w)} "
+                                             f"training windows, and each stream should carry its state through "
+                                             f"at least {STREAM_WINDOWS}."})
+        return batch, data.stream_steps(len(train_ids), cfg.seq_len, batch)
+    batch = min(cfg.batch_size, len(train_w))
+    if batch < cfg.batch_size:
+        emit({"type": "note", "message": f"Batch size lowered to {batch}: the text makes only {len(train_w)} training windows."})
+    return batch, data.steps_per_epoch(len(train_w), batch)
+
+
+def _kernel(job: Job, emit) -> str:
+    """Which GRU implementation trains the run, said when the one asked for does not apply, and kept in its config."""
+    cfg, model_cfg = job.cfg, job.model
+    kernel = fastgru.resolve(cfg.gru_kernel, model_cfg.cell, cfg.seq_len, cfg.carry_state, cfg.jit_compile,
+                             model_cfg.layers, model_cfg.weight_drop)
+    if cfg.gru_kernel in ("float32", "bfloat16") and kernel == "keras":
+        emit({"type": "note", "message": "Inkwell's GRU kernel does not apply to this run (it trains stateless GRU "
+                                         f"layers over at most {fastgru.MAX_UNROLL} steps x layers, without XLA): "
+                                         "training with Keras' layers."})
+    if model_cfg.weight_drop > 0 and kernel == "keras":
+        emit({"type": "note", "message": "Recurrent weight dropout needs Inkwell's GRU kernel, which does not apply "
+                                         "to this run: training without it."})
+    saved_model_cfg, saved_cfg, meta = read_config(job.run_dir)
+    if meta.get("gru_kernel") != kernel:   # it is not in the config when "auto"
+        write_config(job.run_dir, saved_model_cfg, saved_cfg, {**meta, "gru_kernel": kernel})
+    return kernel
+
+
+def _nets(job: Job, kernel: str, batch: int):
+    """(the net that trains, the net that validates): validation always reads windows from a zero state with
+    Keras' layers (exactly what evaluate() and the saved model compute), so a carried-state net or Inkwell's GRU
+    kernel gets a twin."""
+    cfg, model_cfg = job.cfg, job.model
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    net = build_model(model_cfg, seed=cfg.seed, stateful_batch=batch if cfg.carry_state else None, gru_kernel=kernel)
+    net.compile(optimizer=make_optimizer(cfg), loss=loss, jit_compile=cfg.jit_compile)
+    if not (cfg.carry_state or kernel != "keras"):
+        return net, net
+    val_net = build_model(model_cfg, seed=cfg.seed)
+    val_net.compile(loss=loss, jit_compile=cfg.jit_compile)
+    return net, val_net
+
+
+def _save_keras(net, run_dir: Path) -> None:
+    # Keras insists on the .keras suffix, so the temp file lives in a temp folder beside the target.
+    tmp = run_dir / ".tmp-model"
+    tmp.mkdir(exist_ok=True)
+    net.save(tmp / "model.keras")
+    os.replace(tmp / "model.keras", run_dir / "model.keras")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _samples(job: Job, weights: dict, epoch: int) -> dict:
+    """{temperature: text} the epoch's weights write from nothing, about sample_length characters each."""
+    from .generate import Generator
+
+    cfg = job.cfg
+    if cfg.sample_length <= 0:
+        return {}
+    gen = Generator(Run(job.run_id, job.run_dir, job.model, cfg, {}, job.vocab, weights))
+    length = max(1, cfg.sample_length // {"char": 1, "word": 5, "subword": 3}[cfg.level])   # about as many characters
+    return {temp: gen.generate("", length, temperature=temp, seed=cfg.seed + epoch).text for temp in SAMPLE_TEMPERATURES}
+
+
+class Tracker(keras.callbacks.Callback):
+    """Per-batch bookkeeping: loss, schedule, throttled metrics, budget, cancel, divergence."""
+
+    def __init__(self, reg, run_id, cfg, spe, total_steps, chars_per_batch, cpt, ln_vocab, stop, emit, t0, elapsed0):
+        super().__init__()
+        self.reg, self.run_id, self.cfg, self.spe, self.total_steps = reg, run_id, cfg, spe, total_steps
+        self.chars_per_batch, self.cpt, self.stop, self.emit = chars_per_batch, cpt, stop, emit
+        self.t0, self.elapsed0 = t0, elapsed0
+        self.explode_at = 2.0 * ln_vocab + 1.0
+        self.gstep, self.diverged, self.chars_per_sec = 0, False, 0.0
+        self.last_flush = time.monotonic()
+
+    def elapsed(self) -> float:
+        return self.elapsed0 + time.monotonic() - self.t0
+
+    def over_budget(self) -> bool:
+        return bool(self.cfg.time_budget) and self.elapsed() >= self.cfg.time_budget
+
+    def begin_epoch(self, epoch: int, skip: int) -> None:
+        self.epoch, self.skip, self.batches = epoch, skip, 0
+        self.prev_mean, self.epoch_loss, self.window = 0.0, float("nan"), []
+        self.rate_t, self.rate_steps = time.monotonic(), 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.cfg.schedule != "constant":
+            lr = learning_rate(self.cfg, self.gstep, self.total_steps, self.elapsed())
+            self.model.optimizer.learning_rate.assign(lr)
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Keras reports the running mean over the epoch; recover this batch's own loss from it.
+        mean = float(logs["loss"])
+        n = self.batches + 1
+        loss = n * mean - (n - 1) * self.prev_mean
+        self.prev_mean, self.epoch_loss, self.batches = mean, mean, n
+        self.gstep += 1
+        self.window.append(loss)
+        if not math.isfinite(loss) or (self.gstep > 10 and loss > self.explode_at):
+            self.diverged = True
+            self.model.stop_training = True
+            return
+        if self.stop.reason or self.over_budget():
+            self.model.stop_training = True
+        now = time.monotonic()
+        if now - self.last_flush >= FLUSH_EVERY or self.model.stop_training:
+            self.flush(now)
+
+    def flush(self, now: float) -> None:
+        dt = max(now - self.rate_t, 1e-9)
+        steps = self.batches - self.rate_steps
+        if steps:
+            self.chars_per_sec = steps * self.chars_per_batch / dt
+        self.rate_t, self.rate_steps = now, self.batches
+        remaining = self.total_steps - (self.epoch * self.spe + self.skip + self.batches)
+        eta = remaining * self.chars_per_batch / self.chars_per_sec if self.chars_per_sec else None
+        if self.cfg.time_budget and eta is not None:
+            eta = min(eta, max(0.0, self.cfg.time_budget - self.elapsed()))
+        loss = float(np.mean(self.window)) if self.window else None
+        lr = float(self.model.optimizer.learning_rate.numpy())
+        row = {"kind": "batch", "epoch": self.epoch + 1, "step": self.gstep, "elapsed": self.elapsed(),
+               "loss": loss, "bpc": loss / LN2 / self.cpt if loss is not None else None,
+               "chars_per_sec": self.chars_per_sec, "lr": lr}
+        self.window = []
+        self.reg.add_metrics(self.run_id, [row], epoch=self.epoch, step=self.skip + self.batches,
+                             eta=eta, chars_per_sec=self.chars_per_sec, heartbeat=time.time(),
+                             elapsed=self.elapsed())
+        self.last_flush = now
+        self.emit({"type": "batch", "epoch": self.epoch, "step": self.skip + self.batches, "steps": self.spe,
+                   "global_step": self.gstep, "loss": loss, "eta": eta, "chars_per_sec": self.chars_per_sec})
+        if self.reg.cancel_requested(self.run_id):
+            self.stop.reason = "cancelled"
+            self.model.stop_training = True
