@@ -42,6 +42,7 @@ def preset_values(name: str) -> dict:
 
 
 def apply_preset() -> None:
+    """A preset sets sizes and training; the writer's choice of cell stays."""
     name = st.session_state[PRESET_KEY]
     if name == CUSTOM:
         return  # Custom starts from whatever the fields hold
@@ -49,7 +50,6 @@ def apply_preset() -> None:
     st.session_state[LEVEL_KEY] = vals.pop("level")
     for k, v in vals.items():
         st.session_state["hp_" + k] = v
-    st.session_state[CELL_KEY] = presets.PRESETS[name].model.cell
 
 
 if PRESET_KEY not in st.session_state:
@@ -107,6 +107,9 @@ def setup() -> None:
     preset = st.radio("Preset", [*presets.PRESETS, CUSTOM], key=PRESET_KEY, horizontal=True, on_change=apply_preset,
                       captions=[*(p.blurb for p in presets.PRESETS.values()), "Set every hyperparameter yourself."])
     custom = preset == CUSTOM
+    if not custom and cell != presets.PRESETS[preset].model.cell:
+        st.caption(f"{preset} was tuned as a {CELL_NAMES[presets.PRESETS[preset].model.cell]} recipe; with "
+                   f"{CELL_NAMES[cell]} it keeps its sizes and training values.")
     # A toggle, not an expander: the whole form sits in an expander while a run trains, and they cannot nest.
     if custom or st.toggle("Show the hyperparameters", key="train_show_hp"):
         hyperparameters(custom, cell)

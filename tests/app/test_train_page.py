@@ -256,3 +256,23 @@ def test_weight_dropout_slider_is_for_grus_only(workspace):
     run = wait_for(reg, run_id, lambda r: r["status"] not in ("queued", "running"))
     assert run["status"] == "done", run["message"]
     assert json.loads((reg.run_dir(run_id) / "config.json").read_text())["model"]["weight_drop"] == 0.0
+
+
+def test_a_preset_keeps_the_chosen_cell(workspace):
+    """Choosing a preset after SimpleRNN or LSTM sets sizes and training, and says the recipe was a GRU's."""
+    library.save_corpus("Lamp words", load_corpus(tiny_text()))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not [c for c in at.caption if "recipe" in c.value]          # Quick with its own GRU: nothing to say
+    at.toggle(key="train_show_hp").set_value(True).run()
+    for cell, name in (("lstm", "LSTM"), ("rnn", "SimpleRNN")):
+        at.radio(key="train_cell").set_value(cell).run()
+        at.radio(key="train_preset").set_value("Short").run()
+        at.radio(key="train_preset").set_value("Long").run()
+        assert not at.exception
+        assert at.radio(key="train_cell").value == cell
+        assert at.number_input(key="hp_units").value == PRESETS["Long"].model.units
+        assert at.segmented_control(key="train_level").value == "subword"
+        assert [c.value for c in at.caption if "recipe" in c.value] == [
+            f"Long was tuned as a GRU recipe; with {name} it keeps its sizes and training values."]
+    at.radio(key="train_cell").set_value("gru").run()
+    assert not [c for c in at.caption if "recipe" in c.value]
