@@ -308,12 +308,16 @@ def overlay_frame(curves: dict[str, list[dict]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["epoch", "val_bpc", "run"])
 
 
+OVERLAY_Y_TITLE = ["held-out bits per character", "(lower is better)"]   # two lines: one was cut off
+
+
 def overlay_chart(curves: dict[str, list[dict]]) -> alt.Chart:
     df = overlay_frame(curves)
-    return (alt.Chart(df, height=320)
+    # The height includes the legend, one row per run: it grows with them so the plot keeps its room.
+    return (alt.Chart(df, height=280 + 30 * len(curves))
             .mark_line(point=True, strokeWidth=2)
             .encode(x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d", tickMinStep=1)),
-                    y=alt.Y("val_bpc:Q", title="held-out " + BPC_TITLE, scale=alt.Scale(zero=False)),
+                    y=alt.Y("val_bpc:Q", title=OVERLAY_Y_TITLE, scale=alt.Scale(zero=False)),
                     # Labels are run names, often long: a vertical legend with room for the whole name.
                     color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
                                                                labelLimit=900, labelFontSize=13)),

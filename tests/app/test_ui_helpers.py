@@ -67,3 +67,14 @@ def test_formatting():
     assert [ui.duration(s) for s in (None, 0.4, 59.4, 61, 3725)] == ["—", "under 1 s", "59 s", "1 min 01 s",
                                                                     "1 h 02 min"]
     assert [ui.fmt_count(n) for n in (None, 999, 1000, 13_240, 2_500_000)] == ["—", "999", "1k", "13.2k", "2.5M"]
+
+
+def test_overlay_y_title_fits_beside_the_plot():
+    """One long line was cut off once the legend (a row per run) squeezed the plot: two short lines, and the
+    chart grows with its legend."""
+    one = {"a": [{"epoch": 1, "val_bpc": 3.0}]}
+    four = {k: one["a"] for k in "abcd"}
+    spec = ui.overlay_chart(one).to_dict()
+    assert spec["encoding"]["y"]["title"] == ["held-out bits per character", "(lower is better)"]
+    assert max(len(line) for line in spec["encoding"]["y"]["title"]) <= 28
+    assert (spec["height"], ui.overlay_chart(four).to_dict()["height"]) == (310, 400)
