@@ -8,7 +8,8 @@ import streamlit as st
 import textgen
 from pages import ui
 from textgen import jobs, library, presets, sizing
-from textgen.config import (CELL_NAMES, CELLS, SPECS, ModelConfig, TrainConfig, to_dict, widget, widget_limits)
+from textgen.config import (CELL_NAMES, CELLS, SPECS, ModelConfig, TrainConfig, to_dict, widget, widget_error,
+                            widget_help, widget_limits)
 from textgen.runs import ACTIVE
 
 CUSTOM = "Custom"
@@ -66,23 +67,28 @@ reg = ui.registry()
 corpora = library.list_corpora(reg.home)
 
 
-def hyperparameters(custom: bool, cell: str) -> None:
+def hyperparameters(custom: bool, cell: str) -> dict[str, str]:
+    """The hyperparameter widgets; returns field -> the sentence refusing its value, for values out of range."""
     box = st.container(border=True)
     box.caption("These are the preset's values; choose Custom to change them." if not custom else
-                "Every value is yours to set; the estimate below follows them.")
-    cols = box.columns(4)
+                "Every value is yours to set; the estimate below follows them. Each field's help (?) gives its range.")
+    cols, refused = box.columns(4), {}
     for i, k in enumerate(FIELDS):
         f, col = widget(k), cols[i % 4]
-        common = dict(key="hp_" + k, help=widget(k).help, disabled=not custom or not applies(k, cell))
+        common = dict(key="hp_" + k, help=widget_help(k), disabled=not custom or not applies(k, cell))
         if f.widget == "slider":
             col.slider(f.label, *widget_limits(k), step=f.step, **common)
-        else:
+        else:   # no min or max: a value out of range reaches the page, which says why it is refused
             fmt = "%.4f" if f.widget == "fine" else None   # small values: more places than the default two
-            col.number_input(f.label, *widget_limits(k), step=type(SPECS[k].default)(f.step), format=fmt, **common)
+            col.number_input(f.label, step=type(SPECS[k].default)(f.step), format=fmt, **common)
+        if (why := widget_error(k, st.session_state["hp_" + k])) is not None:
+            refused[k] = why
+            col.error(why, icon=":material/error:")
     cols[len(FIELDS) % 4].selectbox("Learning-rate schedule", ["cosine", "constant"], key="hp_schedule",
                                     disabled=not custom)
     cols[(len(FIELDS) + 1) % 4].checkbox(widget("carry_state").label, key="hp_carry_state", disabled=not custom,
                                          help=widget("carry_state").help)
+    return refused
 
 
 def setup() -> None:
@@ -111,8 +117,9 @@ def setup() -> None:
         st.caption(f"{preset} was tuned as a {CELL_NAMES[presets.PRESETS[preset].model.cell]} recipe; with "
                    f"{CELL_NAMES[cell]} it keeps its sizes and training values.")
     # A toggle, not an expander: the whole form sits in an expander while a run trains, and they cannot nest.
-    if custom or st.toggle("Show the hyperparameters", key="train_show_hp"):
-        hyperparameters(custom, cell)
+    shown = custom or st.toggle("Show the hyperparameters", key="train_show_hp")
+    if shown and hyperparameters(custom, cell):   # a value out of range: said under its field, nothing to start
+        return
     hp = {k: st.session_state["hp_" + k] for k in [*FIELDS, "schedule"]}
     try:
         model = ModelConfig(cell=cell, **{k: field_value(k, cell, hp[k]) for k in FIELDS if k in MODEL_FIELDS}).validate()

@@ -86,7 +86,7 @@ class TrainConfig:
                          ui=Widget("Epochs (at most)", 1, "Passes over the text; the time budget may stop it sooner."))
     time_budget: float = _field(0.0, "seconds of training before stopping cleanly; 0 = no limit", 0.0, 7 * 24 * 3600.0,
                                 ui=Widget("Time budget (minutes, 0 = none)", 1, scale=60))
-    lr: float = _field(2e-3, "Adam learning rate (peak, when a schedule is used)", 1e-7, 10.0,
+    lr: float = _field(2e-3, "Adam learning rate (peak, when a schedule is used)", 1e-7, 1.0,
                        ui=Widget("Learning rate", 1e-4, "Adam's step size; lower it if the loss explodes.",
                                  widget="fine"))
     schedule: str = _field("constant", "learning-rate schedule (cosine: warm-up then decay over the run)",

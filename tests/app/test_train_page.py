@@ -276,3 +276,50 @@ def test_a_preset_keeps_the_chosen_cell(workspace):
             f"Long was tuned as a GRU recipe; with {name} it keeps its sizes and training values."]
     at.radio(key="train_cell").set_value("gru").run()
     assert not [c for c in at.caption if "recipe" in c.value]
+
+
+def test_values_out_of_range_are_refused_next_to_their_fields(workspace):
+    library.save_corpus("Lamp words", load_corpus(tiny_text()))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="train_preset").set_value("Custom").run()
+    assert at.number_input(key="hp_layers").help == "Stacked recurrent layers. From 1 to 4."   # the range, before typing
+    assert at.number_input(key="hp_time_budget").help == "From 0 to 10,080."                   # in minutes, as shown
+    at.number_input(key="hp_layers").set_value(99)
+    at.number_input(key="hp_units").set_value(-5)
+    at.number_input(key="hp_lr").set_value(5.0).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Layers must be between 1 and 4, not 99.",
+                                           "Units per layer must be between 1 and 4096, not -5.",
+                                           "Learning rate must be between 1e-07 and 1, not 5."]
+    assert at.number_input(key="hp_layers").value == 99        # kept as typed, and said, not silently replaced
+    assert not [b for b in at.button if b.label == "Start training"] and not at.metric
+    at.number_input(key="hp_layers").set_value(2)
+    at.number_input(key="hp_units").set_value(64)
+    at.number_input(key="hp_lr").set_value(0.002).run()
+    assert not at.error and metrics(at)["Parameters"]
+    assert not next(b for b in at.button if b.label == "Start training").disabled
+
+
+def test_a_run_far_over_the_time_limit_is_refused_unless_the_host_allows_it(workspace, monkeypatch):
+    from textgen import sizing
+
+    monkeypatch.delenv(sizing.ALLOW_LONG, raising=False)
+    monkeypatch.delenv(sizing.MAX_TRAIN_SECONDS, raising=False)
+    library.save_corpus("Lamp words", load_corpus(tiny_text()))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="train_preset").set_value("Custom").run()
+    for key, value in {"hp_layers": 4, "hp_units": 4096, "hp_embedding": 1024, "hp_epochs": 1000,
+                       "hp_time_budget": 0.0}.items():
+        at.number_input(key=key).set_value(value)
+    at.run()
+    assert not at.exception
+    [said] = [shown(e.value) for e in at.error]
+    assert said.startswith("By the estimate this run would train for ") and said.endswith(
+        "hours, more than the 60 minutes a run may take on this server: set a time budget, or choose a smaller model.")
+    assert next(b for b in at.button if b.label == "Start training").disabled
+    at.number_input(key="hp_time_budget").set_value(20.0).run()          # a budget stops it in time
+    assert not at.error and not next(b for b in at.button if b.label == "Start training").disabled
+    monkeypatch.setenv(sizing.ALLOW_LONG, "1")
+    at.number_input(key="hp_time_budget").set_value(0.0).run()
+    assert not at.error and not next(b for b in at.button if b.label == "Start training").disabled
+    assert Registry().list_runs() == []
