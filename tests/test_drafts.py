@@ -228,3 +228,60 @@ def test_prune_leaves_a_draft_it_may_not_delete_and_goes_on(workspace, monkeypat
     monkeypatch.setattr(Path, "unlink", unlink)
     assert prune(30) == 1
     assert [p.stem for p in drafts_dir().glob("*.json")] == ["lockedkey1"]
+
+
+# -- a browser tab's draft ------------------------------------------------------------------------
+def test_a_tab_opens_the_links_draft_and_keeps_it_until_the_file_changes(workspace):
+    from textgen.drafts import DraftSlot
+
+    Draft.from_text("saved before").save("linkkey-0001")
+    state = {}
+    draft, key, notes = DraftSlot(state).open("linkkey-0001")
+    assert (draft.text, key, notes) == ("saved before", "linkkey-0001", [])
+    assert state["draft"] is draft and state["draft_key"] == "linkkey-0001"
+    assert DraftSlot(state).open("linkkey-0001")[0] is draft          # unchanged file: the tab's own object
+    Draft.from_text("written in another tab").save("linkkey-0001")
+    assert DraftSlot(state).open("linkkey-0001")[0].text == "written in another tab"
+
+
+def test_a_tab_without_a_usable_link_keeps_its_key_or_makes_one(workspace):
+    from textgen.drafts import DraftSlot, is_key
+
+    state = {}
+    draft, key, notes = DraftSlot(state).open(None)
+    assert is_key(key) and draft == Draft() and notes == []
+    assert DraftSlot(state).open(None)[1] == key                         # a page switch dropped the link
+    _, again, notes = DraftSlot(state).open("../../etc/passwd")
+    assert again == key
+    assert notes == [("warning", "The draft link in the address bar was not valid, so a new draft was started.")]
+
+
+def test_a_tab_never_writes_over_a_file_it_cannot_read(workspace):
+    from textgen.drafts import DraftSlot
+
+    drafts_dir().mkdir(parents=True, exist_ok=True)
+    (drafts_dir() / "damaged-key1.json").write_text("{not json", "utf-8")
+    state = {}
+    draft, key, notes = DraftSlot(state).open("damaged-key1")
+    assert key != "damaged-key1" and draft == Draft()
+    assert [kind for kind, _ in notes] == ["error"] and "damaged" in notes[0][1]
+    draft.append_model("new words")
+    assert DraftSlot(state).save(draft) is None
+    assert Draft.load(key).text == "new words"
+    assert (drafts_dir() / "damaged-key1.json").read_text("utf-8") == "{not json"
+
+
+def test_a_save_that_fails_says_why_and_keeps_the_draft_in_the_tab(workspace, monkeypatch):
+    from textgen.drafts import DraftSlot
+
+    state = {}
+    draft, _, _ = DraftSlot(state).open("savefail-01")
+
+    def refuse(*a, **kw):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("textgen.atomic.write_json", refuse)
+    draft.append_model("kept here")
+    problem = DraftSlot(state).save(draft)
+    assert problem.startswith("The draft could not be saved to disk (") and problem.endswith("still here in this tab.")
+    assert state["draft"].text == "kept here" and state["draft_stamp"] is None

@@ -164,3 +164,40 @@ def test_originality_of_a_generation_against_the_runs_corpus(gen):
     copied = gen.originality(corpus[100:160])
     assert copied.copied_share == 1.0 and copied.longest_copied == 60
     assert gen.originality("Qzx vbnm qwerty zxcv asdf uiop hjkl").longest_copied == 0
+
+
+# -- what the Write page asks of the engine ---------------------------------------------------------
+def test_settings_give_the_generators_keyword_arguments(gen):
+    from textgen.generate import Settings
+
+    s = Settings(length=30, temperature=0.5, top_k=3, top_p=0.9, stop="sentence", n=2, seed=None)
+    assert s.kwargs(7) == dict(length=30, temperature=0.5, top_k=3, top_p=0.9, seed=7, stop="sentence")
+    assert gen.generate("The keeper", **s.kwargs(7)) == gen.generate("The keeper", 30, 0.5, 3, 0.9, 7, "sentence")
+    gen.check_settings(s)
+    with pytest.raises(GenerationError, match="between 1 and 8"):
+        gen.check_settings(Settings(n=9))
+
+
+def test_weights_version_is_the_weights_files_and_names_a_run_without_them(tiny_run, tmp_path):
+    from textgen.generate import weights_version
+
+    home, run_id = tiny_run
+    path = Registry(home).run_dir(run_id) / "weights.npz"
+    assert weights_version(run_id, home) == path.stat().st_mtime_ns
+    with pytest.raises(GenerationError, match="^20990101-000000-ffffff cannot be found or has no trained weights yet$"):
+        weights_version("20990101-000000-ffffff", home)
+    with pytest.raises(RunError, match="is not a run id"):
+        weights_version("../../etc", home)
+
+
+def test_unknown_note_names_what_the_model_never_saw():
+    from textgen.generate import unknown_note
+
+    assert unknown_note(()) == ""
+    assert unknown_note(("☃", "🙂")) == "The model has never seen '☃', '🙂'; it reads them as unknown."
+    many = unknown_note(tuple("abcdefghijklmnopqrstuvwxyz"))
+    assert many.startswith("The model has never seen 'a', 'b'") and "'t' ...; it reads" in many and "'u'" not in many
+
+
+def test_the_models_name_and_size(gen):
+    assert gen.name() == ("tiny shared", "LSTM 2×16")

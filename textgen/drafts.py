@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import time
 from pathlib import Path
 
@@ -37,6 +38,15 @@ def check_key(key) -> str:
         shown = repr(key)[:40] + ("..." if len(repr(key)) > 40 else "")
         raise DraftError(f"{shown} is not a draft key (8 to 64 letters, digits, '-' or '_').")
     return key
+
+
+def new_key() -> str:
+    """A fresh draft key: 128 random bits, safe in a URL and as a file name."""
+    return secrets.token_urlsafe(16)
+
+
+def is_key(value) -> bool:
+    return isinstance(value, str) and KEY_RE.fullmatch(value) is not None
 
 
 def drafts_dir(workspace: str | os.PathLike | None = None) -> Path:
@@ -210,6 +220,14 @@ class Draft:
         return drafts_dir(workspace) / f"{check_key(key)}.json"
 
     @classmethod
+    def stamp(cls, key: str, workspace: str | os.PathLike | None = None) -> int | None:
+        """The saved file's version (its mtime in ns), or None without one: a stat tells that another tab saved."""
+        try:
+            return cls.path(key, workspace).stat().st_mtime_ns
+        except OSError:
+            return None
+
+    @classmethod
     def load(cls, key: str, workspace: str | os.PathLike | None = None) -> "Draft":
         """The draft saved under key, or an empty one when there is none yet."""
         path = cls.path(key, workspace)
@@ -223,6 +241,52 @@ class Draft:
             return cls.from_json(json.loads(raw))
         except ValueError as e:   # JSONDecodeError and DraftError are both ValueErrors
             raise DraftError(f"The saved draft is damaged and cannot be opened ({e}).") from None
+
+
+class DraftSlot:
+    """A browser tab's draft, kept in `state` (any mapping that lives across the tab's reruns, such as
+    Streamlit's session_state) and saved in the workspace under the key the tab's link carries."""
+
+    KEY, DRAFT, FOR, STAMP = "draft_key", "draft", "draft_for", "draft_stamp"   # its entries in state
+
+    def __init__(self, state, workspace: str | os.PathLike | None = None) -> None:
+        self.state, self.workspace = state, workspace
+
+    def open(self, link: str | None) -> tuple[Draft, str, list[tuple[str, str]]]:
+        """(the draft, the key the link should carry, notes for the writer as (kind, sentence)).
+
+        The link's key if it is one, else the tab's (a page switch can drop the query string), else a
+        new one. The tab's own draft is kept unless its file changed (the same link open in another tab).
+        """
+        notes = []
+        key = link if is_key(link) else self.state.get(self.KEY)
+        if link and key != link:
+            notes.append(("warning", "The draft link in the address bar was not valid, so a new draft was started."))
+        key = self.state[self.KEY] = key if is_key(key) else new_key()
+        draft = self.state.get(self.DRAFT)
+        if isinstance(draft, Draft) and self.state.get(self.FOR) == key \
+                and self.state.get(self.STAMP) == Draft.stamp(key, self.workspace):
+            return draft, key, notes
+        try:
+            draft = Draft.load(key, self.workspace)
+        except InkwellError as e:
+            # Never write over a file that could not be read: the tab moves to a new key, the old file stays.
+            notes.append(("error", f"{e} A new draft was started under a new link; the old file was left as it is."))
+            key = self.state[self.KEY] = new_key()
+            draft = Draft()
+        self.state.update({self.DRAFT: draft, self.FOR: key, self.STAMP: Draft.stamp(key, self.workspace)})
+        return draft, key, notes
+
+    def save(self, draft: Draft) -> str | None:
+        """Keep the draft as the tab's and save it; returns why it could not be written to disk, or None."""
+        self.state[self.DRAFT] = draft
+        key, problem = self.state[self.KEY], None
+        try:
+            draft.save(key, self.workspace)
+        except (InkwellError, OSError) as e:
+            problem = f"The draft could not be saved to disk ({e}); it is still here in this tab."
+        self.state[self.STAMP] = Draft.stamp(key, self.workspace)
+        return problem
 
 
 def prune(days: float, workspace: str | os.PathLike | None = None, now: float | None = None) -> int:

@@ -1,15 +1,18 @@
 """Generation: the NumPy stepper plus samplers, streaming pieces as they are made. No TensorFlow."""
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
-from . import sampling
+from . import artifacts, sampling
 from .artifacts import Run, check_weights, load_run
+from .config import CELL_NAMES
 from .errors import GenerationError
+from .runs import check_run_id, clean_label, home
 from .stepper import Stepper
 
 MAX_LENGTH = 5000        # tokens per continuation; longer requests are refused with this number
@@ -18,6 +21,7 @@ PROMPT_TAIL = 2000       # tokens of the draft fed as context: the carried state
 SENTENCE_ENDS = tuple(".!?\u2026\u3002\uff01\uff1f")
 STOPS = ("length", "sentence", "line")
 ORIGINALITY_MAX_BYTES = 20 * 1024 * 1024   # larger corpora skip the measure rather than hold a big index
+log = logging.getLogger("inkwell.generate")
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,41 @@ class Generation:
     unknown: tuple[str, ...]  # prompt tokens the model never saw (fed as <unk>)
     stopped_by: str           # "length", "sentence", "line" or the custom stop string
     seed: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A writer's choices for one press of Continue (the Write page's settings)."""
+    length: int = 200          # tokens per continuation
+    temperature: float = 0.8   # 0 always takes the likeliest token
+    top_k: int = 0             # 0: off
+    top_p: float = 1.0         # 1: off
+    stop: str = "length"       # one of STOPS, or any text to stop after
+    n: int = 1                 # alternatives; 1 streams
+    seed: int | None = None    # None: a new random seed each time
+
+    def kwargs(self, seed: int) -> dict:
+        """The keyword arguments of Generator.stream, generate and alternatives, with this seed."""
+        return dict(length=self.length, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
+                    seed=seed, stop=self.stop)
+
+
+def weights_version(run_id: str, workspace=None) -> int:
+    """The version (mtime in ns) of a run's weights file, or the demo's: a cache key that changes when
+    a run trains further. A stat, not a config read, so a page may ask on every rerun."""
+    run_dir = artifacts.DEMO_DIR if run_id == artifacts.DEMO_ID else home(workspace) / "runs" / check_run_id(run_id)
+    weights = run_dir / artifacts.WEIGHTS_FILE
+    if not weights.exists():
+        raise GenerationError(f"{run_id} cannot be found or has no trained weights yet")
+    return weights.stat().st_mtime_ns
+
+
+def unknown_note(unknown: tuple[str, ...], shown: int = 20) -> str:
+    """One sentence naming the prompt's tokens the model never saw ('' when there are none)."""
+    if not unknown:
+        return ""
+    names = ", ".join(repr(t) for t in unknown[:shown]) + (" ..." if len(unknown) > shown else "")
+    return f"The model has never seen {names}; it reads them as unknown."
 
 
 class Generator:
@@ -50,6 +89,21 @@ class Generator:
             self._index = NgramIndex.build(path.read_text("utf-8"))
         return self._index.measure(text)
 
+    def name(self) -> tuple[str, str]:
+        """(the model's display name, its size such as 'GRU 2×512'), both plain text."""
+        cfg = self.run.model
+        name = "the demo model" if self.run.id == artifacts.DEMO_ID else clean_label(self.run.label)
+        return name, f"{CELL_NAMES.get(cfg.cell, cfg.cell)} {cfg.layers}×{cfg.units}"
+
+    def originality_note(self, text: str) -> str:
+        """One sentence on how much of text was copied from the training text ('' when that is unknown)."""
+        try:
+            result = self.originality(text)
+        except Exception:   # a nicety: it must never cost the writer a continuation
+            log.exception("originality failed")
+            return ""
+        return result.describe() if result else ""
+
     # -- checks ----------------------------------------------------------------------------
     def check(self, length: int, temperature: float, top_k: int, top_p: float, n: int = 1) -> None:
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
@@ -59,6 +113,9 @@ class Generator:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_ALTERNATIVES:
             raise GenerationError(f"The number of alternatives must be between 1 and {MAX_ALTERNATIVES}.")
         sampling.check_settings(temperature, top_k, top_p, len(self.vocab))
+
+    def check_settings(self, s: Settings) -> None:
+        self.check(s.length, s.temperature, s.top_k, s.top_p, s.n)
 
     # -- the loop ----------------------------------------------------------------------------
     def _prime(self, prompt: str, n: int):

@@ -8,7 +8,9 @@ No Streamlit here: pages pass the results to st.markdown and friends.
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
+from typing import Iterable, Iterator
 
 WORD_JOINER = "\u2060"
 NBSP = "\u00a0"
@@ -64,6 +66,20 @@ class StreamEscaper:
                 out.append((WORD_JOINER if ch in _STREAM_JOIN else "") + escape_markdown(ch))
                 self._line_start = False
         return "".join(out)
+
+
+def stream_markdown(pieces: Iterable[str], kept: list[str], every: float = 0.04) -> Iterator[str]:
+    """Model text for st.write_stream: escaped, and in batches at most every `every` seconds, not per
+    character (each update re-renders the element). The raw pieces are appended to `kept` as they come."""
+    escape, buf, last = StreamEscaper(), [], time.monotonic()
+    for piece in pieces:
+        kept.append(piece)
+        buf.append(escape(piece))
+        if time.monotonic() - last >= every:
+            yield "".join(buf)
+            buf, last = [], time.monotonic()
+    if buf:
+        yield "".join(buf)
 
 
 def draft_markdown(segments: list[dict], model_format: str = "*{}*", screen: bool = False) -> str:
