@@ -12,7 +12,8 @@ from pages import ui
 from textgen import drafts
 from textgen.config import env_int
 
-st.set_page_config(page_title="Inkwell", page_icon=":material/edit_note:", layout="wide")
+# The tab's icon ships with the app: a Material icon favicon is fetched from a font server on the internet.
+st.set_page_config(page_title="Inkwell", page_icon=ui.ICON, layout="wide")
 # Streamlit's grey captions wash out on a projector: a darker grey keeps them readable (contrast about 7:1).
 # Our own fixed CSS only; no user or model text ever goes through st.html.
 st.html("<style>[data-testid='stCaptionContainer'] {color: #4a4d5c;}</style>")

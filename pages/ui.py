@@ -20,6 +20,7 @@ from textgen import artifacts
 from textgen.artifacts import DEMO_ID
 
 ROOT = Path(__file__).resolve().parent.parent
+ICON = ROOT / "assets" / "icon.png"   # the browser tab's icon (drawn by assets/make_icon.py)
 
 # -- session keys (small values only; widget keys are named where the widget lives) ---------------
 ACTIVE_RUN = "active_run"        # run id the Write page uses; "demo" for the shipped model

@@ -197,3 +197,35 @@ print(sorted(m for m in ("tensorflow", "keras", "tf_keras") if m in sys.modules)
                           env={**os.environ, "INKWELL_ACCESS_CODE": ""})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_tab_icon_ships_with_the_app(workspace, monkeypatch):
+    """A Material icon favicon is fetched from fonts.gstatic.com, which a room without internet cannot reach."""
+    import streamlit as st
+    from PIL import Image
+
+    monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
+    seen = {}
+    real = st.set_page_config
+    monkeypatch.setattr(st, "set_page_config", lambda **kw: (seen.update(kw), real(**kw))[1])
+    at = open_app()
+    assert not at.exception
+    icon = seen["page_icon"]
+    assert Path(icon) == ROOT / "assets" / "icon.png"
+    with Image.open(icon) as im:
+        assert (im.format, im.size, im.mode) == ("PNG", (64, 64), "RGBA")
+
+
+def test_the_icon_is_what_make_icon_draws():
+    import importlib.util
+
+    from PIL import Image
+
+    spec = importlib.util.spec_from_file_location("make_icon", ROOT / "assets" / "make_icon.py")
+    make_icon = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_icon)
+    drawn = make_icon.rgba()
+    assert (ROOT / "assets" / "icon.png").read_bytes() == make_icon.png_bytes(drawn)
+    with Image.open(ROOT / "assets" / "icon.png") as im:
+        assert np.array_equal(np.asarray(im), drawn)          # our PNG writer decodes to the same pixels
+    assert tuple(drawn[32, 4, :3]) == make_icon.VIOLET and drawn[0, 0, 3] == 0   # violet inside, clear corners
