@@ -110,8 +110,9 @@ def _clear(draft: Draft) -> bool:
 
 
 def _use(i: int) -> None:
-    alts = st.session_state.pop(ALTS, None)
-    if alts:
+    # The alternatives stay: they are shown again whenever the draft is back at the text they continue.
+    alts = st.session_state.get(ALTS)
+    if alts and alts["base"] == _draft().text:
         _change(lambda draft: draft.append_model(alts["texts"][i]), where="alternatives")
 
 
@@ -268,9 +269,7 @@ def main() -> None:
         _make_alternatives(gen, draft, s, seed)
         st.rerun()
     alts = st.session_state.get(ALTS)
-    if alts and alts["base"] != draft.text:     # the draft moved on: these no longer continue it
-        st.session_state.pop(ALTS, None)
-    elif alts:
+    if alts and alts["base"] == draft.text:     # only while the draft is the text they continue
         _alternatives(gen, s, alts)
 
 

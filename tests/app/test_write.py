@@ -127,6 +127,42 @@ def test_alternatives_cards_and_use_this(page):
     assert draft(page).text == "It was a dark "
 
 
+def cards(at) -> list[str]:
+    """The alternatives' cards on screen: the Markdown of each, in order."""
+    return [m.value for i in range(8) for m in at.get("markdown") if _in_card(at, m, i)]
+
+
+def _in_card(at, element, i) -> bool:
+    try:
+        return element in at.container(key=f"w_alt_{i}").markdown
+    except KeyError:
+        return False
+
+
+def test_undo_after_use_this_brings_the_alternatives_back(page):
+    type_text(page, "It was a dark ")
+    page.number_input(key="w_n").set_value(3).run()
+    page.number_input(key="w_seed").set_value(5).run()
+    page.slider(key="w_length").set_value(30).run()
+    continue_(page)
+    texts = page.session_state["write_alternatives"]["texts"]
+    shown = [Draft.from_text(t, "model").to_markdown(":violet[*{}*]", screen=True) for t in texts]
+    assert len(set(texts)) == 3 and cards(page) == shown
+    page.button(key="w_use_2").click().run()
+    assert draft(page).text == "It was a dark " + texts[2]
+    assert cards(page) == [] and not [b for b in page.button if b.label == "Use this"]
+    page.button(key="w_undo").click().run()
+    assert not page.exception
+    assert draft(page).text == "It was a dark "
+    assert cards(page) == shown                                    # the same three, in the same order
+    assert [b.key for b in page.button if b.label == "Use this"] == ["w_use_0", "w_use_1", "w_use_2"]
+    page.button(key="w_use_0").click().run()                      # and any of them can be used again
+    assert draft(page).text == "It was a dark " + texts[0]
+    page.button(key="w_undo").click().run()
+    page.button(key="w_dismiss").click().run()                    # Dismiss is what puts them away for good
+    assert cards(page) == [] and "write_alternatives" not in page.session_state
+
+
 def test_regenerate_makes_new_alternatives(page):
     page.number_input(key="w_n").set_value(2).run()
     page.slider(key="w_length").set_value(40).run()
