@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 import random
 
@@ -286,3 +287,36 @@ def test_japanese_and_emoji():
 def test_chinese_words_counted_per_ideograph():
     s = compute_stats("我爱你 hello world")
     assert s.words == 5
+
+
+def test_docx_tables_are_read_in_document_order(tmp_path):
+    docx = pytest.importorskip("docx")
+    doc = docx.Document()
+    doc.add_paragraph("Before the table.")
+    table = doc.add_table(rows=2, cols=2)
+    table.cell(0, 0).text = "Keeper"
+    table.cell(0, 1).text = "Lamp lit at dusk."
+    table.cell(1, 0).merge(table.cell(1, 1)).text = "A merged row, read once."
+    inner = table.cell(0, 1).add_table(rows=1, cols=1)
+    inner.cell(0, 0).text = "Nested cell."
+    doc.add_paragraph("After the table.")
+    p = tmp_path / "log.docx"
+    doc.save(p)
+    # Word ends a cell with a paragraph, so the cell holding the nested table has an empty one after it.
+    assert load_corpus(p).text == ("Before the table.\nKeeper\nLamp lit at dusk.\nNested cell.\n\n"
+                                   "A merged row, read once.\nAfter the table.")
+
+
+@pytest.mark.parametrize("encoding, label", [
+    ("utf-8", "utf-8"),
+    ("utf-8,gb18030", "utf-8 + gb18030"),
+    ("utf-8,cp1252,gb18030", "3 encodings"),
+])
+def test_encoding_label_is_short(encoding, label):
+    c = load_corpus("x")
+    assert dataclasses.replace(c, encoding=encoding).encoding_label == label
+
+
+def test_encoding_label_of_two_files():
+    c = load_corpus([("a.txt", "naïve".encode("utf-8")), ("b.txt", "café".encode("cp1252"))])
+    assert (c.encoding, c.encoding_label) == ("utf-8,cp1252", "utf-8 + cp1252")

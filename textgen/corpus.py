@@ -54,6 +54,12 @@ class Corpus:
     stats: CorpusStats = field(repr=False)
 
     @property
+    def encoding_label(self) -> str:
+        """The encoding(s) in a few words, short enough for a metric: "utf-8", "utf-8 + gb18030", "3 encodings"."""
+        names = self.encoding.split(",")
+        return " + ".join(names) if len(names) <= 2 else f"{len(names)} encodings"
+
+    @property
     def digest(self) -> str:
         """Identifies the exact training text in a run's config, so runs can say what they learned from."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
@@ -204,7 +210,26 @@ def _docx_text(name: str, data: bytes) -> str:
         document = docx.Document(io.BytesIO(data))
     except Exception:  # python-docx raises zip, KeyError and package errors alike for a broken file
         raise CorpusError(f"{name} is not a readable Word document.") from None
-    return "\n".join(p.text for p in document.paragraphs)
+    return "\n".join(_docx_lines(document))
+
+
+def _docx_lines(container):
+    """Paragraphs and tables in document order; a table gives each cell's text, row by row.
+
+    A merged cell appears once per grid column (and row) it spans in python-docx, so each is read once.
+    """
+    from docx.table import Table
+
+    for block in container.iter_inner_content():
+        if isinstance(block, Table):
+            seen = set()
+            for row in block.rows:
+                for cell in row.cells:
+                    if id(cell._tc) not in seen:
+                        seen.add(id(cell._tc))
+                        yield from _docx_lines(cell)   # a cell holds paragraphs and maybe tables of its own
+        else:
+            yield block.text
 
 
 def _check_size(size: int, max_bytes: int, name: str, verb: str = "is") -> None:
