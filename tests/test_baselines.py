@@ -1,0 +1,70 @@
+"""n-gram baselines: figures worked out by hand on a tiny text, normalisation, and order on real text."""
+import math
+
+import numpy as np
+import pytest
+
+from textgen import baselines
+from textgen.baselines import DISCOUNT as D, _KneserNey, compute, describe
+
+
+def test_alternating_text_by_hand():
+    # Train "abab...ab" (100 chars): alphabet {a, b} plus the unknown symbol, V = 3.
+    got = compute("ab" * 50, "abab")
+    assert got.uniform == pytest.approx(math.log2(3))
+    # Unigram, add-one: p(a) = p(b) = (50 + 1) / (100 + 3).
+    assert got.unigram == pytest.approx(-math.log2(51 / 103))
+    # Lowest Kneser-Ney order: each of a, b follows one context type out of 2 bigram types ("ab", "ba"),
+    # both seen: p1 = (1 - D + D * 2 / 3) / 2.
+    p1 = (1 - D + D * 2 / 3) / 2
+    # Bigram: c(ab) = 50 of c(a .) = 50, one type follows a; c(ba) = 49 of c(b .) = 49 (the last b ends the text).
+    p_b_a = (50 - D + D * 1 * p1) / 50
+    p_a_b = (49 - D + D * 1 * p1) / 49
+    want_bigram = -(math.log2(p1) + math.log2(p_b_a) + math.log2(p_a_b) + math.log2(p_b_a)) / 4
+    assert got.bigram == pytest.approx(want_bigram)
+    # Trigram: history "ab" is followed by a 49 times (one type), "ba" by b 49 times. The middle order
+    # counts continuation types: "ab" follows one kind of character (b), so N1+(. a b) = 1 of N1+(. a .) = 1.
+    p2_mid_b_a = (1 - D + D * 1 * p1) / 1
+    p_a_ab = (49 - D + D * 1 * (1 - D + D * 1 * p1)) / 49
+    p_b_ba = (49 - D + D * 1 * (1 - D + D * 1 * p1)) / 49
+    want_trigram = -(math.log2(p1) + math.log2(p2_mid_b_a) + math.log2(p_a_ab) + math.log2(p_b_ba)) / 4
+    assert got.trigram == pytest.approx(want_trigram)
+    # On four characters the trigram's short-context start (continuation counts) costs more than it gains.
+    assert got.best() == ("bigram", got.bigram)
+
+
+def test_each_order_is_a_distribution():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, 400)
+    x[::7] = 2                                  # some structure, some unseen trigram histories
+    kn = _KneserNey(x, 6)                       # symbol 5 never occurs: it gets only the uniform share
+    w = np.arange(6)
+    assert kn.p1(w).sum() == pytest.approx(1.0)
+    for v_ in range(6):
+        ctx = np.full(6, v_)
+        assert kn.p2(ctx, w, top=True).sum() == pytest.approx(1.0)
+        assert kn.p2(ctx, w, top=False).sum() == pytest.approx(1.0)
+        for u in range(6):
+            assert kn.p3(np.full(6, u), ctx, w).sum() == pytest.approx(1.0), (u, v_)
+
+
+def test_unseen_characters_cost_finite_bits():
+    got = compute("aaaa bbbb aaaa", "zz")
+    assert all(math.isfinite(b) and b > 0 for b in got.as_dict().values())
+
+
+def test_real_text_orders(sample_text):
+    cut = int(len(sample_text) * 0.9)
+    got = compute(sample_text[:cut], sample_text[cut:])
+    assert got.trigram < got.bigram < got.unigram < got.uniform
+
+
+def test_describe():
+    b = baselines.Baselines(uniform=6.0, unigram=4.5, bigram=3.4, trigram=2.9)
+    assert describe(2.28, b) == "0.62 bits per character better than a trigram (Kneser-Ney) model of your text."
+    assert describe(3.0, b).startswith("0.10 bits per character worse than a trigram")
+
+
+def test_empty_text_is_refused():
+    with pytest.raises(ValueError):
+        compute("", "abc")
