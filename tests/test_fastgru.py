@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from textgen import atomic, fastgru
+from textgen import atomic, kernels
 from textgen.config import ModelConfig, TrainConfig
 from textgen.corpus import load_corpus
 from textgen.errors import ConfigError
@@ -97,35 +97,6 @@ def test_fast_kernel_refuses_other_cells_and_stateful_models():
     with pytest.raises(ValueError):
         build_model(ModelConfig(vocab_size=5, cell="gru", layers=1, units=4, embedding=3),
                     stateful_batch=2, gru_kernel="float32")
-
-
-def test_resolve_uses_the_kernel_only_where_it_applies(monkeypatch):
-    monkeypatch.setattr(fastgru, "cpu_has_bf16_matmul", lambda: True)
-    assert fastgru.resolve("auto", "gru", 100) == "bfloat16"
-    assert fastgru.resolve("float32", "gru", 100) == "float32"
-    assert fastgru.resolve("keras", "gru", 100) == "keras"
-    assert fastgru.resolve("auto", "lstm", 100) == "keras"
-    assert fastgru.resolve("bfloat16", "rnn", 100) == "keras"
-    assert fastgru.resolve("auto", "gru", 100, stateful=True) == "keras"
-    assert fastgru.resolve("auto", "gru", 100, jit_compile=True) == "keras"
-    assert fastgru.resolve("auto", "gru", fastgru.MAX_UNROLL + 1) == "keras"
-    assert fastgru.resolve("auto", "gru", 100, layers=3) == "bfloat16"   # 300 steps x layers is the most
-    assert fastgru.resolve("auto", "gru", 101, layers=3) == "keras"
-    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")                       # no oneDNN, no AMX products
-    assert fastgru.resolve("auto", "gru", 100) == "keras"
-    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
-    monkeypatch.setattr(fastgru, "cpu_has_bf16_matmul", lambda: False)
-    assert fastgru.resolve("auto", "gru", 100) == "keras"
-    assert fastgru.resolve("bfloat16", "gru", 100) == "bfloat16"   # asked for by name: honoured
-
-
-def test_cpu_flag_detection(tmp_path):
-    info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nflags\t\t: fpu avx512f amx_bf16 amx_tile\n")
-    assert fastgru.cpu_has_bf16_matmul(info)
-    info.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n")
-    assert not fastgru.cpu_has_bf16_matmul(info)
-    assert not fastgru.cpu_has_bf16_matmul(tmp_path / "missing")
 
 
 def test_bad_kernel_name_is_refused():
@@ -234,12 +205,13 @@ def test_weight_drop_is_for_grus_and_takes_inkwells_kernel(monkeypatch):
         ModelConfig(cell="lstm", weight_drop=0.2).validate()
     with pytest.raises(ConfigError, match="weight_drop must be between 0 and 0.8, not 0.9"):
         ModelConfig(cell="gru", weight_drop=0.9).validate()
-    monkeypatch.setattr(fastgru, "cpu_has_bf16_matmul", lambda: False)
-    assert fastgru.resolve("auto", "gru", 100) == "keras"
-    assert fastgru.resolve("auto", "gru", 100, weight_drop=0.3) == "float32"   # only Inkwell's kernel drops weights
-    assert fastgru.resolve("keras", "gru", 100, weight_drop=0.3) == "keras"    # asked for by name: honoured
-    monkeypatch.setattr(fastgru, "_gpu_here", lambda: True)
-    assert fastgru.resolve("auto", "gru", 100, weight_drop=0.3) == "keras"     # a GPU keeps cuDNN's GRU
+    monkeypatch.setattr(kernels, "cpu_has_bf16_matmul", lambda: False)
+    monkeypatch.setattr(kernels, "_gpu_here", lambda: False)
+    assert kernels.resolve("auto", "gru", 100) == "keras"
+    assert kernels.resolve("auto", "gru", 100, weight_drop=0.3) == "float32"   # only Inkwell's kernel drops weights
+    assert kernels.resolve("keras", "gru", 100, weight_drop=0.3) == "keras"    # asked for by name: honoured
+    monkeypatch.setattr(kernels, "_gpu_here", lambda: True)
+    assert kernels.resolve("auto", "gru", 100, weight_drop=0.3) == "keras"     # a GPU keeps cuDNN's GRU
 
 
 def test_weight_drop_reaches_training_and_is_saved(tmp_path):

@@ -13,57 +13,15 @@ The layer has exactly Keras' GRU weights (kernel, recurrent_kernel, bias of shap
 in the order z, r, h), so weights move between the two with get_weights/set_weights. It is used only
 to train; validation, saved models and generation use Keras' GRU and the NumPy stepper.
 
-TensorFlow is imported inside the functions that need it, so `import textgen` stays light.
+Which runs use it is decided in kernels.py. TensorFlow is imported inside the functions that need it,
+so `import textgen` stays light.
 """
 from __future__ import annotations
 
 import functools
-import os
-import sys
-from pathlib import Path
 
-MAX_UNROLL = 300   # steps x layers; beyond it Keras' GRU (the unrolled graph, and its tracing time, grow with both)
-
-
-def cpu_has_bf16_matmul(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """True where the CPU has AMX bfloat16 tiles, which make bfloat16 products 2-3x faster than float32."""
-    try:
-        text = cpuinfo.read_text(errors="replace")
-    except OSError:
-        return False
-    return any(line.startswith("flags") and "amx_bf16" in line.split() for line in text.splitlines())
-
-
-def _gpu_here() -> bool:
-    """A GPU TensorFlow can see (where Keras' GRU uses cuDNN)."""
-    tf = sys.modules.get("tensorflow")   # a worker has imported it by now; nothing here imports it
-    return tf is not None and bool(tf.config.list_physical_devices("GPU"))
-
-
-def _fast_bf16_here() -> bool:
-    """AMX bfloat16 on the CPU, reached through oneDNN, and no GPU."""
-    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip() == "0" or not cpu_has_bf16_matmul():
-        return False
-    return not _gpu_here()
-
-
-def resolve(kernel: str, cell: str, seq_len: int, stateful: bool = False, jit_compile: bool = False,
-            layers: int = 1, weight_drop: float = 0.0) -> str:
-    """Which GRU implementation a training run uses: "keras", "float32" or "bfloat16".
-
-    "auto" takes the bfloat16 kernel where the CPU has AMX bfloat16 (and TensorFlow uses oneDNN and
-    no GPU), and Keras' GRU elsewhere. Keras' GRU is always used for other cells, carried-state
-    training, XLA, and windows x layers over MAX_UNROLL. Where "auto" would take Keras' GRU on a CPU,
-    a run with recurrent weight dropout takes the float32 kernel instead (only Inkwell's kernel drops
-    weights); on a GPU it keeps Keras' GRU (cuDNN), and the run says it trains without weight dropout.
-    """
-    if (cell != "gru" or stateful or jit_compile or seq_len * layers > MAX_UNROLL or kernel == "keras"):
-        return "keras"
-    if kernel == "auto":
-        if _fast_bf16_here():
-            return "bfloat16"
-        return "float32" if weight_drop > 0 and not _gpu_here() else "keras"
-    return kernel
+# The choice of kernel lives in kernels.py (no TensorFlow); these names stay importable from here.
+from .kernels import KERNELS, MAX_UNROLL, cpu_has_bf16_matmul, resolve  # noqa: F401
 
 
 @functools.lru_cache(maxsize=None)

@@ -32,7 +32,7 @@ def import_tf_quietly() -> None:
 import_tf_quietly()
 import keras  # noqa: E402
 
-from . import atomic, checkpoint, data, fastgru  # noqa: E402
+from . import atomic, checkpoint, data, kernels  # noqa: E402
 from .artifacts import Run, read_config, write_config  # noqa: E402
 from .config import TrainConfig  # noqa: E402
 from .models import build_model, export_weights, flops_per_token, param_count  # noqa: E402
@@ -193,11 +193,11 @@ def _batching(cfg: TrainConfig, train_ids, train_w, emit) -> tuple[int, int]:
 def _kernel(job: Job, emit) -> str:
     """Which GRU implementation trains the run, said when the one asked for does not apply, and kept in its config."""
     cfg, model_cfg = job.cfg, job.model
-    kernel = fastgru.resolve(cfg.gru_kernel, model_cfg.cell, cfg.seq_len, cfg.carry_state, cfg.jit_compile,
+    kernel = kernels.resolve(cfg.gru_kernel, model_cfg.cell, cfg.seq_len, cfg.carry_state, cfg.jit_compile,
                              model_cfg.layers, model_cfg.weight_drop)
     if cfg.gru_kernel in ("float32", "bfloat16") and kernel == "keras":
         emit({"type": "note", "message": "Inkwell's GRU kernel does not apply to this run (it trains stateless GRU "
-                                         f"layers over at most {fastgru.MAX_UNROLL} steps x layers, without XLA): "
+                                         f"layers over at most {kernels.MAX_UNROLL} steps x layers, without XLA): "
                                          "training with Keras' layers."})
     if model_cfg.weight_drop > 0 and kernel == "keras":
         emit({"type": "note", "message": "Recurrent weight dropout needs Inkwell's GRU kernel, which does not apply "
