@@ -192,7 +192,7 @@ def test_a_worker_that_cannot_start_training_marks_its_run_failed(tmp_path, monk
                          TrainConfig(seq_len=20, batch_size=8, epochs=1, sample_length=0), "doomed", reg)
     assert reg.get_run(run_id)["status"] == "queued"
     corpus.unlink()
-    reg.update_run(blocker, status="done")
+    reg.finish(blocker, "done")
     jobs.pump(reg)
     run = _wait(reg, run_id, lambda r: r["status"] not in ("queued", "running"), timeout=120)
     assert run["status"] == "failed" and "does not exist" in run["message"]

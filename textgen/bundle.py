@@ -127,8 +127,8 @@ def import_bundle(source: str | os.PathLike | bytes, reg: Registry | None = None
     from .models import param_count
 
     _, train, _ = read_config(run_dir)
-    reg.update_run(run_id, status="done", message="Imported from a bundle.", level=train.level,
-                   params=param_count(model), label=name)
+    reg.finish_import(run_id, message="Imported from a bundle.", level=train.level,
+                      params=param_count(model), label=name)
     _import_metrics(reg, run_id, members.get("metrics.json"), run.meta.get("chars_per_token", 1.0))
     return run_id
 

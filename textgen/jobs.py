@@ -9,11 +9,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from .config import BOOL_FLAG_FIELDS, FLAG_FIELDS, MODEL_FLAG_FIELDS, ModelConfig, TrainConfig, env_int, to_dict
-from .errors import RunError
 from .runs import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,13 +49,7 @@ def submit(corpus_path: str | os.PathLike, model: ModelConfig, cfg: TrainConfig,
 def submit_resume(run_id: str, reg: Registry | None = None, epochs: int | None = None) -> None:
     reg = reg or Registry()
     reg.require_run(run_id)   # also marks a dead worker's run interrupted, so it can resume
-    args = ["--resume", run_id] + (["--epochs", str(epochs)] if epochs else [])
-    with reg.connect() as db:   # only a run that is not queued or training may go back in the queue
-        changed = db.execute("UPDATE runs SET status='queued', message='Waiting to resume.', args=?, cancel=0 "
-                             "WHERE id=? AND status NOT IN ('queued', 'running', 'importing')",
-                             (_json(args), run_id)).rowcount
-    if not changed:
-        raise RunError("This run is already training or waiting in the queue.")
+    reg.requeue(run_id, ["--resume", run_id] + (["--epochs", str(epochs)] if epochs else []))
     pump(reg)
 
 
@@ -81,31 +73,18 @@ def pump(reg: Registry | None = None) -> list[str]:
             _children.remove(child)
     started = []
     try:
-        with reg.connect() as db:   # the common case, nothing queued, takes no write lock
-            if db.execute("SELECT 1 FROM runs WHERE status='queued' LIMIT 1").fetchone() is None:
-                return started
+        if not reg.has_queued():
+            return started
         reg.list_runs()   # marks workers that died without saying so, freeing their slots
-        while True:
-            with reg.connect() as db:
-                db.execute("BEGIN IMMEDIATE")   # count and claim under one lock: the cap holds across processes
-                running = db.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()[0]
-                row = None
-                if running < max_jobs():
-                    row = db.execute("SELECT id, args FROM runs WHERE status='queued' ORDER BY created LIMIT 1"
-                                     ).fetchone()
-                if row is not None:
-                    db.execute("UPDATE runs SET status='running', pid=NULL, heartbeat=?, message='Starting…' "
-                               "WHERE id=?", (time.time(), row["id"]))
-                db.execute("COMMIT")
-            if row is None:
-                return started
+        while (row := reg.claim_next(max_jobs())) is not None:
             try:
                 pid = _spawn(reg, row["id"], json.loads(row["args"] or "[]"))
             except (OSError, ValueError) as e:
-                reg.update_run(row["id"], status="failed", message=f"The training process could not start ({e}).")
+                reg.fail(row["id"], f"The training process could not start ({e}).")
                 continue
             reg.update_run(row["id"], pid=pid)
             started.append(row["id"])
+        return started
     except sqlite3.OperationalError:
         return started   # a busy registry: the next poll tries again
 

@@ -15,6 +15,16 @@ from .errors import RunError
 
 STATUSES = ("queued", "running", "done", "cancelled", "diverged", "failed", "interrupted", "importing")
 ACTIVE = ("queued", "running")
+ENDED = ("done", "cancelled", "diverged", "failed", "interrupted")   # a run that may be queued again to resume
+# The lifecycle: each status and the statuses a run may move to from it (the transition methods below).
+# A worker presumed dead (interrupted) that was only slow still reports how its training ended.
+MOVES = {
+    "queued": {"running", "cancelled", "failed"},
+    "running": {"done", "cancelled", "diverged", "failed", "interrupted"},
+    "interrupted": {"queued", "done", "cancelled", "diverged", "failed"},
+    "done": {"queued"}, "cancelled": {"queued"}, "diverged": {"queued"}, "failed": {"queued"},
+    "importing": {"done"},
+}
 RUN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{3,40}$")
 HEARTBEAT_TIMEOUT = 90.0   # seconds without a heartbeat before a running worker counts as dead
 MAX_LABEL = 80
@@ -82,6 +92,10 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+class Busy(RunError):
+    """The run belongs to another live worker: leave its status alone."""
+
+
 class Registry:
     """Thin access to registry.sqlite. Each call opens a short connection: safe across processes and threads."""
 
@@ -108,6 +122,9 @@ class Registry:
 
     # -- runs ---------------------------------------------------------------------------
     def create_run(self, label: str, *, run_id: str | None = None, status: str = "queued", **fields) -> str:
+        """A new row: workers and the job runner create runs queued, running or importing."""
+        if status not in STATUSES:
+            raise RunError(f"{status!r} is not a run status ({', '.join(STATUSES)}).")
         run_id = check_run_id(run_id or new_run_id())
         cols = {"id": run_id, "label": clean_label(label), "status": status, "created": time.time(), **fields}
         if "args" in cols and not isinstance(cols["args"], str):
@@ -119,6 +136,9 @@ class Registry:
         return run_id
 
     def update_run(self, run_id: str, **fields) -> None:
+        """Any column but the status, which only the transition methods below write."""
+        if "status" in fields:
+            raise RunError("A run's status changes only through the registry's transitions (start, finish, ...).")
         if not fields:
             return
         if "label" in fields:
@@ -126,6 +146,101 @@ class Registry:
         with self.connect() as db:
             db.execute(f"UPDATE runs SET {', '.join(f'{k}=?' for k in fields)} WHERE id=?",
                        [*fields.values(), check_run_id(run_id)])
+
+    # -- the lifecycle: the only writers of runs.status ------------------------------------
+    def _move(self, db, run_id: str, to: str, frm: tuple[str, ...] = STATUSES, **fields) -> None:
+        """Inside an open transaction: check the move against MOVES (and the caller's own sources), then write it."""
+        row = db.execute("SELECT status FROM runs WHERE id=?", (check_run_id(run_id),)).fetchone()
+        if row is None:
+            raise RunError(f"There is no run {run_id} in {self.home} (see `python -m textgen runs`).")
+        if to not in MOVES.get(row["status"], ()) or row["status"] not in frm:
+            raise RunError(f"Run {run_id} is {row['status']} and cannot become {to} this way.")
+        cols = {"status": to, **fields}
+        db.execute(f"UPDATE runs SET {', '.join(f'{k}=?' for k in cols)} WHERE id=?", [*cols.values(), run_id])
+
+    @contextmanager
+    def _locked(self):
+        """One write transaction (BEGIN IMMEDIATE): a status is read and moved under the same lock."""
+        with self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _transition(self, run_id: str, to: str, frm: tuple[str, ...], **fields) -> None:
+        with self._locked() as db:
+            self._move(db, run_id, to, frm, **fields)
+
+    def has_queued(self) -> bool:
+        with self.connect() as db:   # a read: the common case, nothing queued, takes no write lock
+            return db.execute("SELECT 1 FROM runs WHERE status='queued' LIMIT 1").fetchone() is not None
+
+    def claim_next(self, max_jobs: int) -> dict | None:
+        """queued -> running for the oldest queued run, if fewer than max_jobs run; {"id", "args"} or None.
+        Count and claim under one lock, so the cap holds across processes."""
+        with self._locked() as db:
+            running = db.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()[0]
+            row = None
+            if running < max_jobs:
+                row = db.execute("SELECT id, args FROM runs WHERE status='queued' ORDER BY created LIMIT 1").fetchone()
+            if row is not None:   # its worker is not started yet: no pid
+                self._move(db, row["id"], "running", ("queued",), pid=None, heartbeat=time.time(),
+                           message="Starting…")
+        return dict(row) if row is not None else None
+
+    def start(self, run_id: str, pid: int, **fields) -> None:
+        """A worker takes its run: one claimed for it (running, no pid yet), or a queued one (queued -> running).
+        Raises Busy if another live worker has it."""
+        fields = {"pid": pid, "heartbeat": time.time(), "message": "", **fields}
+        with self._locked() as db:
+            row = db.execute("SELECT status, pid FROM runs WHERE id=?", (check_run_id(run_id),)).fetchone()
+            if row is None or row["status"] != "running":
+                self._move(db, run_id, "running", ("queued",), **fields)
+                return
+            if row["pid"] not in (None, pid) and pid_alive(row["pid"]):
+                raise Busy(f"Run {run_id} is still training.")
+            db.execute(f"UPDATE runs SET {', '.join(f'{k}=?' for k in fields)} WHERE id=?", [*fields.values(), run_id])
+
+    def finish(self, run_id: str, status: str, message: str = "", **fields) -> None:
+        """A worker's training ended: done, cancelled (stopped by request) or diverged."""
+        if status not in ("done", "cancelled", "diverged"):
+            raise RunError(f"A run finishes done, cancelled or diverged, not {status!r}.")
+        self._transition(run_id, status, ("running", "interrupted"), message=message, finished=time.time(),
+                         pid=None, eta=0, heartbeat=time.time(), cancel=0, **fields)
+
+    def fail(self, run_id: str, message: str) -> None:
+        """The worker could not train: the reason is kept in the run's message."""
+        self._transition(run_id, "failed", ("queued", "running", "interrupted"), message=message[:500],
+                         finished=time.time(), pid=None, cancel=0)
+
+    def requeue(self, run_id: str, args: list[str], message: str = "Waiting to resume.") -> None:
+        """An ended run goes back in the queue, to resume with these worker arguments."""
+        with self._locked() as db:
+            row = db.execute("SELECT status FROM runs WHERE id=?", (check_run_id(run_id),)).fetchone()
+            if row is not None and row["status"] not in ENDED:
+                raise RunError("This run is already training or waiting in the queue.")
+            self._move(db, run_id, "queued", ENDED, message=message, args=json.dumps(args), cancel=0)
+
+    def interrupt(self, run_id: str, message: str) -> None:
+        """running -> interrupted: its worker died without saying so."""
+        self._transition(run_id, "interrupted", ("running",), message=message)
+
+    def cancel(self, run_id: str) -> None:
+        """queued -> cancelled, before a worker ever started."""
+        self._transition(run_id, "cancelled", ("queued",), message="Cancelled before it started.", finished=time.time())
+
+    def finish_import(self, run_id: str, **fields) -> None:
+        """importing -> done: a bundle's files are all in place."""
+        self._transition(run_id, "done", ("importing",), **fields)
+
+    def beat(self, run_id: str) -> None:
+        """The worker's heartbeat: a running run whose beats stop counts as interrupted (see _alive)."""
+        with self.connect() as db:
+            db.execute("UPDATE runs SET heartbeat=? WHERE id=? AND status='running'",
+                       (time.time(), check_run_id(run_id)))
 
     def get_run(self, run_id: str) -> dict | None:
         with self.connect() as db:
@@ -150,9 +265,10 @@ class Registry:
             # pid is None only in the moment between the job runner claiming a run and the worker starting.
             if (run["pid"] and not pid_alive(run["pid"])) or stale:
                 msg = "The training process stopped unexpectedly; resume continues from the last checkpoint."
-                with self.connect() as db:
-                    db.execute("UPDATE runs SET status='interrupted', message=? WHERE id=? AND status='running'",
-                               (msg, run["id"]))
+                try:
+                    self.interrupt(run["id"], msg)
+                except RunError:   # it ended (or was deleted) since it was read
+                    return self.get_run(run["id"]) or run
                 run.update(status="interrupted", message=msg)
         return run
 
@@ -168,10 +284,11 @@ class Registry:
 
     def request_cancel(self, run_id: str) -> None:
         """Workers poll this flag between batches; queued runs are cancelled at once."""
-        with self.connect() as db:
-            db.execute("UPDATE runs SET cancel=1 WHERE id=?", (check_run_id(run_id),))
-            db.execute("UPDATE runs SET status='cancelled', message='Cancelled before it started.', finished=? "
-                       "WHERE id=? AND status='queued'", (time.time(), run_id))
+        self.update_run(run_id, cancel=1)
+        try:
+            self.cancel(run_id)
+        except RunError:   # not queued: its worker reads the flag
+            pass
 
     def cancel_requested(self, run_id: str) -> bool:
         with self.connect() as db:
@@ -181,6 +298,8 @@ class Registry:
     # -- metrics and samples --------------------------------------------------------------
     def add_metrics(self, run_id: str, rows: list[dict], **run_fields) -> None:
         """Append metric rows and update the run's progress in one transaction (one lock, one fsync)."""
+        if "status" in run_fields:
+            raise RunError("A run's status changes only through the registry's transitions (start, finish, ...).")
         with self.connect() as db:
             db.execute("BEGIN IMMEDIATE")
             for r in rows:

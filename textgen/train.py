@@ -18,7 +18,7 @@ from .config import LEVEL_UNITS, ModelConfig, TrainConfig
 from .corpus import Corpus
 from .errors import ConfigError, CorpusError, InkwellError, RunError
 from .models import param_count
-from .runs import Registry
+from .runs import ENDED, Busy, Registry
 from .vocab import Vocab
 
 
@@ -45,18 +45,14 @@ class Job:
     resuming: bool = False             # continue from checkpoints/latest.npz
 
 
-class Busy(RunError):
-    """The run belongs to another live worker: leave its status alone."""
-
-
 def mark_failed(reg: Registry, run_id: str | None, e: BaseException) -> None:
     """Record why a job's worker could not train (shown on the Train page instead of a stale status)."""
     if not run_id:
         return
     msg = str(e) if isinstance(e, InkwellError) else f"Training failed: {type(e).__name__}: {e}"
-    try:
+    try:   # a run that is not this worker's to fail (ended, or another's) keeps its status
         if reg.get_run(run_id) is not None:
-            reg.update_run(run_id, status="failed", message=msg[:500], finished=time.time(), pid=None, cancel=0)
+            reg.fail(run_id, msg)
     except Exception:  # noqa: BLE001 - reporting a failure must not hide it
         pass
 
@@ -109,8 +105,7 @@ def train(corpus: Corpus | str | None = None, model: ModelConfig | None = None,
         from . import fit   # TensorFlow starts here
 
         end = fit.fit(reg, job, stop, emit)
-        reg.update_run(run_id, status=end.status, message=end.message, finished=time.time(), elapsed=end.elapsed,
-                       pid=None, eta=0, heartbeat=time.time(), cancel=0)
+        reg.finish(run_id, end.status, end.message, elapsed=end.elapsed)
         epochs_done = reg.get_run(run_id)["epoch"]
         emit({"type": "end", "status": end.status, "message": end.message, "run_id": run_id,
               "best_val_bpc": end.best_val_bpc})
@@ -118,16 +113,13 @@ def train(corpus: Corpus | str | None = None, model: ModelConfig | None = None,
 
         pump(reg)
         return TrainResult(run_id, job.run_dir, end.status, end.message, epochs_done, end.best_val_bpc)
-    except InkwellError as e:
-        reg.update_run(run_id, status="failed", message=str(e), finished=time.time(), pid=None)
-        raise
     except OSError as e:
-        msg = f"Training stopped: could not write to disk ({e.strerror or e}). The previous checkpoint is intact."
-        reg.update_run(run_id, status="failed", message=msg, finished=time.time(), pid=None)
-        raise RunError(msg) from None
+        err = RunError(f"Training stopped: could not write to disk ({e.strerror or e}). "
+                       "The previous checkpoint is intact.")
+        mark_failed(reg, run_id, err)
+        raise err from None
     except BaseException as e:
-        reg.update_run(run_id, status="failed", message=f"Training failed: {type(e).__name__}: {e}"[:500],
-                       finished=time.time(), pid=None)
+        mark_failed(reg, run_id, e)
         raise
     finally:
         beat.stop()
@@ -147,8 +139,7 @@ class _Heartbeat:
     def _run(self, reg, run_id, every):
         while not self._done.wait(every):
             try:
-                with reg.connect() as db:
-                    db.execute("UPDATE runs SET heartbeat=? WHERE id=? AND status='running'", (time.time(), run_id))
+                reg.beat(run_id)
             except Exception:  # noqa: BLE001 - a missed beat is harmless; the next one retries
                 pass
 
@@ -174,8 +165,9 @@ def _prepare_resume(reg: Registry, run_id: str, config: TrainConfig | None, over
     text = (run_dir / "corpus.txt").read_text("utf-8")
     vocab = Vocab.load(run_dir / "vocab.json")
     write_config(run_dir, model_cfg, cfg, meta)
-    reg.update_run(run_id, status="running", message="", epochs=cfg.epochs, pid=os.getpid(),
-                   heartbeat=time.time(), finished=None)
+    if run["status"] in ENDED:
+        reg.requeue(run_id, ["--resume", run_id])   # resumed by hand: through the queue, as the job runner does
+    reg.start(run_id, os.getpid(), epochs=cfg.epochs, finished=None)
     return Job(run_id, run_dir, model_cfg, cfg, vocab, text, resuming=True)
 
 
@@ -233,9 +225,9 @@ def _create(reg: Registry, corpus: Corpus | str, model_cfg: ModelConfig, cfg: Tr
     if run_id:
         reg.require_run(run_id)
         fields.pop("corpus")   # a queued run keeps the library corpus id the job runner gave it
-        reg.update_run(run_id, status="running", **fields)
+        reg.start(run_id, os.getpid(), **fields)
     else:
-        run_id = reg.create_run(label, status="running", **fields)
+        run_id = reg.create_run(label, status="running", pid=os.getpid(), heartbeat=time.time(), **fields)
     run_dir = reg.run_dir(run_id)
     meta = {"label": reg.get_run(run_id)["label"], "corpus_digest": corpus.digest if isinstance(corpus, Corpus) else None,
             "sources": sources, "finetuned_from": finetune, "versions": _versions(),
@@ -243,7 +235,7 @@ def _create(reg: Registry, corpus: Corpus | str, model_cfg: ModelConfig, cfg: Tr
     write_config(run_dir, model_cfg, cfg, meta)
     vocab.save(run_dir / "vocab.json")
     atomic.write_text(run_dir / "corpus.txt", text)
-    reg.update_run(run_id, pid=os.getpid(), started=time.time(), heartbeat=time.time(), message="")
+    reg.update_run(run_id, started=time.time(), heartbeat=time.time())
     return Job(run_id, run_dir, model_cfg, cfg, vocab, text, base_weights)
 
 
