@@ -1,12 +1,15 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from textgen.artifacts import load_run
 from textgen.errors import GenerationError, RunError
-from textgen.generate import MAX_LENGTH, Generator, _apply_stop
+from textgen.generate import MAX_LENGTH, SENTENCE_ENDS, Generator, _apply_stop
 from textgen.evaluate import evaluate
 from textgen.runs import Registry
 from textgen.stepper import Stepper
+from textgen.vocab import Vocab
 
 
 @pytest.fixture()
@@ -77,9 +80,14 @@ def test_stop_conditions(made, piece, stop, expect):
     assert _apply_stop(made, piece, stop) == expect
 
 
-def test_sentence_stop_ends_on_punctuation(gen):
+def test_sentence_stop_ends_exactly_at_the_first_sentence_end(gen):
+    """The same seed writes the same characters until the stop: the stopped text is the full text cut
+    just after its first sentence end (one with a word before it)."""
+    full = gen.generate("The keeper", 400, seed=3).text
+    end = next(i for i, ch in enumerate(full) if ch in SENTENCE_ENDS and any(c.isalnum() for c in full[:i]))
     g = gen.generate("The keeper", 400, seed=3, stop="sentence")
-    assert g.stopped_by == "sentence" and g.text.rstrip()[-1] in ".!?" or len(g.text) == 400
+    assert end + 1 < 400 and g.text == full[:end + 1]
+    assert g.stopped_by == "sentence"
 
 
 @pytest.mark.parametrize("kw, msg", [
@@ -201,3 +209,138 @@ def test_unknown_note_names_what_the_model_never_saw():
 
 def test_the_models_name_and_size(gen):
     assert gen.name() == ("tiny shared", "LSTM 2×16")
+
+
+# -- the generation loop over a stub stepper whose logits are known -----------------------------------
+class ScriptedStepper:
+    """Logits that make greedy decoding write `script[row][t]` at step t (the row's next id; the highest
+    logit 10, an optional `runner_up` id 5, the rest -10). Records what the generator feeds it."""
+
+    def __init__(self, vocab_size, script, runner_up=None):
+        self.v, self.script, self.runner_up = vocab_size, np.atleast_2d(script), runner_up
+        self.fed, self.stepped = None, []
+
+    def initial_state(self, batch):
+        return [np.zeros((batch, 1), np.int64)]                                   # steps taken, per row
+
+    def feed(self, ids, state):
+        self.fed = ids.copy()                                                     # the prompt, fed once
+        return None, state
+
+    def step(self, ids, state):
+        self.stepped.append(ids.copy())
+        t = state[0][:, 0]                                                        # (batch,)
+        rows = np.arange(len(ids))
+        logits = np.full((len(ids), self.v), -10.0, np.float32)
+        logits[rows, self.script[rows % len(self.script), np.minimum(t, self.script.shape[1] - 1)]] = 10.0
+        if self.runner_up is not None and t[0] == 0:
+            logits[:, self.runner_up] = 5.0
+        return logits, [state[0] + 1]
+
+
+def stub_generator(vocab, text, runner_up=None):
+    """A Generator over `vocab` whose greedy continuation is `text` (a list of texts: one per row)."""
+    from textgen import ModelConfig, TrainConfig
+    from textgen.artifacts import Run
+
+    cfg = ModelConfig(vocab_size=len(vocab), cell="rnn", layers=1, units=2, embedding=2)
+    v = len(vocab)
+    weights = {"embedding": np.zeros((v, 2)), "logits/kernel": np.zeros((2, v)), "logits/bias": np.zeros(v),
+               "rnn_0/kernel": np.zeros((2, 2)), "rnn_0/recurrent": np.zeros((2, 2)), "rnn_0/bias": np.zeros(2)}
+    gen = Generator(Run("stub", Path("no-such-run-dir"), cfg, TrainConfig(), {}, vocab, weights))
+    texts = [text] if isinstance(text, str) else text
+    rows = [vocab.encode(t)[0].tolist() for t in texts]
+    width = max(map(len, rows))
+    gen.stepper = ScriptedStepper(v, [r + r[-1:] * (width - len(r)) for r in rows], runner_up)
+    return gen
+
+
+CHARS = Vocab.build("abcdefghijklmnopqrstuvwxyz .!?\n", "char")
+
+
+@pytest.mark.parametrize("script, stop, text", [
+    ("it is. and more. yes", "sentence", "it is."),
+    (". it is! so", "sentence", ". it is!"),             # a mark before any word ends no sentence
+    ("one line\ntwo lines\n", "line", "one line"),
+    ("\n\nafter blank lines\nnext", "line", "\n\nafter blank lines"),   # leading line breaks end nothing
+    ("so the end came. on", "the end", "so the end"),
+    ("so the end came. on", "length", "so the end came. on"[:12]),
+])
+def test_the_loop_stops_where_it_is_told_with_exact_text(script, stop, text):
+    g = stub_generator(CHARS, script).generate("a b", 12 if stop == "length" else 40, temperature=0, stop=stop)
+    assert g.text == text
+    assert g.stopped_by == stop
+    assert g.unknown == ()
+
+
+def test_a_stop_that_never_comes_runs_to_the_length_and_says_length():
+    g = stub_generator(CHARS, "no stop here at all").generate("a", 10, temperature=0, stop="sentence")
+    assert (g.text, g.stopped_by) == ("no stop he", "length")
+
+
+def test_alternatives_stop_row_by_row():
+    gen = stub_generator(CHARS, ["ab. cd", "abcd efgh. i"])
+    first, second = gen.alternatives("x", 2, 20, temperature=0, stop="sentence")
+    assert (first.text, first.stopped_by) == ("ab.", "sentence")
+    assert (second.text, second.stopped_by) == ("abcd efgh.", "sentence")
+    pieces = list(gen.stream_batch("x", 2, 20, temperature=0, stop="sentence"))
+    assert [p[0] for p in pieces] == ["a", "b", ".", "", "", "", "", "", "", ""]   # a stopped row yields ''
+    assert len(pieces) == len("abcd efgh.")                                       # the loop ends with the last row
+
+
+def test_the_prompt_is_fed_once_and_its_last_token_starts_the_loop():
+    gen = stub_generator(CHARS, "xyz")
+    assert gen.generate("a cab", 3, temperature=0).text == "xyz"
+    assert gen.stepper.fed.tolist() == [CHARS.encode("a ca")[0].tolist()]
+    assert gen.stepper.stepped[0].tolist() == CHARS.encode("b")[0].tolist()
+
+
+def test_an_empty_prompt_starts_at_a_line_break_and_at_the_first_visible_character():
+    gen = stub_generator(CHARS, "  \n so it began")
+    g = gen.generate("", 20, temperature=0)
+    assert g.text == "so it began" + "n" * 5              # the 4 dropped spaces count towards the 20 tokens
+    assert gen.stepper.fed.shape == (1, 0) and gen.stepper.stepped[0].tolist() == CHARS.encode("\n")[0].tolist()
+
+
+def test_unknown_prompt_tokens_are_reported_fed_as_unknown_and_never_proposed():
+    gen = stub_generator(CHARS, ["\ufffd" * 3])                                 # the stub's best is <unk>, id 0
+    gen.stepper.script[:] = 0
+    gen.stepper.runner_up = CHARS.encode("a")[0][0]
+    g = gen.generate("snow \u2603 and Zebras", 1, temperature=0)
+    assert g.unknown == ("Z", "\u2603")                                           # sorted, each once
+    assert g.text == "a"                                                          # <unk> is never proposed
+    fed = gen.stepper.fed[0].tolist()
+    assert fed.count(0) == 2 and fed[5] == 0                                      # "☃" and "Z" went in as <unk>
+
+
+SUBWORD_TEXT = ("The lantern keeper counted the boats each evening, and the boats came home one by one. " * 40
+                + "Then the harbour slept, and the keeper slept, and the lantern burned on.\n" * 20)
+
+
+@pytest.fixture(scope="module")
+def pieces():
+    return Vocab.build(SUBWORD_TEXT, "subword", 300)
+
+
+def test_token_healing_takes_the_last_piece_back_and_the_first_token_must_extend_it(pieces):
+    ids, _ = pieces.encode("The lantern kee")
+    healed = pieces.token_bytes[ids[-1]]
+    longer = [i for i, b in enumerate(pieces.token_bytes) if b.startswith(healed) and len(b) > len(healed)]
+    other = next(i for i, b in enumerate(pieces.token_bytes) if i and not b.startswith(healed))
+    assert longer, "the test needs a piece that extends the prompt's last one"
+    ending = pieces.token_bytes[longer[0]]
+    gen = stub_generator(pieces, pieces.decode([other, *pieces.encode(" on")[0]]), runner_up=longer[0])
+    g = gen.generate("The lantern kee", 1 + len(pieces.encode(" on")[0]), temperature=0)
+    # The stub's best first token does not extend "kee": the runner-up, which does, is taken, and only
+    # what it adds to the prompt is written.
+    assert g.text == ending[len(healed):].decode() + " on"
+    assert gen.stepper.fed.tolist() == [ids[:-2].tolist()]
+    assert gen.stepper.stepped[0].tolist() == [ids[-2]]
+
+
+def test_a_character_split_over_two_pieces_is_written_whole(pieces):
+    owl = pieces.encode("\U0001f989")[0].tolist()                                # four bytes, four pieces
+    gen = stub_generator(pieces, pieces.decode(owl + pieces.encode(" ok")[0].tolist()))
+    gen.stepper.script = np.array([owl + pieces.encode(" ok")[0].tolist()])
+    stream = list(gen.stream("\n", len(owl) + 2, temperature=0))
+    assert stream[0] == "\U0001f989" and "".join(stream) == "\U0001f989 ok"
