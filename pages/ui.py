@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 import textgen
-from textgen import artifacts
+from textgen import artifacts, markup
 from textgen.artifacts import DEMO_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,9 +107,7 @@ def header(title: str, subtitle: str) -> None:
 
 def safe(text: str) -> str:
     """Text for st.markdown-rendering widgets (error, warning, caption...) that shows exactly as typed."""
-    from textgen.drafts import escape_markdown
-
-    return escape_markdown(text, break_links=True)
+    return markup.escape_markdown(text, break_links=True)
 
 
 def show_error(e: BaseException, where=None) -> None:

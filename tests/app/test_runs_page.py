@@ -206,9 +206,8 @@ def test_delete_needs_confirmation(ws):
 
 def test_running_run_cannot_be_deleted(ws):
     run_id = ws.list_runs()[0]["id"]
-    import time
-
-    ws.update_run(run_id, status="running", pid=os.getpid(), heartbeat=time.time())
+    ws.requeue(run_id, [])
+    ws.start(run_id, os.getpid())       # a live worker (this process) holds it
     at = open_page()
     at.checkbox(key=f"sure_{run_id}").check().run()
     at.button(key=f"delete_{run_id}").click().run()

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from pages.ui import ACTIVE_RUN
 from textgen import Registry
+from textgen.artifacts import DEMO_ID
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -64,7 +66,7 @@ def test_demo_makes_write_the_default(workspace, monkeypatch):
     monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
     at = open_app()
     assert not at.exception
-    assert at.session_state["active_run"] == "demo"
+    assert at.session_state[ACTIVE_RUN] == DEMO_ID
     assert [shown(o) for o in at.sidebar.radio(key="sidebar_model").options] == ["Demo model (lighthouse town)"]
     assert at.title[0].value == "Write"
 
@@ -92,11 +94,11 @@ def test_model_picker_sets_the_canonical_key(workspace, monkeypatch):
     picker = at.sidebar.radio(key="sidebar_model")
     assert [shown(o) for o in picker.options] == [f"Newer · {newer[-6:]}", f"Older · {older[-6:]}",
                                                   "Demo model (lighthouse town)"]
-    assert at.session_state["active_run"] == newer
+    assert at.session_state[ACTIVE_RUN] == newer
     picker.set_value(older).run()
-    assert at.session_state["active_run"] == older
+    assert at.session_state[ACTIVE_RUN] == older
     # another page setting the canonical key moves the picker too
-    at.session_state["active_run"] = newer
+    at.session_state[ACTIVE_RUN] = newer
     at.run()
     assert at.sidebar.radio(key="sidebar_model").value == newer
 
@@ -124,9 +126,9 @@ def test_sidebar_shows_the_models_name_once_and_whole(workspace, monkeypatch):
     assert [shown(label) for label in popover_labels(at.sidebar)] == [whole]
     assert not [c for c in at.sidebar.caption if "lighthouse" in c.value]
     assert not at.sidebar.selectbox
-    at.sidebar.radio(key="sidebar_model").set_value("demo").run()
+    at.sidebar.radio(key="sidebar_model").set_value(DEMO_ID).run()
     assert [shown(label) for label in popover_labels(at.sidebar)] == ["Demo model (lighthouse town)"]
-    assert at.session_state["active_run"] == "demo"
+    assert at.session_state[ACTIVE_RUN] == DEMO_ID
 
 
 def test_training_now_shows_progress(workspace, monkeypatch):
