@@ -13,7 +13,7 @@ SAMPLE = ui.ROOT / "assets" / "sample.txt"
 MODES = {"paste": ":material/content_paste: Paste text", "upload": ":material/upload_file: Upload files",
          "sample": ":material/auto_stories: Use the sample text"}
 PREVIEW_CHARS = 1500
-PASTE, FILES, NAME = "corpus_paste", "corpus_files", "corpus_name"
+PASTE, FILES, NAME, SURE = "corpus_paste", "corpus_files", "corpus_name", "corpus_delete_sure"
 
 # A widget's value is dropped on a run where it is not drawn; re-storing it keeps pasted text across mode switches.
 if PASTE in st.session_state:
@@ -100,7 +100,7 @@ if corpus is not None:
     else:
         st.info(f"**For a {recipe.time_budget / 60:g}-minute run ({presets.DEFAULT}):** {advice.message}",
                 icon=":material/lightbulb:")
-    if s.chars < 20_000:
+    if s.chars < 20_000 and not advice.refused:
         st.warning("This is a short text: the model will mostly learn its spelling. "
                    "A hundred thousand characters or more gives it phrasing to learn.", icon=":material/info:")
 
@@ -132,13 +132,13 @@ else:
     names = {c["id"]: f"{c['name']} · {c['stats']['chars']:,} characters" for c in saved}
     with st.expander("Delete a corpus", icon=":material/delete:"):
         victim = st.selectbox("Corpus", list(names), format_func=names.get, key="corpus_delete_pick")
-        sure = st.checkbox("Yes, delete it (runs trained on it keep their own copy)", key="corpus_delete_sure")
+        sure = st.checkbox("Yes, delete it (runs trained on it keep their own copy)", key=SURE)
         if st.button("Delete", disabled=not sure, key="corpus_delete"):
             try:
                 library.delete_corpus(victim, ui.registry().home)
             except textgen.InkwellError as e:
                 ui.show_error(e)
             else:
-                st.session_state.pop("corpus_delete_sure", None)
+                st.session_state.pop(SURE, None)
                 st.rerun()
     ui.page_link(ui.TRAIN_PAGE, "Train a model on a saved corpus", ":material/model_training:")
