@@ -262,3 +262,17 @@ def test_finetuning_keeps_the_pieces_and_takes_any_new_text(subword_run, tmp_pat
     assert tuned.status == "done"
     run = load_run(tuned.run_id, home)
     assert run.train.level == "subword" and run.vocab == load_run(run_id, home).vocab
+
+
+def test_healing_hands_back_the_last_piece_and_the_decoder_skips_its_bytes(vocab):
+    ids, _ = vocab.encode("the lantern kee")
+    kept, healed = vocab.heal(ids)
+    assert kept.tolist() == ids[:-1].tolist() and healed == vocab.token_bytes[ids[-1]]
+    allowed = vocab.starting_with(healed)
+    assert allowed[ids[-1]] and all(vocab.token_bytes[i].startswith(healed) for i in np.flatnonzero(allowed))
+    one, _ = vocab.encode("\n")
+    assert vocab.heal(one)[1] == b"" and vocab.heal(one)[0].tolist() == one.tolist()   # nothing would be left
+    longer = next(i for i in np.flatnonzero(allowed) if len(vocab.token_bytes[i]) > len(healed))
+    decoder = vocab.decoder(skip=len(healed))
+    assert decoder.decode(int(longer)) == vocab.token_bytes[longer][len(healed):].decode()
+    assert decoder.decode(int(longer)) == vocab.token_text(int(longer))             # only the first token is cut

@@ -156,3 +156,17 @@ def test_load_errors(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ConfigError, match="is not readable JSON"):
         Vocab.load(bad)
+
+
+def test_characters_and_words_decode_token_by_token_and_are_never_healed():
+    v = Vocab.build("abracadabra")
+    ids, _ = v.encode("cab")
+    decoder = v.decoder()
+    assert [decoder.decode(i) for i in ids.tolist()] == ["c", "a", "b"]
+    kept, healed = v.heal(ids)
+    assert kept.tolist() == ids.tolist() and healed == b""
+    assert v.starting_with(b"").all() and len(v.starting_with(b"")) == len(v)
+    with pytest.raises(ConfigError, match="Only word pieces are healed"):
+        v.decoder(skip=1)
+    words = Vocab.build("the cat sat", level="word")
+    assert "".join(words.decoder().decode(i) for i in words.encode("cat sat")[0].tolist()) == "cat sat"
