@@ -1,9 +1,7 @@
 """The one estimate both pages show: counts, parameters, time, and the sentence that refuses a run."""
-import sys
-
 import pytest
 
-from textgen import data, library, load_corpus, sizing
+from textgen import data, kernels, library, load_corpus, sizing
 from textgen.config import ModelConfig, TrainConfig
 from textgen.models import flops_per_token, param_count
 from textgen.presets import DEFAULT, PRESETS
@@ -16,9 +14,7 @@ TEXT = "The keeper climbs the stair. The lamp turns; the gulls call.\n" * 50
 @pytest.fixture(autouse=True)
 def plain_cpu(monkeypatch):
     """No host limits and no bfloat16 kernel, so the numbers are the same on every machine."""
-    from textgen.fastgru import resolve
-
-    monkeypatch.setattr(sys.modules[resolve.__module__], "cpu_has_bf16_matmul", lambda: False)
+    monkeypatch.setattr(kernels, "cpu_has_bf16_matmul", lambda: False)
     for name in (sizing.MAX_PARAMS, sizing.MAX_TRAIN_SECONDS, sizing.ALLOW_LONG):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
@@ -31,15 +27,13 @@ def test_time_estimate_is_flops_over_the_measured_rate():
 
 
 def test_time_estimate_counts_the_gru_kernel_where_it_will_be_used(plain_cpu):
-    from textgen.fastgru import resolve
-
     gru = ModelConfig(vocab_size=80, cell="gru", layers=1, units=256, embedding=64)
     lstm = ModelConfig(vocab_size=80, cell="lstm", layers=1, units=256, embedding=64)
     plain = seconds_per_epoch(gru, 1_000_000)
     assert seconds_per_epoch(gru, 1_000_000, train=TrainConfig()) == pytest.approx(plain)
-    plain_cpu.setattr(sys.modules[resolve.__module__], "cpu_has_bf16_matmul", lambda: True)
+    plain_cpu.setattr(kernels, "cpu_has_bf16_matmul", lambda: True)
     plain_cpu.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
-    plain_cpu.setattr(sys.modules[resolve.__module__], "_gpu_here", lambda: False)
+    plain_cpu.setattr(kernels, "_gpu_here", lambda: False)
     assert seconds_per_epoch(gru, 1_000_000, train=TrainConfig()) == pytest.approx(plain / GRU_KERNEL_SPEEDUP)
     assert seconds_per_epoch(gru, 1_000_000, train=TrainConfig(gru_kernel="keras")) == pytest.approx(plain)
     assert seconds_per_epoch(gru, 1_000_000, train=TrainConfig(carry_state=True)) == pytest.approx(plain)

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from . import data, library
 from .config import LEVEL_UNITS, ModelConfig, TrainConfig
 from .errors import CorpusError
+from .kernels import resolve
 from .models import flops_per_token, param_count
 from .presets import PRESETS
 from .vocab import Vocab, tokenize
@@ -61,8 +62,6 @@ def seconds_per_epoch(model: ModelConfig, train_chars: int, gflops: float = TRAI
                       train: TrainConfig | None = None) -> float:
     """With the run's TrainConfig, a GRU that will train with Inkwell's bfloat16 kernel is estimated faster."""
     if train is not None:
-        from .fastgru import resolve
-
         kernel = resolve(train.gru_kernel, model.cell, train.seq_len, train.carry_state, train.jit_compile, model.layers,
                          model.weight_drop)
         if kernel == "bfloat16":
