@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:   # `streamlit run pages/write.py` puts only pages
     sys.path.insert(0, str(ROOT))
 
 from pages import ui  # noqa: E402
-from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException  # noqa: E402  (a Streamlit internal, like PagesManager in ui.py: recheck on upgrade)
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException  # noqa: E402  (a Streamlit internal: recheck on upgrade)
 from textgen import Generator, InkwellError  # noqa: E402
 from textgen.artifacts import DEMO_ID  # noqa: E402
 from textgen.config import LEVEL_UNITS  # noqa: E402
