@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ICON = ROOT / "assets" / "icon.png"   # the browser tab's icon (drawn by assets/make_icon.py)
 
 # -- session keys (small values only; widget keys are named where the widget lives) ---------------
-ACTIVE_RUN = "active_run"        # run id the Write page uses; "demo" for the shipped model
+ACTIVE_RUN = "active_run"        # run id the Write page uses; DEMO_ID for the shipped model
 TRAIN_RUN = "train_run"          # run the Train page's live panel follows
 CHECKED_CORPUS = "corpus_checked"  # the last Corpus the Corpus page checked (textgen.Corpus)
 ACCESS_OK = "access_ok"          # workshop access code accepted
