@@ -58,7 +58,7 @@ if PRESET_KEY not in st.session_state:
     apply_preset()
 # Keep the hidden fields' values when the Custom expander is collapsed or the page is left; a field
 # added since this session began starts from the chosen preset's value (the default's under Custom).
-_preset_vals = preset_values(st.session_state[PRESET_KEY] if st.session_state[PRESET_KEY] != CUSTOM else presets.DEFAULT)
+_preset_vals = preset_values(presets.DEFAULT if st.session_state[PRESET_KEY] == CUSTOM else st.session_state[PRESET_KEY])
 for _k in PRESET_KEYS[:-1]:
     st.session_state["hp_" + _k] = st.session_state.get("hp_" + _k, _preset_vals[_k])
 

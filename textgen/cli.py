@@ -83,8 +83,8 @@ def _presets_epilog() -> str:
     lines = ["presets (--preset NAME):"]
     for name, p in _presets().items():
         m = p.model
-        lines.append(f"  {name:<6} {p.train.time_budget / 60:g}-minute budget: {CELL_NAMES[m.cell]} {m.layers}x{m.units}, "
-                     f"{LEVEL_UNITS[p.train.level]}")
+        lines.append(f"  {name:<6} {p.train.time_budget / 60:g}-minute budget: "
+                     f"{CELL_NAMES[m.cell]} {m.layers}x{m.units}, {LEVEL_UNITS[p.train.level]}")
     return "\n".join(lines)
 
 
@@ -98,8 +98,8 @@ def _add_flag(parser: argparse.ArgumentParser, f) -> None:
         parser.add_argument(flag, choices=meta["choices"], default=None, help=f"{meta['why']} (default {default})")
     else:
         spell = (lambda v: f"{v:,}") if isinstance(default, int) else (lambda v: f"{v:g}")
-        parser.add_argument(flag, type=type(default), default=None,
-                            help=f"{meta['why']}; {spell(meta['lo'])} to {spell(meta['hi'])} (default {spell(default)})")
+        span = f"{spell(meta['lo'])} to {spell(meta['hi'])}"
+        parser.add_argument(flag, type=type(default), default=None, help=f"{meta['why']}; {span} (default {spell(default)})")
 
 
 def configs(args) -> tuple[ModelConfig, TrainConfig, dict]:
