@@ -53,10 +53,9 @@ def weights_version(run_id: str, workspace=None) -> int:
     """The version (mtime in ns) of a run's weights file, or the demo's: a cache key that changes when
     a run trains further. A stat, not a config read, so a page may ask on every rerun."""
     run_dir = artifacts.DEMO_DIR if run_id == artifacts.DEMO_ID else home(workspace) / "runs" / check_run_id(run_id)
-    weights = run_dir / artifacts.WEIGHTS_FILE
-    if not weights.exists():
+    if not artifacts.has_weights(run_dir):
         raise GenerationError(f"{run_id} cannot be found or has no trained weights yet")
-    return weights.stat().st_mtime_ns
+    return (run_dir / artifacts.WEIGHTS_FILE).stat().st_mtime_ns
 
 
 def unknown_note(unknown: tuple[str, ...], shown: int = 20) -> str:
