@@ -1,0 +1,251 @@
+"""The workshop room: N writers on the Write page of one server while a training job runs, measured with
+Locust through Streamlit's own protocol (benchmarks/locustfile.py), so the load is the server's, not
+thirty browsers'. Not a test: a measurement.
+
+    python -m benchmarks.room [--writers 30] [--modes burst,steady] [--steady-seconds 300]
+                              [--before REF] [--profile] [--out FILE]
+
+burst: every writer presses Continue within the same second, once. steady: each presses every 10-30 s.
+With --before REF the same rounds run first against that commit's code (exported with `git archive`),
+side by side in one run. Figures: first character and completion (200 characters), median and p95 with
+every failed or lost Continue counted as slower than any success; errors; each writer's saved draft
+checked afterwards; the server's CPU seconds and peak memory; the machine's load; training progress.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN_JOB = """
+import sys, time
+from textgen import ModelConfig, TrainConfig, jobs
+from textgen.runs import Registry
+reg = Registry(sys.argv[1])
+job = jobs.submit(sys.argv[2], ModelConfig(cell="gru", layers=1, units=256),
+                  TrainConfig(seq_len=100, batch_size=64, epochs=1000, time_budget=3600, sample_length=0),
+                  "room job", reg)
+print(job, flush=True)
+"""
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _proc(pid: int) -> tuple[float, float]:
+    """(CPU seconds, peak resident MB) of a process, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    peak = next((int(line.split()[1]) / 1024 for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                 if line.startswith("VmHWM:")), float("nan"))
+    return cpu, peak
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile (nearest rank); failures enter as +inf, so they count as the slowest."""
+    if not values:
+        return float("nan")
+    vals = sorted(values)
+    return vals[min(len(vals) - 1, max(0, math.ceil(q * len(vals)) - 1))]
+
+
+class Server:
+    """The app of one code tree in a fresh workspace, with one training job running beside it."""
+
+    def __init__(self, tree: Path, training: bool = True):
+        self.tree, self.home, self.port = tree, Path(tempfile.mkdtemp(prefix="inkwell-room-")), _port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "INKWELL_HOME": str(self.home), "PYTHONPATH": str(tree)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
+                                      str(self.port), "--server.headless", "true", "--server.address", "127.0.0.1"],
+                                     cwd=tree, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(240):
+            try:
+                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=2).read().strip() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("the server did not start")
+        self.job = None
+        if training:
+            out = subprocess.run([sys.executable, "-c", TRAIN_JOB, str(self.home), str(tree / "assets" / "sample.txt")],
+                                 cwd=tree, env=self.env, capture_output=True, text=True, check=True)
+            self.job = out.stdout.split()[-1]
+            while self.batches() == 0:   # the worker has imported TensorFlow and is training
+                time.sleep(1)
+
+    def batches(self) -> int:
+        import sqlite3
+
+        with sqlite3.connect(self.home / "registry.sqlite", timeout=30) as db:
+            return db.execute("SELECT COUNT(*) FROM metrics WHERE run_id=? AND kind='batch'",
+                              (self.job,)).fetchone()[0] if self.job else 0
+
+    def stop(self) -> None:
+        if self.job:   # the worker's pid is in the registry; a cancel flag lets it checkpoint and end
+            import sqlite3
+
+            with sqlite3.connect(self.home / "registry.sqlite", timeout=30) as db:
+                db.execute("UPDATE runs SET cancel=1 WHERE id=?", (self.job,))
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        time.sleep(3)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def round_(server: Server, mode: str, writers: int, steady_seconds: int, profile: Path | None,
+           locust_cmd: list[str]) -> dict:
+    samples = Path(tempfile.mkstemp(prefix="room-", suffix=".jsonl")[1])
+    at = time.time() + 15 + 0.5 * writers     # burst: time for every writer to open the page and type
+    run_time = int(at - time.time() + 150) if mode == "burst" else steady_seconds + 15
+    cmd = [*locust_cmd, "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless",
+           "-u", str(writers), "-r", str(writers), "-t", f"{run_time}s", "-H", server.url, "--only-summary",
+           "--room-mode", mode, "--room-at", str(at), "--room-samples", str(samples), "--stop-timeout", "130"]
+    cpu0, _ = _proc(server.proc.pid)
+    batches0, t0, load0 = server.batches(), time.monotonic(), os.getloadavg()
+    locust = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    spy = None
+    if profile is not None:
+        spy = subprocess.Popen([shutil.which("py-spy") or str(Path(locust_cmd[0]).parent / "py-spy"), "record", "--gil", "--format", "raw", "-o", str(profile), "-r", "50",
+                                "-d", str(run_time), "-p", str(server.proc.pid)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while locust.poll() is None:   # a burst ends as soon as every writer's one Continue is in
+        time.sleep(1)
+        if mode == "burst" and samples.exists() and len(samples.read_text().splitlines()) >= writers:
+            locust.send_signal(signal.SIGTERM)
+    locust.wait()
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+    wall = time.monotonic() - t0
+    cpu1, peak = _proc(server.proc.pid)
+    rows = [json.loads(line) for line in samples.read_text().splitlines() if line.strip()]
+    samples.unlink()
+    missing = writers - len(rows) if mode == "burst" else 0   # a writer whose Continue never returned
+    first = [r["first"] if not r["error"] else math.inf for r in rows] + [math.inf] * missing
+    done = [r["complete"] if not r["error"] else math.inf for r in rows] + [math.inf] * missing
+    return {"mode": mode, "writers": writers, "continues": len(rows), "errors": sum(1 for r in rows if r["error"]) + missing,
+            "error_samples": sorted({r["error"] for r in rows if r["error"]})[:3],
+            "first_median": pct(first, 0.5), "first_p95": pct(first, 0.95),
+            "complete_median": pct(done, 0.5), "complete_p95": pct(done, 0.95),
+            "drafts_intact": _drafts_ok(server, rows), "server_cpu_s": cpu1 - cpu0, "server_peak_mb": peak,
+            "wall_s": wall, "server_cores": (cpu1 - cpu0) / wall, "loadavg_before": load0, "loadavg_after": os.getloadavg(),
+            "training_batches": server.batches() - batches0 if server.job else None}
+
+
+def _drafts_ok(server: Server, rows: list[dict]) -> str:
+    """Each writer's saved draft still begins with what they typed (and, after a success, holds more)."""
+    ok = total = 0
+    for r in {r["key"]: r for r in rows}.values():
+        total += 1
+        try:
+            data = json.loads((server.home / "drafts" / f"{r['key']}.json").read_text("utf-8"))
+            text = "".join(seg["text"] for seg in data["segments"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        ok += text.startswith(r["prompt"]) and (bool(r["error"]) or len(text) > len(r["prompt"]))
+    return f"{ok}/{total}"
+
+
+def top_frames(raw: Path, limit: int = 8) -> list[tuple[str, float]]:
+    """From py-spy's raw (collapsed) output: the functions in the most GIL-holding samples, inclusive."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        total += int(n)
+        for frame in set(stack.split(";")):
+            name = frame.split(" (")[0]
+            counts[name] = counts.get(name, 0) + int(n)
+    return [(k, v / max(1, total)) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:limit]]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.room")
+    ap.add_argument("--writers", type=int, default=30)
+    ap.add_argument("--modes", default="burst,steady")
+    ap.add_argument("--steady-seconds", type=int, default=300)
+    ap.add_argument("--before", default=None, help="a git ref to measure side by side with the working tree")
+    ap.add_argument("--no-training", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="py-spy --gil on the server during each round")
+    ap.add_argument("--locust", default=None, help="the locust command (default: this Python's -m locust)")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    locust_cmd = [args.locust] if args.locust else [sys.executable, "-m", "locust"]
+    trees: list[tuple[str, Path]] = []
+    tmp = None
+    if args.before:
+        tmp = Path(tempfile.mkdtemp(prefix="inkwell-before-"))
+        archive = subprocess.run(["git", "archive", args.before], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        trees.append((f"before ({args.before})", tmp))
+    trees.append(("now", ROOT))
+    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "writers": args.writers,
+              "length": 200, "model": "demo", "training_job": not args.no_training, "rows": []}
+    try:
+        for name, tree in trees:
+            for mode in args.modes.split(","):
+                server = Server(tree, training=not args.no_training)
+                prof = Path(tempfile.mkstemp(suffix=".txt")[1]) if args.profile else None
+                try:
+                    row = round_(server, mode, args.writers, args.steady_seconds, prof, locust_cmd)
+                finally:
+                    server.stop()
+                row["code"] = name
+                if prof is not None and prof.exists() and prof.stat().st_size:
+                    row["profile_top"] = top_frames(prof)
+                report["rows"].append(row)
+                print(line(row), flush=True)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    print(table(report))
+    out = args.out or ROOT / "benchmarks" / "results" / f"room-{time.strftime('%Y-%m-%d-%H%M')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print(f"\nwrote {out}")
+    return 0
+
+
+def _s(x: float) -> str:
+    return "lost" if x == math.inf else f"{x:.2f} s"
+
+
+def line(r: dict) -> str:
+    return (f"{r['code']}, {r['mode']}, {r['writers']} writers: first p95 {_s(r['first_p95'])}, "
+            f"complete p95 {_s(r['complete_p95'])}, errors {r['errors']}, drafts {r['drafts_intact']}")
+
+
+def table(report: dict) -> str:
+    lines = ["| code | mode | writers | continues | first char median / p95 | 200 chars median / p95 | errors | "
+             "drafts intact | server cores | server peak | load before / after | training batches |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        lines.append(f"| {r['code']} | {r['mode']} | {r['writers']} | {r['continues']} | {_s(r['first_median'])} / "
+                     f"{_s(r['first_p95'])} | {_s(r['complete_median'])} / {_s(r['complete_p95'])} | {r['errors']} | "
+                     f"{r['drafts_intact']} | {r['server_cores']:.2f} | {r['server_peak_mb']:.0f} MB | "
+                     f"{r['loadavg_before'][0]:.1f} / {r['loadavg_after'][0]:.1f} | {r['training_batches']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
