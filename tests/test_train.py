@@ -177,7 +177,7 @@ def test_run_directory_contract_and_registry(tmp_path, text):
 
 
 def test_huge_learning_rate_ends_diverged_with_advice(tmp_path, text):
-    cfg = TrainConfig(seq_len=12, batch_size=4, epochs=3, lr=10.0, clipnorm=0.0, seed=1, sample_length=0)
+    cfg = TrainConfig(seq_len=12, batch_size=4, epochs=3, lr=1.0, clipnorm=0.0, seed=1, sample_length=0)   # the most allowed
     result = train(load_corpus(text), ModelConfig(cell="rnn", layers=1, units=32, embedding=8), cfg,
                    workspace=tmp_path)
     assert result.status == "diverged"

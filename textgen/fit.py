@@ -1,7 +1,9 @@
 """The Keras loop: one fit() call per epoch (so each epoch's data order is reproducible), with
 checkpoints, cancellation, a time budget, a divergence guard and live metrics.
 
-Importing this module imports TensorFlow; train.py imports it only once a run is ready.
+Progress leaves only as events (start, note, batch, epoch) through `emit`: train.py turns them into
+registry rows, the command line into its progress lines. Importing this module imports TensorFlow;
+train.py imports it only once a run is ready.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -33,9 +35,10 @@ import_tf_quietly()
 import keras  # noqa: E402
 
 from . import atomic, checkpoint, data, kernels  # noqa: E402
-from .artifacts import Run, read_config, write_config  # noqa: E402
+from .artifacts import Run, check_weights, read_config, write_config  # noqa: E402
 from .config import TrainConfig  # noqa: E402
-from .models import build_model, export_weights, flops_per_token, param_count  # noqa: E402
+from .generate import Generator  # noqa: E402
+from .models import build_model, export_weights, flops_per_token, import_weights, param_count  # noqa: E402
 from .schedule import learning_rate  # noqa: E402
 
 if TYPE_CHECKING:
@@ -68,8 +71,9 @@ def make_optimizer(cfg: TrainConfig):
     return opt
 
 
-def fit(reg, job: Job, stop, emit) -> Outcome:
-    """Train job's run to its end (last epoch, budget, cancel, divergence, patience); the best weights are saved."""
+def fit(job: Job, stop, emit: Callable[[dict], None], cancelled: Callable[[], bool]) -> Outcome:
+    """Train job's run to its end (last epoch, budget, cancel, divergence, patience); the best weights are saved.
+    cancelled: whether a stop was asked for from outside (polled between epochs and at each batch event)."""
     cfg, model_cfg, vocab, run_id, run_dir = job.cfg, job.model, job.vocab, job.run_id, job.run_dir
     train_ids, val_ids = data.split_encoded(vocab, job.text, cfg.val_fraction)
     # Characters per token on each side (1 at character level): bits per character divide by them.
@@ -78,7 +82,6 @@ def fit(reg, job: Job, stop, emit) -> Outcome:
     # Bits per character of validation divide by the characters its targets spell (tokens vary in length).
     val_cpt = cpt if vocab.level == "char" else len(vocab.decode(val_w[:, 1:].reshape(-1))) / max(1, val_w[:, 1:].size)
     batch, spe = _batching(cfg, train_ids, train_w, emit)
-    total_steps = spe * cfg.epochs
     kernel = _kernel(job, emit)
     net, val_net = _nets(job, kernel, batch)
     ckpt_dir = run_dir / "checkpoints"
@@ -87,27 +90,19 @@ def fit(reg, job: Job, stop, emit) -> Outcome:
         st = checkpoint.restore(ckpt_dir / "latest.npz", net)
         start_epoch, skip, gstep = st["epoch"], st["step_in_epoch"], st["global_step"]
         best_val, elapsed0 = st.get("best_val_loss") or math.inf, st.get("elapsed", 0.0)
-        reg.clear_metrics_after(run_id, gstep, partial_epoch=start_epoch + 1 if skip else None)
     elif job.base_weights is not None:
-        from .artifacts import check_weights
-        from .models import import_weights
-
         weights = atomic.read_npz(job.base_weights)
         check_weights(weights, model_cfg)
         import_weights(net, model_cfg, weights)
 
-    reg.update_run(run_id, steps=spe, epoch=start_epoch, step=skip)
     emit({"type": "start", "run_id": run_id, "run_dir": str(run_dir), "steps_per_epoch": spe,
-          "epochs": cfg.epochs, "params": param_count(model_cfg), "flops_per_token": flops_per_token(model_cfg),
-          "gru_kernel": kernel})
-    t0 = time.monotonic()
-    tracker = Tracker(reg, run_id, cfg, spe, total_steps, batch * cfg.seq_len * cpt, cpt, math.log(len(vocab)),
-                      stop, emit, t0, elapsed0)
-    tracker.gstep = gstep
-    status, message = "done", ""
-    epochs_no_gain = 0
+          "epoch": start_epoch, "step": skip, "epochs": cfg.epochs, "params": param_count(model_cfg),
+          "flops_per_token": flops_per_token(model_cfg), "gru_kernel": kernel})
+    tracker = Tracker(cfg, spe, batch * cfg.seq_len * cpt, cpt, math.log(len(vocab)), stop, emit, cancelled,
+                      elapsed0, gstep)
+    status, message, epochs_no_gain = "done", "", 0
     for epoch in range(start_epoch, cfg.epochs):
-        if reg.cancel_requested(run_id):
+        if cancelled():
             stop.reason = "cancelled"
         if stop.reason or tracker.over_budget():
             break
@@ -122,15 +117,16 @@ def fit(reg, job: Job, stop, emit) -> Outcome:
             net.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=0, callbacks=[tracker], shuffle=False)
         if tracker.diverged:
             status = "diverged"
-            message = (f"The loss exploded at step {tracker.gstep} (learning rate {cfg.lr:g} is too high for this model). "
-                       f"Try a lower learning rate, such as {cfg.lr / 3:.2g}. The last good checkpoint is kept.")
+            message = (f"The loss exploded at step {tracker.gstep} (learning rate {cfg.lr:g} is too high for this "
+                       f"model). Try a lower learning rate, such as {cfg.lr / 3:.2g}. "
+                       "The last good checkpoint is kept.")
             break
         done_in_epoch = skip + tracker.batches
         finished = done_in_epoch >= spe
         if val_net is not net:
             val_net.set_weights(net.get_weights())
         val_loss = float(val_net.evaluate(data.eval_dataset(val_w, batch), verbose=0))
-        elapsed = elapsed0 + time.monotonic() - t0
+        elapsed = tracker.elapsed()
         improved = val_loss < best_val
         best_val = min(best_val, val_loss)
         state = {"epoch": epoch + 1 if finished else epoch, "step_in_epoch": 0 if finished else done_in_epoch,
@@ -140,21 +136,14 @@ def fit(reg, job: Job, stop, emit) -> Outcome:
         if improved:
             checkpoint.save(ckpt_dir / "best.npz", net, state)
             atomic.write_npz(run_dir / "weights.npz", weights)
-        progress = epoch + done_in_epoch / spe
-        train_bpc = tracker.epoch_loss / LN2 / cpt
         val_bpc = val_loss / LN2 / val_cpt
-        reg.add_metrics(run_id, [{"kind": "epoch", "epoch": epoch + 1, "step": tracker.gstep, "elapsed": elapsed,
-                                  "loss": tracker.epoch_loss, "val_loss": val_loss, "bpc": train_bpc,
-                                  "val_bpc": val_bpc, "chars_per_sec": tracker.chars_per_sec}],
-                        epoch=epoch + 1 if finished else epoch, step=0 if finished else done_in_epoch,
-                        best_val_bpc=best_val / LN2 / val_cpt, last_val_bpc=val_bpc, elapsed=elapsed,
-                        heartbeat=time.time())
-        samples = _samples(job, weights, epoch + 1)
-        for temp, text in samples.items():
-            reg.add_sample(run_id, epoch + 1, temp, text)
-        emit({"type": "epoch", "epoch": progress, "loss": tracker.epoch_loss, "val_loss": val_loss,
-              "val_bpc": val_bpc, "perplexity": math.exp(min(val_loss, 50.0)), "samples": samples,
-              "chars_per_sec": tracker.chars_per_sec})
+        # epoch: progress in epochs; number: the epoch the validation belongs to; epochs_done, step: the resume point
+        emit({"type": "epoch", "epoch": epoch + done_in_epoch / spe, "number": epoch + 1, "loss": tracker.epoch_loss,
+              "val_loss": val_loss, "bpc": tracker.epoch_loss / LN2 / cpt, "val_bpc": val_bpc,
+              "best_val_bpc": best_val / LN2 / val_cpt, "perplexity": math.exp(min(val_loss, 50.0)),
+              "samples": _samples(job, weights, epoch + 1), "chars_per_sec": tracker.chars_per_sec,
+              "global_step": tracker.gstep, "elapsed": elapsed, "epochs_done": state["epoch"],
+              "step": state["step_in_epoch"]})
         skip = 0
         epochs_no_gain = 0 if improved else epochs_no_gain + 1
         if stop.reason or tracker.over_budget():
@@ -168,7 +157,7 @@ def fit(reg, job: Job, stop, emit) -> Outcome:
             status, message = "cancelled", "Stopped by request; resume continues from here."
         elif tracker.over_budget():
             message = "Reached its time budget."
-    elapsed = elapsed0 + time.monotonic() - t0
+    elapsed = tracker.elapsed()
     if (ckpt_dir / "best.npz").exists():
         checkpoint.restore(ckpt_dir / "best.npz", val_net, with_optimizer=False)
         _save_keras(val_net, run_dir)   # the saved model takes any batch size
@@ -186,7 +175,8 @@ def _batching(cfg: TrainConfig, train_ids, train_w, emit) -> tuple[int, int]:
         return batch, data.stream_steps(len(train_ids), cfg.seq_len, batch)
     batch = min(cfg.batch_size, len(train_w))
     if batch < cfg.batch_size:
-        emit({"type": "note", "message": f"Batch size lowered to {batch}: the text makes only {len(train_w)} training windows."})
+        emit({"type": "note",
+              "message": f"Batch size lowered to {batch}: the text makes only {len(train_w)} training windows."})
     return batch, data.steps_per_epoch(len(train_w), batch)
 
 
@@ -209,9 +199,8 @@ def _kernel(job: Job, emit) -> str:
 
 
 def _nets(job: Job, kernel: str, batch: int):
-    """(the net that trains, the net that validates): validation always reads windows from a zero state with
-    Keras' layers (exactly what evaluate() and the saved model compute), so a carried-state net or Inkwell's GRU
-    kernel gets a twin."""
+    """(the net that trains, the net that validates). Validation reads windows from a zero state with Keras' layers
+    (what evaluate() and the saved model compute): a carried-state net or Inkwell's GRU kernel gets a twin."""
     cfg, model_cfg = job.cfg, job.model
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     net = build_model(model_cfg, seed=cfg.seed, stateful_batch=batch if cfg.carry_state else None, gru_kernel=kernel)
@@ -234,27 +223,24 @@ def _save_keras(net, run_dir: Path) -> None:
 
 def _samples(job: Job, weights: dict, epoch: int) -> dict:
     """{temperature: text} the epoch's weights write from nothing, about sample_length characters each."""
-    from .generate import Generator
-
     cfg = job.cfg
     if cfg.sample_length <= 0:
         return {}
     gen = Generator(Run(job.run_id, job.run_dir, job.model, cfg, {}, job.vocab, weights))
     length = max(1, cfg.sample_length // {"char": 1, "word": 5, "subword": 3}[cfg.level])   # about as many characters
-    return {temp: gen.generate("", length, temperature=temp, seed=cfg.seed + epoch).text for temp in SAMPLE_TEMPERATURES}
+    return {t: gen.generate("", length, temperature=t, seed=cfg.seed + epoch).text for t in SAMPLE_TEMPERATURES}
 
 
 class Tracker(keras.callbacks.Callback):
-    """Per-batch bookkeeping: loss, schedule, throttled metrics, budget, cancel, divergence."""
+    """Per-batch bookkeeping: loss, schedule, a batch event every FLUSH_EVERY seconds, budget, cancel, divergence."""
 
-    def __init__(self, reg, run_id, cfg, spe, total_steps, chars_per_batch, cpt, ln_vocab, stop, emit, t0, elapsed0):
+    def __init__(self, cfg, spe, chars_per_batch, cpt, ln_vocab, stop, emit, cancelled, elapsed0=0.0, gstep=0):
         super().__init__()
-        self.reg, self.run_id, self.cfg, self.spe, self.total_steps = reg, run_id, cfg, spe, total_steps
-        self.chars_per_batch, self.cpt, self.stop, self.emit = chars_per_batch, cpt, stop, emit
-        self.t0, self.elapsed0 = t0, elapsed0
+        self.cfg, self.spe, self.total_steps, self.cpt = cfg, spe, spe * cfg.epochs, cpt
+        self.chars_per_batch, self.stop, self.emit, self.cancelled = chars_per_batch, stop, emit, cancelled
+        self.t0, self.elapsed0, self.gstep = time.monotonic(), elapsed0, gstep   # elapsed0: earlier sessions'
         self.explode_at = 2.0 * ln_vocab + 1.0
-        self.gstep, self.diverged, self.chars_per_sec = 0, False, 0.0
-        self.last_flush = time.monotonic()
+        self.diverged, self.chars_per_sec, self.last_flush = False, 0.0, time.monotonic()
 
     def elapsed(self) -> float:
         return self.elapsed0 + time.monotonic() - self.t0
@@ -300,18 +286,14 @@ class Tracker(keras.callbacks.Callback):
         eta = remaining * self.chars_per_batch / self.chars_per_sec if self.chars_per_sec else None
         if self.cfg.time_budget and eta is not None:
             eta = min(eta, max(0.0, self.cfg.time_budget - self.elapsed()))
-        loss = float(np.mean(self.window)) if self.window else None
-        lr = float(self.model.optimizer.learning_rate.numpy())
-        row = {"kind": "batch", "epoch": self.epoch + 1, "step": self.gstep, "elapsed": self.elapsed(),
-               "loss": loss, "bpc": loss / LN2 / self.cpt if loss is not None else None,
-               "chars_per_sec": self.chars_per_sec, "lr": lr}
+        loss = float(np.mean(self.window)) if self.window else None   # the mean since the last event
         self.window = []
-        self.reg.add_metrics(self.run_id, [row], epoch=self.epoch, step=self.skip + self.batches,
-                             eta=eta, chars_per_sec=self.chars_per_sec, heartbeat=time.time(),
-                             elapsed=self.elapsed())
         self.last_flush = now
+        # epoch: the index of the epoch running; step: batches done in it; global_step: over the whole run
         self.emit({"type": "batch", "epoch": self.epoch, "step": self.skip + self.batches, "steps": self.spe,
-                   "global_step": self.gstep, "loss": loss, "eta": eta, "chars_per_sec": self.chars_per_sec})
-        if self.reg.cancel_requested(self.run_id):
+                   "global_step": self.gstep, "loss": loss, "bpc": loss / LN2 / self.cpt if loss is not None else None,
+                   "eta": eta, "chars_per_sec": self.chars_per_sec, "elapsed": self.elapsed(),
+                   "lr": float(self.model.optimizer.learning_rate.numpy())})
+        if self.cancelled():
             self.stop.reason = "cancelled"
             self.model.stop_training = True

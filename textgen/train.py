@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from . import atomic, data
+from . import atomic, checkpoint, data
 from .artifacts import open_run_dir, read_config, write_config
 from .config import LEVEL_UNITS, ModelConfig, TrainConfig
 from .corpus import Corpus
@@ -101,14 +101,19 @@ def train(corpus: Corpus | str | None = None, model: ModelConfig | None = None,
         raise
     run_id = job.run_id
     beat = _Heartbeat(reg, run_id)
+    record = _recorder(reg, run_id)
+
+    def channel(event: dict) -> None:   # the one way progress leaves the loop: registry rows first, then the caller
+        record(event)
+        emit(event)
     try:
         from . import fit   # TensorFlow starts here
 
-        end = fit.fit(reg, job, stop, emit)
+        end = fit.fit(job, stop, channel, lambda: reg.cancel_requested(run_id))
         reg.finish(run_id, end.status, end.message, elapsed=end.elapsed)
         epochs_done = reg.get_run(run_id)["epoch"]
-        emit({"type": "end", "status": end.status, "message": end.message, "run_id": run_id,
-              "best_val_bpc": end.best_val_bpc})
+        channel({"type": "end", "status": end.status, "message": end.message, "run_id": run_id,
+                 "best_val_bpc": end.best_val_bpc})
         from .jobs import pump  # let the next queued job start even if no page is open
 
         pump(reg)
@@ -123,6 +128,27 @@ def train(corpus: Corpus | str | None = None, model: ModelConfig | None = None,
         raise
     finally:
         beat.stop()
+
+
+def _recorder(reg: Registry, run_id: str) -> Callable[[dict], None]:
+    """The one place a training event becomes registry rows (which the pages poll): the run's progress, its
+    batch and epoch metrics and its samples. Notes and the end are the caller's; the status is finish()'s."""
+    def record(ev: dict) -> None:
+        if ev["type"] == "start":
+            reg.update_run(run_id, steps=ev["steps_per_epoch"], epoch=ev["epoch"], step=ev["step"])
+        elif ev["type"] == "batch":
+            row = {"kind": "batch", "epoch": ev["epoch"] + 1, "step": ev["global_step"],
+                   **{k: ev[k] for k in ("elapsed", "loss", "bpc", "chars_per_sec", "lr")}}
+            reg.add_metrics(run_id, [row], epoch=ev["epoch"], step=ev["step"], eta=ev["eta"],
+                            chars_per_sec=ev["chars_per_sec"], heartbeat=time.time(), elapsed=ev["elapsed"])
+        elif ev["type"] == "epoch":
+            row = {"kind": "epoch", "epoch": ev["number"], "step": ev["global_step"],
+                   **{k: ev[k] for k in ("elapsed", "loss", "val_loss", "bpc", "val_bpc", "chars_per_sec")}}
+            reg.add_metrics(run_id, [row], epoch=ev["epochs_done"], step=ev["step"], best_val_bpc=ev["best_val_bpc"],
+                            last_val_bpc=ev["val_bpc"], elapsed=ev["elapsed"], heartbeat=time.time())
+            for temperature, text in ev["samples"].items():
+                reg.add_sample(run_id, ev["number"], temperature, text)
+    return record
 
 
 class _Heartbeat:
@@ -168,6 +194,8 @@ def _prepare_resume(reg: Registry, run_id: str, config: TrainConfig | None, over
     if run["status"] in ENDED:
         reg.requeue(run_id, ["--resume", run_id])   # resumed by hand: through the queue, as the job runner does
     reg.start(run_id, os.getpid(), epochs=cfg.epochs, finished=None)
+    at = checkpoint.load_state(run_dir / "checkpoints" / "latest.npz")   # what was logged after it is redone
+    reg.clear_metrics_after(run_id, at["global_step"], partial_epoch=at["epoch"] + 1 if at["step_in_epoch"] else None)
     return Job(run_id, run_dir, model_cfg, cfg, vocab, text, resuming=True)
 
 
