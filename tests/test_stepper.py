@@ -66,3 +66,62 @@ def test_flops_per_token_by_hand():
     # GRU 1x5, emb 4, vocab 6: 2 * 3 * 5 * (4 + 5) + 2 * 5 * 6
     cfg = ModelConfig(vocab_size=6, cell="gru", layers=1, units=5, embedding=4)
     assert flops_per_token(cfg) == 270 + 60
+
+
+# -- what the stepper exposes per step (insight reads these) ---------------------------------------
+def _keras_states(model, cfg, ids):
+    """Keras' own per-step values: h of each layer (its sequence output) and, for an LSTM, c after each
+    prefix (a return_state twin of the layer run on ids[:, :t])."""
+    import keras
+
+    x = model.get_layer("embedding")(ids)
+    hidden, cells = [], []
+    for i in range(cfg.layers):
+        layer = model.get_layer(f"rnn_{i}")
+        h = np.asarray(layer(x))                                                  # (N, T, units)
+        hidden.append(h)
+        if cfg.cell == "lstm":
+            twin = keras.layers.LSTM(cfg.units, return_state=True)
+            twin(x[:, :1])
+            twin.set_weights(layer.get_weights())
+            cells.append(np.stack([np.asarray(twin(x[:, :t])[2]) for t in range(1, ids.shape[1] + 1)], axis=1))
+        x = h
+    return hidden, cells
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_trace_probabilities_and_states_match_keras(cell, layers):
+    cfg, model = _model(cell, layers)
+    ids = np.random.default_rng(6).integers(0, V, size=(N, T)).astype("int32")
+    logits = np.asarray(model(ids)).astype(np.float64)                            # (N, T, V)
+    keras_probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    trace = Stepper(cfg, export_weights(model, cfg)).trace(ids)
+    np.testing.assert_allclose(trace.probs, keras_probs, atol=1e-4)
+    np.testing.assert_allclose(trace.probs.sum(-1), 1.0, atol=1e-9)
+    hidden, cells = _keras_states(model, cfg, ids)
+    assert len(trace.hidden) == layers
+    for ours, theirs in zip(trace.hidden, hidden):
+        np.testing.assert_allclose(ours, theirs, atol=1e-4)
+    if cell == "lstm":
+        assert len(trace.cells) == layers
+        for ours, theirs in zip(trace.cells, cells):
+            np.testing.assert_allclose(ours, theirs, atol=1e-4)
+            assert np.abs(ours).max() > 0.1                                       # the test sees real values
+    else:
+        assert trace.cells is None
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_trace_agrees_with_stepping_and_carries_its_state(cell):
+    cfg, model = _model(cell, 2)
+    st = Stepper(cfg, export_weights(model, cfg))
+    ids = np.random.default_rng(7).integers(0, V, size=(N, T)).astype("int32")
+    whole = st.trace(ids)
+    np.testing.assert_allclose(whole.logits, st.sequence_logits(ids), rtol=1e-5, atol=1e-5)
+    first = st.trace(ids[:, :3])
+    rest = st.trace(ids[:, 3:], first.state)                                      # continues from the state
+    np.testing.assert_allclose(rest.logits, whole.logits[:, 3:], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(st.top_logits(whole.state), whole.logits[:, -1], rtol=1e-5, atol=1e-5)
+    logits, state = st.step(ids[:, 0], st.initial_state(N))
+    assert np.array_equal(st.top_logits(state), logits)                           # exactly what step returned

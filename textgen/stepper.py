@@ -5,6 +5,8 @@ logits match the Keras model's; tests/test_stepper.py proves it for every cell.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .config import ModelConfig
@@ -13,6 +15,22 @@ from .config import ModelConfig
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # Written via tanh: one transcendental, no overflow warnings for large |x|.
     return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What a block of tokens did to the network, step by step (see Stepper.trace)."""
+    logits: np.ndarray              # (batch, time, vocab): the logits after each token
+    hidden: list[np.ndarray]        # per layer (batch, time, units): h after each token
+    cells: list[np.ndarray] | None  # per layer (batch, time, units): an LSTM's c after each token; None otherwise
+    state: list                     # the state after the last token, as `step` returns it
+
+    @property
+    def probs(self) -> np.ndarray:
+        """softmax of the logits, in float64: (batch, time, vocab)."""
+        z = self.logits.astype(np.float64)
+        z = np.exp(z - z.max(axis=-1, keepdims=True))
+        return z / z.sum(axis=-1, keepdims=True)
 
 
 class Stepper:
@@ -91,3 +109,54 @@ class Stepper:
             logits, state = self.step(ids[:, t], state)
             out.append(logits)
         return np.stack(out, axis=1)
+
+    def trace(self, ids: np.ndarray, state: list | None = None) -> Trace:
+        """Feed a (batch, time) block, keeping every step's logits and states (one layer at a time).
+
+        Each layer's input products for the whole block are one matrix product and the output layer's
+        another: only the recurrent product stays per step, so scoring a long text is fast.
+        """
+        batch, time = ids.shape
+        state = self.initial_state(batch) if state is None else state
+        cell, u = self.cfg.cell, self.cfg.units
+        hidden, cells, final = [], [], []
+        x = None
+        for i, (k, r, b, b_rec) in enumerate(self.layers):
+            xin = self.input_table[ids] if i == 0 else x @ k + b                       # (batch, time, gates*units)
+            hs = np.empty((batch, time, u), np.float32)
+            cs = np.empty((batch, time, u), np.float32) if cell == "lstm" else None
+            s = state[i]
+            for t in range(time):
+                s = self._cell(xin[:, t], s, r, b_rec)
+                if cell == "lstm":
+                    hs[:, t], cs[:, t] = s
+                else:
+                    hs[:, t] = s
+            hidden.append(hs)
+            if cs is not None:
+                cells.append(cs)
+            final.append(s)
+            x = hs
+        logits = x @ self.out_w + self.out_b                                         # (batch, time, vocab)
+        return Trace(logits, hidden, cells if cell == "lstm" else None, final)
+
+    def _cell(self, xin: np.ndarray, s, r: np.ndarray, b_rec):
+        """One recurrent update from the layer's input product xin (batch, gates*units)."""
+        cell, u = self.cfg.cell, self.cfg.units
+        if cell == "rnn":
+            return np.tanh(xin + s @ r)
+        if cell == "lstm":
+            h_prev, c_prev = s
+            z = xin + h_prev @ r
+            c = _sigmoid(z[:, u:2 * u]) * c_prev + _sigmoid(z[:, :u]) * np.tanh(z[:, 2 * u:3 * u])
+            return _sigmoid(z[:, 3 * u:]) * np.tanh(c), c
+        rec = s @ r + b_rec
+        zr = _sigmoid(xin[:, :2 * u] + rec[:, :2 * u])
+        hh = np.tanh(xin[:, 2 * u:] + zr[:, u:] * rec[:, 2 * u:])
+        return zr[:, :u] * s + (1.0 - zr[:, :u]) * hh
+
+    def top_logits(self, state: list) -> np.ndarray:
+        """The logits a state's top layer gives (what `step` returned alongside that state): (batch, vocab)."""
+        top = state[-1]
+        h = top[0] if isinstance(top, tuple) else top
+        return h @ self.out_w + self.out_b
