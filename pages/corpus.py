@@ -14,6 +14,7 @@ MODES = {"paste": ":material/content_paste: Paste text", "upload": ":material/up
          "sample": ":material/auto_stories: Use the sample text"}
 PREVIEW_CHARS = 1500
 PASTE, FILES, NAME, SURE = "corpus_paste", "corpus_files", "corpus_name", "corpus_delete_sure"
+JOIN = "corpus_join"   # consent to read several uploaded files as one text
 
 # A widget's value is dropped on a run where it is not drawn; re-storing it keeps pasted text across mode switches.
 if PASTE in st.session_state:
@@ -30,6 +31,10 @@ if mode == "paste":
 elif mode == "upload":
     st.file_uploader("Text files", type=[s.lstrip(".") for s in ACCEPTED_SUFFIXES], accept_multiple_files=True,
                      key=FILES, help=f"Plain text, Markdown or Word; up to {DEFAULT_MAX_BYTES // 2**20} MB in all.")
+    chosen = st.session_state.get(FILES) or []
+    if len(chosen) > 1:   # never merged silently: the writer says so, or removes files
+        st.checkbox(ui.safe(f"Join these {len(chosen)} files into one corpus, in this order: "
+                            + ", ".join(f.name for f in chosen)), key=JOIN)
 else:
     st.info("*The Gannet Light*: a short story of our own about a lighthouse keeper and his town, "
             "about 58,000 characters, free to use.", icon=":material/auto_stories:")
@@ -50,6 +55,9 @@ def gather():
         files = st.session_state.get(FILES) or []
         if not files:
             raise textgen.CorpusError("Choose at least one .txt, .md or .docx file first.")
+        if len(files) > 1 and not st.session_state.get(JOIN):
+            raise textgen.CorpusError(f"You chose {len(files)} files: tick \"Join these files\" to read them as one "
+                                      "text, or remove the ones you do not want.")
         return [(f.name, f.getvalue()) for f in files]
     return [SAMPLE]
 
@@ -82,7 +90,7 @@ if corpus is not None:
     m[1].metric("Distinct characters", f"{s.distinct:,}")
     m[2].metric("Words", f"{s.words:,}")
     m[3].metric("Lines", f"{s.lines:,}")
-    m[4].metric("Encoding", corpus.encoding)
+    m[4].metric("Encoding", corpus.encoding_label, help=f"Per file: {corpus.encoding}")
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Most frequent characters** (␣ is a space, ↵ a new line)")

@@ -120,6 +120,15 @@ def test_uploads_are_checked_on_the_server(workspace):
     up = at.file_uploader(key="corpus_files")
     assert up.allowed_type == [".txt", ".md", ".docx"]
     up.set_value([("a.txt", b"one two\n", "text/plain"), ("b.md", "caf\xe9 ok".encode("cp1252"), "text/markdown")])
+    at.run()
+    # Two files are never merged without asking: Check says so, and nothing is read.
+    check(at)
+    assert [shown(e.value) for e in at.error] == [
+        'You chose 2 files: tick "Join these files" to read them as one text, or remove the ones you do not want.']
+    assert "Characters" not in metrics(at)
+    join = at.checkbox(key="corpus_join")
+    assert shown(join.label) == "Join these 2 files into one corpus, in this order: a.txt, b.md"
+    join.check().run()
     check(at)
     assert not at.exception   # read fine; only too short to train (said before Save)
     assert [shown(e.value) for e in at.error] == [
@@ -128,7 +137,7 @@ def test_uploads_are_checked_on_the_server(workspace):
     # "one two\n" + "\n\n" + "café ok": 17 characters, 4 words, 4 lines
     assert metrics(at)["Characters"] == "17"
     assert metrics(at)["Words"] == "4"
-    assert metrics(at)["Encoding"] == "utf-8,cp1252"
+    assert metrics(at)["Encoding"] == "utf-8 + cp1252"   # whole in the metric; per file in its help
     assert at.text_input(key="corpus_name").value == "a and 1 more"
 
     at.file_uploader(key="corpus_files").set_value(("photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
