@@ -112,6 +112,35 @@ def test_cancel_mid_epoch_checkpoints_and_resume_matches(tmp_path, text, monkeyp
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_stop_and_resume_count_epochs_alike_in_the_run_its_curve_and_its_samples(tmp_path, text, monkeypatch):
+    """Stopped inside an epoch, a run labels that epoch's validation and samples with its progress (1.25 of 56
+    steps x 3 epochs), never as the next whole epoch: the run's count of finished epochs, the curve's whole-epoch
+    points and the samples agree after each Stop and Resume, and a resumed epoch replaces its partial rows."""
+    monkeypatch.setattr(fit_mod, "FLUSH_EVERY", 0.0)   # check the cancel flag after every batch
+    reg = Registry(tmp_path)
+
+    def stop_at(step):
+        def on_event(ev):
+            if ev["type"] == "batch" and ev["global_step"] == step:
+                reg.request_cancel(reg.list_runs()[0]["id"])
+        return on_event
+
+    def counts(run_id):
+        run = reg.get_run(run_id)
+        return (run["status"], run["steps"], run["epoch"], run["step"],
+                [m["epoch"] for m in reg.metrics(run_id, "epoch")], sorted({s["epoch"] for s in reg.samples(run_id)}))
+    first = train(load_corpus(text), MODEL, TrainConfig(**{**CFG.__dict__, "epochs": 3}), workspace=tmp_path,
+                  on_event=stop_at(70))
+    assert counts(first.run_id) == ("cancelled", 56, 1, 14, [1, 1.25], [1, 1.25])
+    assert first.epochs_done == 1
+    again = train(resume=first.run_id, workspace=tmp_path, on_event=stop_at(150))   # 150 = 2 x 56 + 38
+    assert counts(first.run_id) == ("cancelled", 56, 2, 38, [1, 2, 2.67], [1, 2, 2.67])
+    assert again.epochs_done == 2
+    done = train(resume=first.run_id, workspace=tmp_path)
+    assert counts(first.run_id) == ("done", 56, 3, 0, [1, 2, 3], [1, 2, 3])
+    assert done.epochs_done == 3
+
+
 def test_weight_decay_shrinks_each_weight_matrix_by_lr_times_decay_and_spares_biases():
     import keras
 

@@ -137,8 +137,11 @@ def fit(job: Job, stop, emit: Callable[[dict], None], cancelled: Callable[[], bo
             checkpoint.save(ckpt_dir / "best.npz", net, state)
             atomic.write_npz(run_dir / "weights.npz", weights)
         val_bpc = val_loss / LN2 / val_cpt
-        # epoch: progress in epochs; number: the epoch the validation belongs to; epochs_done, step: the resume point
-        emit({"type": "epoch", "epoch": epoch + done_in_epoch / spe, "number": epoch + 1, "loss": tracker.epoch_loss,
+        progress = epoch + done_in_epoch / spe
+        # number: what the validation and samples are labelled, epochs trained: a whole epoch's count, or a stopped
+        # one's progress cut to two decimals (8.25: never 9 beside a run that finished 8); epochs_done, step: resume
+        number = epoch + 1 if finished else math.floor(progress * 100) / 100
+        emit({"type": "epoch", "epoch": progress, "number": number, "loss": tracker.epoch_loss,
               "val_loss": val_loss, "bpc": tracker.epoch_loss / LN2 / cpt, "val_bpc": val_bpc,
               "best_val_bpc": best_val / LN2 / val_cpt, "perplexity": math.exp(min(val_loss, 50.0)),
               "samples": _samples(job, weights, epoch + 1), "chars_per_sec": tracker.chars_per_sec,

@@ -332,10 +332,12 @@ class Registry:
                               (check_run_id(run_id),)).fetchall()
         return [dict(r) for r in rows]
 
-    def clear_metrics_after(self, run_id: str, step: int, partial_epoch: int | None = None) -> None:
-        """On resume, drop rows logged after the checkpoint, and the summary of an epoch it stopped inside."""
+    def clear_metrics_after(self, run_id: str, step: int, epochs_done: int) -> None:
+        """On resume, drop rows logged after the checkpoint, and the validation and samples of an epoch it stopped
+        inside (labelled with its progress, past epochs_done): the resumed run writes them again."""
         with self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM metrics WHERE run_id=? AND step>?", (run_id, step))
-            if partial_epoch is not None:
-                db.execute("DELETE FROM metrics WHERE run_id=? AND kind='epoch' AND epoch=?", (run_id, partial_epoch))
-                db.execute("DELETE FROM samples WHERE run_id=? AND epoch=?", (run_id, partial_epoch))
+            db.execute("DELETE FROM metrics WHERE run_id=? AND kind='epoch' AND epoch>?", (run_id, epochs_done))
+            db.execute("DELETE FROM samples WHERE run_id=? AND epoch>?", (run_id, epochs_done))
+            db.execute("COMMIT")

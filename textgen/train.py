@@ -195,7 +195,7 @@ def _prepare_resume(reg: Registry, run_id: str, config: TrainConfig | None, over
         reg.requeue(run_id, ["--resume", run_id])   # resumed by hand: through the queue, as the job runner does
     reg.start(run_id, os.getpid(), epochs=cfg.epochs, finished=None)
     at = checkpoint.load_state(run_dir / "checkpoints" / "latest.npz")   # what was logged after it is redone
-    reg.clear_metrics_after(run_id, at["global_step"], partial_epoch=at["epoch"] + 1 if at["step_in_epoch"] else None)
+    reg.clear_metrics_after(run_id, at["global_step"], at["epoch"])
     return Job(run_id, run_dir, model_cfg, cfg, vocab, text, resuming=True)
 
 
