@@ -1,7 +1,8 @@
 """Inkwell's engine: corpora, vocabularies, models, training, generation and runs.
 
-`import textgen` never imports TensorFlow: `train` imports it when called; generation,
-evaluation and the registry use NumPy and SQLite only.
+`import textgen` never imports TensorFlow: `train` prepares a run without it and imports
+the Keras loop (textgen.fit) once the run is ready; generation, evaluation and the registry
+use NumPy and SQLite only.
 """
 from .artifacts import Run, load_run
 from .config import ModelConfig, TrainConfig
