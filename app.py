@@ -6,10 +6,9 @@ import os
 
 import streamlit as st
 
-import textgen
 from textgen import jobs
 from pages import ui
-from textgen import drafts
+from textgen import drafts, roomcache
 from textgen.config import env_int
 
 # The tab's icon ships with the app: a Material icon favicon is fetched from a font server on the internet.
@@ -43,13 +42,12 @@ def access_gate(pages: list) -> None:
     st.stop()
 
 
-def model_picker() -> None:
+def model_picker(choices: dict[str, str]) -> None:
     """The sidebar's model choice; session_state[ui.ACTIVE_RUN] is canonical, so other pages can set it too.
 
     A select box cuts long names short, so the chosen model's whole name is the (wrapping) button of a
     popover, and the choice is a list inside it that shows every name whole.
     """
-    choices = ui.model_choices()
     if not choices:
         st.caption("No trained model yet: train one on the Train page.")
         return
@@ -68,28 +66,36 @@ def _picked() -> None:
     st.session_state[ui.ACTIVE_RUN] = st.session_state["sidebar_model"]
 
 
-@st.fragment(run_every=2)
-def training_now() -> None:
-    reg = ui.registry()
-    try:
-        jobs.pump(reg)  # the queue moves while anyone has the app open
-    except textgen.InkwellError:
-        pass
-    active = [r for r in reg.list_runs() if r["status"] in ("running", "queued")]
-    if not active:
-        return
+def training_now() -> bool:
+    """The sidebar's "Training now": each queued and running job with its progress. False when there is none.
+
+    Every session reads the same shared snapshot of the registry (roomcache), not the registry itself.
+    """
+    snap = roomcache.snapshot(ui.registry(), pump=jobs.pump)   # pump: the queue moves while a page polls
+    if not snap.active:
+        return False
     st.markdown("**Training now**")
-    for r in reversed(active):  # oldest first: the order the queue runs in
+    for r in snap.active:   # oldest first: the order the queue runs in
         st.text(r["label"])
         if r["status"] == "queued":
             st.progress(0.0, text="queued")
         else:
-            done, text = ui.progress(r, ui.time_budget(r["id"]))
+            done, text = ui.progress(r, snap.budgets.get(r["id"], 0.0))
             st.progress(done, text=text)
+    return True
+
+
+@st.fragment(run_every=2)
+def training_now_polling() -> None:
+    """Polls only while a job is queued or running; when the last one ends, one full run stops the polling
+    (a run that does not draw this fragment ends its timer) and shows the new model in the picker."""
+    if not training_now():
+        st.rerun()
 
 
 # Write opens first when there is a model to write with; otherwise a newcomer starts with their text.
-write_first = bool(ui.model_choices())
+choices = ui.model_choices()
+write_first = bool(choices)
 pages = [
     st.Page(ui.WRITE_PAGE, title="Write", icon=":material/edit_note:", default=write_first),
     st.Page(ui.CORPUS_PAGE, title="Corpus", icon=":material/menu_book:", default=not write_first),
@@ -101,7 +107,8 @@ access_gate(pages)
 page = st.navigation(pages)
 
 with st.sidebar:
-    model_picker()
-    training_now()
+    model_picker(choices)
+    if roomcache.snapshot(ui.registry(), pump=jobs.pump).active:
+        training_now_polling()
 
 page.run()

@@ -67,6 +67,8 @@ def pct(values: list[float], q: float) -> float:
 class Server:
     """The app of one code tree in a fresh workspace, with one training job running beside it."""
 
+    ROOT = ROOT
+
     def __init__(self, tree: Path, training: bool = True):
         self.tree, self.home, self.port = tree, Path(tempfile.mkdtemp(prefix="inkwell-room-")), _port()
         self.url = f"http://127.0.0.1:{self.port}"

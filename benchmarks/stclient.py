@@ -6,7 +6,9 @@ renders nothing; it keeps the widget ids it has seen (by their keys), reruns `ru
 browser does (the sidebar's and the live panel's polling are part of the load), and hands each delta to a
 listener, which is enough to type into the Write page, press Continue and time the streamed text.
 
-Works with plain threads and under gevent's monkey-patching (Locust), where the threads are greenlets.
+Works with plain threads and under gevent's monkey-patching (Locust), where the threads are greenlets. The
+socket is websocket-client's where it is installed (cooperative under gevent), else that of the `websockets`
+package Streamlit itself depends on, so tests need nothing beyond the app's own requirements.
 """
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import queue
 import threading
 import time
 
-import websocket   # websocket-client: blocking sockets, which gevent makes cooperative
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
@@ -26,6 +27,38 @@ class ProtocolError(RuntimeError):
     """The server closed the stream, showed an exception, or took too long."""
 
 
+class _Websockets:
+    """The three calls of websocket-client's socket this client uses, over the `websockets` sync client."""
+
+    def __init__(self, url: str, origin: str):
+        from websockets.sync.client import connect
+
+        self.conn = connect(url, subprotocols=["streamlit"], origin=origin, max_size=None, proxy=None, legacy=True,
+                            compression=None)
+
+    def recv(self) -> bytes:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            return self.conn.recv()
+        except ConnectionClosed:
+            return b""
+
+    def send_binary(self, data: bytes) -> None:
+        self.conn.send(data)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _open(url: str, origin: str):
+    try:
+        import websocket   # websocket-client: blocking sockets, which gevent makes cooperative
+    except ImportError:
+        return _Websockets(url, origin)
+    return websocket.create_connection(url, subprotocols=["streamlit"], origin=origin, timeout=None)
+
+
 class StreamlitSession:
     """One browser tab: a WebSocket session with its own Streamlit session state."""
 
@@ -33,7 +66,7 @@ class StreamlitSession:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.poll_fragments = poll_fragments
-        self.ws: websocket.WebSocket | None = None
+        self.ws = None
         self.widget_ids: dict[str, str] = {}      # user key -> widget id
         self.values: dict[str, WidgetState] = {}  # widget id -> the value a browser would send again
         self.block_paths: dict[str, tuple[int, ...]] = {}   # keyed container -> its delta path
@@ -51,7 +84,7 @@ class StreamlitSession:
     # -- connection -------------------------------------------------------------------------------
     def connect(self) -> None:
         url = "ws" + self.base_url[len("http"):] + "/_stcore/stream"
-        self.ws = websocket.create_connection(url, subprotocols=["streamlit"], origin=self.base_url, timeout=None)
+        self.ws = _open(url, self.base_url)
         threading.Thread(target=self._reader, daemon=True).start()
         if self.poll_fragments:
             threading.Thread(target=self._poller, daemon=True).start()
@@ -142,8 +175,11 @@ class StreamlitSession:
             self._in_fragment_run = bool(fwd.metadata.run.fragment_ids)
             for p in fwd.new_session.app_pages:
                 self.page_hashes[p.url_pathname] = p.page_script_hash
-            if not self._in_fragment_run and fwd.new_session.page_script_hash:
-                self.page_hash = fwd.new_session.page_script_hash
+            if not self._in_fragment_run:
+                # As the browser does: a full run ends every polling timer; the fragments it draws set theirs again.
+                self.fragments.clear()
+                if fwd.new_session.page_script_hash:
+                    self.page_hash = fwd.new_session.page_script_hash
         elif kind == "delta":
             path = tuple(fwd.metadata.delta_path)
             self._learn(path, fwd.delta)
@@ -172,6 +208,11 @@ class StreamlitSession:
             if wid.startswith(ID_PREFIX) and wid.count("-") >= 2:
                 key = wid.split("-", 2)[2]
                 self.widget_ids[key] = wid
+            widget = getattr(el, kind) if kind in ("text_area", "text_input") else None
+            if widget is not None and widget.set_value:
+                # The script set the box's text (st.session_state[key] = ...): a browser shows it and sends it
+                # from now on. Sending the old text instead would read as the writer's edit of the draft.
+                self.values[wid] = WidgetState(id=wid, string_value=widget.value)
         elif which == "add_block":
             bid = delta.add_block.id
             if bid.startswith(ID_PREFIX) and bid.count("-") >= 2:
