@@ -179,7 +179,8 @@ def test_settings_give_the_generators_keyword_arguments(gen):
     from textgen.generate import Settings
 
     s = Settings(length=30, temperature=0.5, top_k=3, top_p=0.9, stop="sentence", n=2, seed=None)
-    assert s.kwargs(7) == dict(length=30, temperature=0.5, top_k=3, top_p=0.9, seed=7, stop="sentence")
+    assert s.kwargs(7) == dict(length=30, temperature=0.5, top_k=3, top_p=0.9, seed=7, stop="sentence",
+                               repetition_penalty=1.0, ban=())
     assert gen.generate("The keeper", **s.kwargs(7)) == gen.generate("The keeper", 30, 0.5, 3, 0.9, 7, "sentence")
     gen.check_settings(s)
     with pytest.raises(GenerationError, match="between 1 and 8"):
@@ -344,3 +345,83 @@ def test_a_character_split_over_two_pieces_is_written_whole(pieces):
     gen.stepper.script = np.array([owl + pieces.encode(" ok")[0].tolist()])
     stream = list(gen.stream("\n", len(owl) + 2, temperature=0))
     assert stream[0] == "\U0001f989" and "".join(stream) == "\U0001f989 ok"
+
+
+# -- the writer's constraints in the loop, the kept prompt state and the continuation's states ----------
+class FixedStepper(ScriptedStepper):
+    """The same logits at every step: `logits` by id, -10 for the rest."""
+
+    def __init__(self, vocab_size, logits):
+        super().__init__(vocab_size, [0])
+        self.row = np.full(vocab_size, -10.0, np.float32)
+        for i, value in logits.items():
+            self.row[i] = value
+
+    def step(self, ids, state):
+        self.stepped.append(ids.copy())
+        return np.tile(self.row, (len(ids), 1)), [state[0] + 1]
+
+
+def test_the_repetition_penalty_steers_greedy_decoding_exactly():
+    a, b = CHARS.encode("ab")[0]
+    gen = stub_generator(CHARS, "x")
+    gen.stepper = FixedStepper(len(CHARS), {a: 3.0, b: 2.0})
+    assert gen.generate("x", 4, temperature=0).text == "aaaa"
+    # step 2: a's 3 / 2 = 1.5 < b's 2; then both were written: a 1.5 > b 1.0
+    assert gen.generate("x", 4, temperature=0, repetition_penalty=2.0).text == "abaa"
+
+
+def test_banned_words_are_never_written_at_character_level():
+    gen = stub_generator(CHARS, "the sea sea")
+    assert gen.generate("x", 11, temperature=0).text == "the sea sea"
+    first = CHARS.token_text(1)               # with 'a' refused, every other token ties at -10: id 1 wins
+    assert gen.generate("x", 11, temperature=0, ban=("Sea",)).text == f"the se{first} se{first}"
+    assert gen.generate("x", 11, temperature=0, ban=("he",)).text == "the sea sea"   # "he" is inside "the"
+    with pytest.raises(GenerationError, match="at most 40 characters"):
+        gen.generate("x", 3, ban=("w" * 41,))
+
+
+def test_a_kept_prompt_state_is_used_without_reading_the_prompt_again():
+    gen = stub_generator(CHARS, "xyz")
+    primed = gen.prime("a cab")
+    gen.stepper.fed = None
+    assert gen.generate("a cab", 3, temperature=0, primed=primed).text == "xyz"
+    assert gen.stepper.fed is None                                               # nothing was fed
+    assert gen.generate("a cat", 3, temperature=0, primed=primed).text == "xyz"  # another prompt: read anew
+    assert gen.stepper.fed.tolist() == [CHARS.encode("a ca")[0].tolist()]
+
+
+def test_a_state_from_another_model_is_never_used():
+    one, two = stub_generator(CHARS, "xyz"), stub_generator(CHARS, "xyz")
+    primed = one.prime("a cab")
+    assert two.prime("a cab", (primed,)) is not primed
+    assert one.prime("a cab", (primed,)).state is primed.state
+
+
+def test_the_continuations_end_state_is_the_next_continues_start_bit_for_bit(gen):
+    record = []
+    text = "".join(gen.stream("The keeper", 40, seed=5, record=record))
+    cont = record[0]
+    assert cont.text == text and len(cont.tokens) == 40 and len(cont.states) == 41
+    fresh = gen.prime("The keeper" + text)
+    kept = gen.prime("The keeper" + text, cont.ends())
+    assert kept.state[0][0] is cont.states[-1][0][0]                             # reused, not recomputed
+    for (h1, c1), (h2, c2) in zip(fresh.state, kept.state):
+        assert np.array_equal(h1, h2) and np.array_equal(c1, c2)
+    again = gen.generate("The keeper" + text, 30, seed=8, primed=kept).text
+    assert again == gen.generate("The keeper" + text, 30, seed=8).text
+
+
+def test_resuming_with_the_same_token_rewrites_the_same_greedy_text(gen):
+    record = []
+    gen.generate("The keeper", 30, temperature=0, record=record)
+    cont = record[0]
+    same = gen.resume(cont, 12, cont.tokens[12], 30, temperature=0)
+    assert (same.tokens, same.pieces) == (cont.tokens, cont.pieces)
+    assert same.states[:13] == cont.states[:13]                                  # the kept states, as they were
+    other = next(t for t in range(1, len(gen.vocab)) if t != cont.tokens[12])
+    branched = gen.resume(cont, 12, other, 30, temperature=0)
+    assert branched.text.startswith(cont.text[:12] + gen.vocab.token_text(other))
+    assert len(branched.tokens) == 30 and branched.tokens[:12] == cont.tokens[:12]
+    with pytest.raises(GenerationError, match="no such token"):
+        gen.resume(cont, 30, other, 30)

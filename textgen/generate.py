@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import numpy as np
@@ -18,6 +18,7 @@ from .stepper import Stepper
 MAX_LENGTH = 5000        # tokens per continuation; longer requests are refused with this number
 MAX_ALTERNATIVES = 8
 PROMPT_TAIL = 2000       # tokens of the draft fed as context: the carried state holds what came before
+TAIL_CHARS = 64          # characters of the prompt's end kept with its state (banned words look back this far)
 SENTENCE_ENDS = tuple(".!?\u2026\u3002\uff01\uff1f")
 STOPS = ("length", "sentence", "line")
 ORIGINALITY_MAX_BYTES = 20 * 1024 * 1024   # larger corpora skip the measure rather than hold a big index
@@ -33,6 +34,48 @@ class Generation:
 
 
 @dataclass(frozen=True)
+class Primed:
+    """The model's state at the end of a prompt: a Continue on the same prompt starts here, unread."""
+    ids: np.ndarray                 # (tokens,) the prompt's tail as the model reads it, after healing
+    state: list                     # batch-1 state after ids[:-1]; the first step feeds ids[-1]
+    unknown: tuple[str, ...]        # prompt tokens the model never saw
+    healed: bytes                   # word-piece bytes taken back from the prompt (token healing)
+    tail: str                       # the prompt's last characters before those bytes (banned words look back)
+    owner: object = field(default=None, repr=False, compare=False)   # the Generator that made it
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """One continuation with the states along it: enough to branch at any of its tokens unread."""
+    primed: Primed                  # where it started
+    tokens: tuple[int, ...]         # t_1..t_n as sampled
+    pieces: tuple[str, ...]         # the text each token added ('' for the first bytes of a character)
+    states: tuple                   # S_0..S_n, batch 1: S_0 = primed.state, S_j follows feeding t_(j-1)
+    exact: bool = True              # made one row at a time, so its states equal a fresh reading's bits
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    def ends(self) -> tuple[Primed, ...]:
+        """The state at the end of prompt + text as `prime` reads it (the last token fed, or healed away),
+        for `prime`'s reuse: the next Continue starts there unread. None for a batch's rows."""
+        if not self.exact or not self.tokens:
+            return ()
+        p = self.primed
+        full = np.concatenate([p.ids, np.asarray(self.tokens, p.ids.dtype)])
+        return replace(p, ids=full, state=self.states[-1]), replace(p, ids=full[:-1], state=self.states[-2])
+
+    def starts(self) -> list[int]:
+        """Where each token's text starts in `text`."""
+        out, at = [], 0
+        for piece in self.pieces:
+            out.append(at)
+            at += len(piece)
+        return out
+
+
+@dataclass(frozen=True)
 class Settings:
     """A writer's choices for one press of Continue (the Write page's settings)."""
     length: int = 200          # tokens per continuation
@@ -42,11 +85,13 @@ class Settings:
     stop: str = "length"       # one of STOPS, or any text to stop after
     n: int = 1                 # alternatives; 1 streams
     seed: int | None = None    # None: a new random seed each time
+    repetition_penalty: float = 1.0   # 1: off; above 1 makes recently generated tokens less likely
+    ban: tuple[str, ...] = ()  # words the model may not write (sampling.parse_bans reads a writer's list)
 
     def kwargs(self, seed: int) -> dict:
         """The keyword arguments of Generator.stream, generate and alternatives, with this seed."""
         return dict(length=self.length, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
-                    seed=seed, stop=self.stop)
+                    seed=seed, stop=self.stop, repetition_penalty=self.repetition_penalty, ban=self.ban)
 
 
 def weights_version(run_id: str, workspace=None) -> int:
@@ -76,6 +121,8 @@ class Generator:
         self.stepper = Stepper(self.run.model, self.run.weights)
         self._texts = [self.vocab.token_text(i) for i in range(len(self.vocab))]   # benchmarks read it
         self._index = None
+        self._bans: dict[tuple[str, ...], sampling.Bans] = {}
+        self._owner = object()   # marks the Primed states this generator made: another's never match
 
     def originality(self, text: str):
         """How much of text is copied from this run's training corpus (None when the corpus is unknown)."""
@@ -104,7 +151,8 @@ class Generator:
         return result.describe() if result else ""
 
     # -- checks ----------------------------------------------------------------------------
-    def check(self, length: int, temperature: float, top_k: int, top_p: float, n: int = 1) -> None:
+    def check(self, length: int, temperature: float, top_k: int, top_p: float, n: int = 1,
+              repetition_penalty: float = 1.0, ban: tuple[str, ...] = ()) -> None:
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
             raise GenerationError("Length must be a whole number of at least 1.")
         if length > MAX_LENGTH:
@@ -112,13 +160,27 @@ class Generator:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_ALTERNATIVES:
             raise GenerationError(f"The number of alternatives must be between 1 and {MAX_ALTERNATIVES}.")
         sampling.check_settings(temperature, top_k, top_p, len(self.vocab))
+        sampling.check_penalty(repetition_penalty)
+        self.bans(ban)
 
     def check_settings(self, s: Settings) -> None:
-        self.check(s.length, s.temperature, s.top_k, s.top_p, s.n)
+        self.check(s.length, s.temperature, s.top_k, s.top_p, s.n, s.repetition_penalty, s.ban)
 
-    # -- the loop ----------------------------------------------------------------------------
-    def _prime(self, prompt: str, n: int):
-        """(last token of each row, state after the rest of the prompt, unknown tokens, healed bytes)."""
+    def bans(self, words) -> sampling.Bans | None:
+        """The banned words (a tuple, or a writer's comma-separated text) against this vocabulary, built once."""
+        words = sampling.parse_bans(words if isinstance(words, str) else ",".join(_texts_of(words)))
+        if not words:
+            return None
+        if words not in self._bans:
+            if len(self._bans) >= 16:
+                self._bans.clear()
+            self._bans[words] = sampling.Bans.build(words, self._texts)
+        return self._bans[words]
+
+    # -- the prompt --------------------------------------------------------------------------
+    def prime(self, prompt: str, reuse=()) -> Primed:
+        """The state at the end of prompt. One of `reuse` is returned instead when this generator made it
+        for the same tokens (a state depends on its tokens only), and then nothing is read again."""
         if not isinstance(prompt, str):
             raise GenerationError("The prompt must be text.")
         ids, unknown = self.vocab.encode(prompt)
@@ -128,55 +190,122 @@ class Generator:
             # An empty prompt starts as at a paragraph break, or with the most common token.
             newline = self.vocab.encode("\n")[0]
             ids = newline[:1] if len(newline) == 1 and newline[0] != 0 else np.array([1], np.int32)
-        # The prompt is the same for every alternative: feed it once, then copy the state n times.
+        tail = prompt[:len(prompt) - len(healed.decode("utf-8", "ignore"))][-TAIL_CHARS:]
+        for p in reuse:
+            if p is not None and p.owner is self._owner and np.array_equal(p.ids, ids):
+                return replace(p, unknown=tuple(unknown), healed=healed, tail=tail)
         _, state = self.stepper.feed(ids[None, :-1], self.stepper.initial_state(1))
-        state = [tuple(np.repeat(part, n, axis=0) for part in s) if isinstance(s, tuple)
-                 else np.repeat(s, n, axis=0) for s in state]                        # (n, units) each
-        return np.repeat(ids[-1:], n), state, tuple(unknown), healed
+        return Primed(np.asarray(ids), state, tuple(unknown), healed, tail, self._owner)
 
+    def _prime(self, prompt: str, n: int):
+        """(last token of each row, state after the rest of the prompt, unknown tokens, healed bytes)."""
+        p = self.prime(prompt)
+        return np.repeat(p.ids[-1:], n), _repeat(p.state, n), p.unknown, p.healed
+
+    def constrain(self, logits: np.ndarray, healed: bytes, recent: list[list[int]], tails: list[str],
+                  penalty: float = 1.0, bans: sampling.Bans | None = None) -> np.ndarray:
+        """What may come next, before temperature: never <unk>; after healing, only tokens that start with
+        the healed bytes; the repetition penalty over each row's `recent` tokens; the banned words."""
+        logits[:, 0] = -np.inf
+        if healed:   # the healed token's bytes come first (the token itself qualifies)
+            logits[:, ~self._starts_with(healed)] = -np.inf
+        if penalty != 1.0:
+            window = [r[-sampling.REPEAT_WINDOW:] for r in recent]
+            width = max(map(len, window), default=0)
+            ids = np.array([r + [-1] * (width - len(r)) for r in window], np.int64).reshape(len(window), width)
+            logits = sampling.repetition_penalty(logits, ids, penalty)
+        return sampling.ban_filter(logits, tails, bans)
+
+    # -- the loop ----------------------------------------------------------------------------
     def stream_batch(self, prompt: str, n: int = 1, length: int = 200, temperature: float = 0.8,
                      top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
-                     stop: str | None = None) -> Iterator[list[str]]:
-        """Yields, per step, the new piece of each of the n continuations ('' once a row has stopped)."""
-        for pieces, _ in self._loop(prompt, n, length, temperature, top_k, top_p, seed, stop):
+                     stop: str | None = None, repetition_penalty: float = 1.0, ban=(),
+                     primed: Primed | None = None, record: list | None = None) -> Iterator[list[str]]:
+        """Yields, per step, the new piece of each of the n continuations ('' once a row has stopped).
+
+        `primed`: this prompt's state from `prime` (read again only if it is not); `record`: a list that
+        receives each row's Continuation when the loop ends."""
+        for pieces, _ in self._batch(prompt, n, length, temperature, top_k, top_p, seed, stop, repetition_penalty,
+                                     ban, primed, record):
             yield pieces
 
-    def _loop(self, prompt, n, length, temperature, top_k, top_p, seed, stop):
+    def _batch(self, prompt, n, length, temperature, top_k, top_p, seed, stop, repetition_penalty=1.0, ban=(),
+               primed=None, record=None):
+        self.check(length, temperature, top_k, top_p, n, repetition_penalty, ban)
+        p = self.prime(prompt, (primed,))
+        begin = _Begin(p, np.repeat(p.ids[-1:], n), _repeat(p.state, n), p.healed, [""] * n,
+                       [[] for _ in range(n)], [[] for _ in range(n)], [],
+                       [self.vocab.decoder(skip=len(p.healed)) for _ in range(n)], not prompt.strip())
+        yield from self._loop(begin, length, temperature, top_k, top_p, seed, stop, repetition_penalty, ban, record)
+
+    def resume(self, cont: Continuation, at: int, token: int, length: int, seed: int | None = None,
+               **kw) -> Continuation:
+        """The continuation with its token `at` replaced by `token` and written on from there, for up to
+        `length` tokens in all; nothing before `at` is read again (its states are kept)."""
+        if not 0 <= at < len(cont.tokens) or not 0 < int(token) < len(self.vocab):
+            raise GenerationError("There is no such token to branch at.")
+        if cont.primed.owner is not self._owner:
+            raise GenerationError("That continuation was written by another model; press Continue for a new one.")
+        self.check(length, kw.get("temperature", 0.8), kw.get("top_k", 0), kw.get("top_p", 1.0), 1,
+                   kw.get("repetition_penalty", 1.0), kw.get("ban", ()))
+        p = cont.primed
+        decoder = self.vocab.decoder(skip=len(p.healed))
+        for t in cont.tokens[:at]:   # the decoder's pending bytes, as they were at `at`
+            decoder.decode(t)
+        last = p.ids[-1:] if at == 0 else np.array([cont.tokens[at - 1]])
+        begin = _Begin(p, last, cont.states[at], p.healed if at == 0 else b"", ["".join(cont.pieces[:at])],
+                       [list(cont.tokens[:at])], [list(cont.pieces[:at])], list(cont.states[:at]), [decoder],
+                       not (p.tail + "".join(cont.pieces[:at])).strip())
+        out: list[Continuation] = []
+        for _ in self._loop(begin, max(1, length - at), record=out, seed=seed, force=int(token), **kw):
+            pass
+        return replace(out[0], exact=cont.exact)
+
+    def _loop(self, begin, length, temperature=0.8, top_k=0, top_p=1.0, seed=None, stop=None,
+              repetition_penalty=1.0, ban=(), record=None, force=None):
         # Each step's products are tiny: splitting them over BLAS threads costs more than it saves, and
         # on a busy server every step would wait for a second core (measured in benchmarks/README.md).
         with _one_blas_thread():
-            yield from self._steps(prompt, n, length, temperature, top_k, top_p, seed, stop)
+            yield from self._steps(begin, length, temperature, top_k, top_p, seed, stop or "length",
+                                   repetition_penalty, self.bans(ban), record, force)
 
-    def _steps(self, prompt, n, length, temperature, top_k, top_p, seed, stop):
-        self.check(length, temperature, top_k, top_p, n)
-        stop = stop or "length"
+    def _steps(self, begin, length, temperature, top_k, top_p, seed, stop, penalty, bans, record, force):
         rng = np.random.default_rng(seed)
-        last, state, _, healed = self._prime(prompt, n)
+        last, state, n = begin.last, begin.state, len(begin.last)
         done = np.zeros(n, bool)
-        made = [""] * n
-        # A character may span two word pieces, so each row decodes as a stream of its own.
-        decoders = [self.vocab.decoder(skip=len(healed)) for _ in range(n)]
-        for step in range(length):
-            logits, state = self.stepper.step(last, state)                           # (n, vocab)
-            logits[:, 0] = -np.inf   # never propose <unk>
-            if step == 0 and healed:   # the healed token's bytes come first (the token itself qualifies)
-                logits[:, ~self._starts_with(healed)] = -np.inf
-            last = sampling.sample(logits, rng, temperature, top_k, top_p)
-            pieces = []
-            for row in range(n):
-                if done[row]:
-                    pieces.append("")
-                    continue
-                piece = decoders[row].decode(int(last[row]))
-                if not prompt.strip() and not (made[row] + piece).strip():
-                    piece = ""   # from an empty draft, start at the first visible character
-                piece, finished = _apply_stop(made[row], piece, stop)
-                made[row] += piece
-                done[row] = finished
-                pieces.append(piece)
-            yield pieces, done
-            if done.all():
-                return
+        made, tokens, pieces_of = begin.made, begin.tokens, begin.pieces
+        states = [state]                      # the batch's states along the loop, for `record`
+        try:
+            for step in range(length):
+                logits, state = self.stepper.step(last, state)                       # (n, vocab)
+                logits = self.constrain(logits, begin.healed if step == 0 else b"", tokens,
+                                        [begin.primed.tail + m for m in made], penalty, bans)
+                if step == 0 and force is not None:
+                    last = np.full(n, force)
+                else:
+                    last = sampling.sample(logits, rng, temperature, top_k, top_p)
+                if record is not None:
+                    states.append(state)
+                pieces = []
+                for row in range(n):
+                    if done[row]:
+                        pieces.append("")
+                        continue
+                    piece = begin.decoders[row].decode(int(last[row]))
+                    if begin.blank and not (made[row] + piece).strip():
+                        piece = ""   # from an empty draft, start at the first visible character
+                    piece, finished = _apply_stop(made[row], piece, stop)
+                    made[row] += piece
+                    done[row] = finished
+                    tokens[row].append(int(last[row]))
+                    pieces_of[row].append(piece)
+                    pieces.append(piece)
+                yield pieces, done
+                if done.all():
+                    return
+        finally:
+            if record is not None:
+                record.extend(_record(begin, states, r, n == 1) for r in range(n))
 
     def _starts_with(self, prefix: bytes) -> np.ndarray:
         """Which tokens' bytes start with prefix: (vocab,) bool."""
@@ -189,22 +318,62 @@ class Generator:
                 yield pieces[0]
 
     def generate(self, prompt: str, length: int = 200, temperature: float = 0.8, top_k: int = 0,
-                 top_p: float = 1.0, seed: int | None = None, stop: str | None = None) -> Generation:
-        return self.alternatives(prompt, 1, length, temperature, top_k, top_p, seed, stop)[0]
+                 top_p: float = 1.0, seed: int | None = None, stop: str | None = None, **kw) -> Generation:
+        return self.alternatives(prompt, 1, length, temperature, top_k, top_p, seed, stop, **kw)[0]
 
     def alternatives(self, prompt: str, n: int = 3, length: int = 200, temperature: float = 0.8,
                      top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
-                     stop: str | None = None) -> list[Generation]:
-        """n continuations sampled as one batch (one matrix product per step for all of them)."""
+                     stop: str | None = None, **kw) -> list[Generation]:
+        """n continuations sampled as one batch (one matrix product per step for all of them).
+        `kw`: repetition_penalty, ban, primed and record, as stream_batch takes them."""
         seed = _seed(seed)
         made, done = [""] * n, np.zeros(n, bool)
-        for pieces, done in self._loop(prompt, n, length, temperature, top_k, top_p, seed, stop):
+        for pieces, done in self._batch(prompt, n, length, temperature, top_k, top_p, seed, stop, **kw):
             made = [m + p for m, p in zip(made, pieces)]
         unknown = self.unknown(prompt)
         return [Generation(t, unknown, (stop or "length") if d else "length", seed) for t, d in zip(made, done)]
 
     def unknown(self, prompt: str) -> tuple[str, ...]:
         return tuple(self.vocab.missing(prompt))
+
+
+@dataclass
+class _Begin:
+    """Where a loop starts: a prompt's state (n rows) or a point inside a continuation."""
+    primed: Primed
+    last: np.ndarray                # (n,) the token the first step feeds
+    state: list                     # n rows
+    healed: bytes                   # the first token must start with these bytes
+    made: list[str]                 # text so far, per row
+    tokens: list[list[int]]         # tokens so far, per row (the repetition penalty looks back over them)
+    pieces: list[list[str]]
+    states: list                    # batch-1 states before `state` (a branch keeps its continuation's)
+    decoders: list
+    blank: bool                     # an empty prompt: leading white space is not written
+
+
+def _repeat(state: list, n: int) -> list:
+    """A batch-1 state copied into n rows."""
+    return [tuple(np.repeat(part, n, axis=0) for part in s) if isinstance(s, tuple) else np.repeat(s, n, axis=0)
+            for s in state]
+
+
+def _row(state: list, r: int) -> list:
+    return [tuple(part[r:r + 1] for part in s) if isinstance(s, tuple) else s[r:r + 1] for s in state]
+
+
+def _record(begin: _Begin, states: list, r: int, exact: bool) -> Continuation:
+    """Row r of a finished loop as a Continuation (its states: S_0 up to the one after its last token)."""
+    new = len(begin.tokens[r]) - len(begin.states)          # tokens this loop added to the row
+    rows = states[:new + 1]
+    return Continuation(begin.primed, tuple(begin.tokens[r]), tuple(begin.pieces[r]),
+                        tuple(begin.states) + tuple(s if exact else _row(s, r) for s in rows), exact)
+
+
+def _texts_of(words) -> tuple[str, ...]:
+    if not all(isinstance(w, str) for w in words):
+        raise GenerationError("Banned words must be text.")
+    return tuple(words)
 
 
 _blas = None
