@@ -1,0 +1,165 @@
+"""insight: odds, surprise and branching over a stub stepper whose probabilities are known exactly."""
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from markdown_it import MarkdownIt
+
+from textgen import ModelConfig, TrainConfig, insight
+from textgen.artifacts import Run
+from textgen.drafts import Draft
+from textgen.errors import GenerationError
+from textgen.generate import Generator, Settings
+from textgen.stepper import Trace
+from textgen.vocab import Vocab
+
+CHARS = Vocab.build("ab \n<>[]()*_:", "char")
+A, B, SPACE, NL = (int(CHARS.encode(c)[0][0]) for c in "ab \n")
+
+
+class MarkovStepper:
+    """p(next | previous) from a table: after anything, 'a' 1/2, 'b' 1/4, ' ' 1/8, the other 1/8 shared."""
+
+    def __init__(self, v):
+        rest = 1 / 8 / (v - 4)
+        probs = np.full(v, rest)
+        probs[[A, B, SPACE]] = 1 / 2, 1 / 4, 1 / 8
+        probs[0] = 0.0
+        self.row = np.log(np.where(probs > 0, probs, 1e-300)).astype(np.float64)
+        self.v = v
+
+    def initial_state(self, batch):
+        return [np.zeros((batch, 1), np.float32)]
+
+    def feed(self, ids, state):
+        return None, state
+
+    def step(self, ids, state):
+        return np.tile(self.row, (len(ids), 1)), state
+
+    def trace(self, ids, state=None):
+        logits = np.tile(self.row, (ids.shape[0], ids.shape[1], 1))
+        return Trace(logits, [], None, state)
+
+    def top_logits(self, state):
+        return np.tile(self.row, (len(state[0]), 1))
+
+
+def stub(vocab=CHARS):
+    cfg = ModelConfig(vocab_size=len(vocab), cell="rnn", layers=1, units=2, embedding=2)
+    v = len(vocab)
+    weights = {"embedding": np.zeros((v, 2)), "logits/kernel": np.zeros((2, v)), "logits/bias": np.zeros(v),
+               "rnn_0/kernel": np.zeros((2, 2)), "rnn_0/recurrent": np.zeros((2, 2)), "rnn_0/bias": np.zeros(2)}
+    gen = Generator(Run("stub", Path("no-such-run-dir"), cfg, TrainConfig(), {}, vocab, weights))
+    gen.stepper = MarkovStepper(v)
+    return gen
+
+
+def test_surprise_is_exact_bits_per_token_and_per_character_by_author():
+    s = insight.surprise(stub(), [{"author": "writer", "text": "ab"}, {"author": "model", "text": "a b"}])
+    assert [(t, b, a) for t, b, a in s.pieces] == [("a", 1.0, "writer"), ("b", 2.0, "writer"),
+                                                   ("a", 1.0, "model"), (" ", 3.0, "model"), ("b", 2.0, "model")]
+    assert s.bits_per_char == {"writer": 1.5, "model": 2.0}
+
+
+def test_unknown_tokens_are_unscored_and_an_empty_author_has_no_average():
+    s = insight.surprise(stub(), [{"author": "writer", "text": "a\u2603b"}])
+    assert [b for _, b, _ in s.pieces] == [1.0, None, 2.0]
+    assert s.bits_per_char == {"writer": 1.5, "model": None}
+    assert insight.surprise(stub(), []).pieces == ()
+
+
+def test_odds_after_top_k_keep_the_likeliest_and_grey_the_rest():
+    gen = stub()
+    odds = insight.next_odds(gen, gen.prime("ab"), Settings(temperature=1.0, top_k=2))
+    assert [o.text for o in odds[:3]] == ["a", "b", " "]
+    assert [(o.kept, o.prob) for o in odds[:3]] == [(True, pytest.approx(2 / 3)), (True, pytest.approx(1 / 3)),
+                                                    (False, 0.0)]
+    assert [o.before for o in odds[:3]] == pytest.approx([1 / 2, 1 / 4, 1 / 8])
+    assert odds[2].shown == "␣" and len(odds) == 10 and "<unk>" not in [o.text for o in odds]
+
+
+def test_temperature_reshapes_the_odds_and_zero_keeps_one():
+    gen = stub()
+    hot = insight.next_odds(gen, gen.prime("ab"), Settings(temperature=2.0))
+    # at temperature 2, p is proportional to sqrt(p): a, b, ' ' get 1/sqrt2 : 1/2 : 1/sqrt8 of the total
+    total = sum(math.sqrt(o.before) for o in insight.next_odds(gen, gen.prime("ab"), Settings(temperature=1.0), 99))
+    assert hot[0].prob == pytest.approx(math.sqrt(0.5) / total)
+    greedy = insight.next_odds(gen, gen.prime("ab"), Settings(temperature=0))
+    assert [(o.text, o.prob, o.kept) for o in greedy[:2]] == [("a", 1.0, True), ("b", 0.0, False)]
+
+
+def test_banned_words_are_cut_from_the_odds():
+    gen = stub()
+    odds = insight.next_odds(gen, gen.prime("x "), Settings(ban=("a",)))
+    assert "a" not in [o.text for o in odds] and odds[0].text == "b"
+
+
+def test_visible_names_invisible_characters():
+    assert insight.visible(" \n\tx") == "␣⏎⇥x" and insight.visible("\x00") == "U+0000"
+
+
+# -- branching ---------------------------------------------------------------------------------------
+def _written(gen, draft_text, length=6, seed=1):
+    draft = Draft.from_text(draft_text)
+    record = []
+    text = gen.generate(draft_text, length, seed=seed, record=record).text
+    draft.append_model(text)
+    return draft, record[0]
+
+
+def test_a_branch_replaces_the_text_after_the_token_and_undo_gives_back_the_draft():
+    gen = stub()
+    draft, cont = _written(gen, "ab ")
+    before = Draft.from_json(draft.to_json())
+    at = 2
+    odds = insight.odds_at(gen, cont, at, Settings())
+    assert [o.text for o in odds[:2]] == ["a", "b"]
+    choice = next(o.token for o in odds if o.token != cont.tokens[at])
+    new_draft, new = insight.branch(gen, draft, "ab ", cont, at, choice, Settings(length=6), seed=3)
+    assert draft == before                                                   # the draft passed in is untouched
+    assert new_draft.text == "ab " + cont.text[:at] + CHARS.token_text(choice) + new.text[at + 1:]
+    assert new.text[:at] == cont.text[:at] and len(new.tokens) == 6
+    assert new_draft.segments == [{"author": "writer", "text": "ab "}, {"author": "model", "text": new.text}]
+    # the page keeps the draft before the branch and puts it back on Undo: the exact earlier draft
+    assert Draft.from_json(before.to_json()) == draft
+
+
+def test_a_branch_on_an_edited_draft_is_refused_and_changes_nothing():
+    gen = stub()
+    draft, cont = _written(gen, "ab ")
+    draft.set_text(draft.text + " and more")
+    kept = draft.to_json()
+    with pytest.raises(GenerationError, match=re.escape(insight.STALE)):
+        insight.branch(gen, draft, "ab ", cont, 1, A, Settings())
+    assert draft.to_json() == kept
+    other, _ = _written(gen, "ab ")
+    with pytest.raises(GenerationError, match="^The draft has changed since the model wrote that piece"):
+        insight.branch(gen, other, "ba ", cont, 1, A, Settings())             # the text before it changed
+
+
+def test_choices_skip_tokens_that_add_no_text_yet():
+    from textgen.generate import Continuation
+
+    cont = Continuation(None, (1, 2, 3, 4), ("a", "", "", "\U0001f989"), ())
+    assert insight.choices(cont) == [0, 1]
+
+
+# -- the shaded view ---------------------------------------------------------------------------------
+def test_shaded_markdown_escapes_everything_and_shades_by_bits():
+    s = insight.Surprise((("<b>x</b>", 8.0, "writer"), (" [y](javascript:1) ", 1.0, "model"),
+                          ("*z*\n\n  w:", 5.0, "model")), {}, "char")
+    md = insight.shaded_markdown(s)
+    assert md == (r":red-background[\<b\>x\<\/b\>] \[y\]\(javascript\:1\) :orange-background[\*z\*]"
+                  "\n\n\u00a0\u00a0:orange-background[w\\:]")
+    html = MarkdownIt("commonmark").render(md)
+    assert "<b>" not in html and "<a " not in html and "<em>" not in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+
+
+@pytest.mark.parametrize("bits, colour", [(None, None), (1.9, None), (2.0, "yellow"), (4.5, "orange"), (9, "red")])
+def test_shades_follow_the_legend(bits, colour):
+    assert insight.shade(bits, "char") == colour
+    assert "2 to 4" in insight.legend("char")
