@@ -321,3 +321,31 @@ def overlay_chart(curves: dict[str, list[dict]]) -> alt.Chart:
                     color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
                                                                labelLimit=900, labelFontSize=13)),
                     tooltip=["run", "epoch", alt.Tooltip("val_bpc:Q", format=".3f")]))
+
+
+KEPT_COLORS = alt.Scale(domain=["can be drawn", "cut by top-k / top-p"], range=["#7b4bd6", "#d4d4d8"])
+
+
+def odds_frame(odds) -> pd.DataFrame:
+    """textgen.insight.Odds rows as (token, rank, chance, kind): a cut token's bar is its chance before the cut."""
+    rows, seen = [], {}
+    for rank, o in enumerate(odds):
+        seen[o.shown] = seen.get(o.shown, 0) + 1
+        label = o.shown if seen[o.shown] == 1 else f"{o.shown} ·{seen[o.shown]}"   # labels must differ
+        rows.append({"token": label, "rank": rank, "chance": o.prob if o.kept else o.before,
+                     "kind": "can be drawn" if o.kept else "cut by top-k / top-p", "before": o.before})
+    return pd.DataFrame(rows, columns=["token", "rank", "chance", "kind", "before"])
+
+
+def odds_chart(odds) -> alt.Chart:
+    """The likeliest next tokens as horizontal bars, likeliest on top; greyed bars for what was cut away."""
+    df = odds_frame(odds)
+    return (alt.Chart(df, height=26 * max(1, len(df)) + 40)
+            .mark_bar(cornerRadiusEnd=3)
+            .encode(y=alt.Y("token:N", sort=alt.SortField("rank"), title=None,
+                            axis=alt.Axis(labelFontSize=15, labelLimit=200)),
+                    x=alt.X("chance:Q", title="chance of being written next", axis=alt.Axis(format="%"),
+                            scale=alt.Scale(domain=[0, 1])),
+                    color=alt.Color("kind:N", scale=KEPT_COLORS, legend=alt.Legend(orient="top", title=None)),
+                    tooltip=["token", alt.Tooltip("chance:Q", format=".1%"),
+                             alt.Tooltip("before:Q", format=".1%", title="before top-k / top-p")]))
