@@ -79,6 +79,50 @@ def build_model(cfg: ModelConfig, seed: int = 0, stateful_batch: int | None = No
     return model
 
 
+def record_gradient_norms(model) -> None:
+    """Give a model a train_step that also reports each batch's gradient norm (logs "grad_norm", "clipped").
+
+    grad_norm is the global norm of all gradients before the optimizer clips them; clipped is 1.0 when the
+    optimizer's clipnorm acted, which Keras applies to each weight's gradient on its own (so: when any one
+    weight's gradient norm exceeds it). Set on the instance, so the saved model is an ordinary functional one.
+    """
+    import types
+
+    model.train_step = types.MethodType(_train_step_with_norms, model)
+
+
+def gradient_norms(grads: list, clipnorm: float | None):
+    """(global norm, 1.0 if clipnorm clips any weight's gradient else 0.0), as tensors, for these gradients."""
+    import tensorflow as tf
+
+    # The embedding's gradient comes sparse; densified, a row two ids in the batch share is summed first.
+    dense = [tf.convert_to_tensor(g) for g in grads if g is not None]
+    norm = tf.linalg.global_norm(dense)
+    if not clipnorm:
+        return norm, tf.constant(0.0)
+    worst = tf.reduce_max(tf.stack([tf.norm(g) for g in dense]))
+    return norm, tf.cast(worst > clipnorm, tf.float32)
+
+
+def _train_step_with_norms(self, data):
+    # Keras 3's TensorFlow train_step (trainer.py), with the gradients' norms measured before apply_gradients.
+    import keras
+    import tensorflow as tf
+
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    with tf.GradientTape() as tape:
+        y_pred = self(x, training=True)
+        loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+        self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
+        loss = self.optimizer.scale_loss(loss)
+    weights = self.trainable_weights
+    grads = tape.gradient(loss, weights)
+    norm, clipped = gradient_norms(grads, self.optimizer.clipnorm)
+    self.optimizer.apply_gradients(zip(grads, weights))
+    logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    return {**logs, "grad_norm": norm, "clipped": clipped}
+
+
 def export_weights(model, cfg: ModelConfig) -> dict:
     """The arrays the NumPy stepper reads, named by role so the file is self-describing."""
     out = {"embedding": model.get_layer("embedding").get_weights()[0]}
