@@ -7,6 +7,7 @@ is a view of it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import secrets
 import sys
@@ -20,16 +21,21 @@ if str(ROOT) not in sys.path:   # `streamlit run pages/write.py` puts only pages
 
 from pages import ui  # noqa: E402
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException  # noqa: E402  (a Streamlit internal: recheck on upgrade)
-from textgen import Generator, InkwellError  # noqa: E402
+from textgen import Generator, InkwellError, insight  # noqa: E402
 from textgen.artifacts import DEMO_ID  # noqa: E402
 from textgen.config import LEVEL_UNITS  # noqa: E402
 from textgen.drafts import MAX_CHARS, Draft, DraftSlot  # noqa: E402
 from textgen.generate import STOPS, Settings, unknown_note, weights_version  # noqa: E402
+from textgen.sampling import MAX_PENALTY, parse_bans  # noqa: E402
 from textgen.markup import escape_markdown, stream_markdown  # noqa: E402
 from textgen.runs import home  # noqa: E402
 
 EDITOR = "write_editor"                                                 # the text box's widget key
 ALTS, NOTES = "write_alternatives", "write_notes"
+PRIMED, SURPRISE = "write_primed", "write_surprise"    # per-session caches: {(model, weights, text hash): value}
+LATEST = "write_latest"      # the model's latest piece: {"base": draft text before it, "cont": Continuation}
+SETTINGS = "write_settings"  # the settings of the page's last run
+BRANCHED = "write_branched"  # per branch, (draft after it, draft before it, piece before it) for Undo
 VIEW_FORMAT = ":violet[*{}*]"        # the model's text in the read-only view; {} is already escaped
 PROMPT_CHARS = 20_000                # the generator keeps its own tail of tokens; this bounds the encode
 STREAM_EVERY = 0.04                  # seconds between screen updates while streaming
@@ -109,11 +115,62 @@ def _clear(draft: Draft) -> bool:
     return True
 
 
+def _undo() -> None:
+    """Undo: a branch gives back the exact draft it replaced; otherwise the Draft's own undo."""
+    draft, branched = _draft(), st.session_state.get(BRANCHED) or []
+    if branched and branched[-1][0] == draft.to_json():
+        _, before, latest = branched.pop()
+        st.session_state[LATEST] = latest
+        return _save(Draft.from_json(before))
+    _change(Draft.undo, "Nothing to undo: the draft no longer ends with the model's last piece.")
+
+
+def _branch(at: int, token: int) -> None:
+    """Rewrite the model's latest piece from its token `at` on, starting with `token`."""
+    draft, latest = _draft(), st.session_state.get(LATEST)
+    gen, _ = _load(st.session_state.get(ui.ACTIVE_RUN) or DEMO_ID)
+    if latest is None or gen is None:
+        return _note("branch", "error", insight.STALE)
+    try:
+        new_draft, cont = insight.branch(gen, draft, latest["base"], latest["cont"], at, token,
+                                         st.session_state[SETTINGS], secrets.randbits(31))
+    except InkwellError as e:
+        return _note("branch", "error", str(e))
+    st.session_state.setdefault(BRANCHED, []).append((new_draft.to_json(), draft.to_json(), latest))
+    st.session_state[LATEST] = {"base": latest["base"], "cont": cont}
+    _save(new_draft, "branch")
+
+
 def _use(i: int) -> None:
     # The alternatives stay: they are shown again whenever the draft is back at the text they continue.
     alts = st.session_state.get(ALTS)
     if alts and alts["base"] == _draft().text:
         _change(lambda draft: draft.append_model(alts["texts"][i]), where="alternatives")
+        if alts.get("conts"):
+            st.session_state[LATEST] = {"base": alts["base"], "cont": alts["conts"][i]}
+
+
+# -- what the model read: kept per session, so an unchanged draft is not read again ------------------
+def _model_key(gen: Generator, text: str) -> tuple:
+    return gen.run.id, weights_version(gen.run.id), hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _kept(name: str, key: tuple, make):
+    """The session's value for key under name, made (and the older ones dropped) when missing."""
+    cache = st.session_state.setdefault(name, {})
+    if key not in cache:
+        value = make()
+        cache.clear()   # one draft at a time: a few of its states, not one per edit
+        cache[key] = value
+    return cache[key]
+
+
+def _primed(gen: Generator, prompt: str):
+    """The model's state at the end of the prompt, reused from the last Continue's end where it can be."""
+    latest = st.session_state.get(LATEST)
+    reuse = latest["cont"].ends() if latest else ()
+    cache = st.session_state.get(PRIMED, {})
+    return _kept(PRIMED, _model_key(gen, prompt), lambda: gen.prime(prompt, (*cache.values(), *reuse)))
 
 
 # -- generation ------------------------------------------------------------------------------------
@@ -132,13 +189,24 @@ def _settings(gen: Generator | None) -> Settings:
         stop = b.segmented_control("Stop at", STOPS, format_func=str.capitalize, default="length", required=True,
                                    key="w_stop", persist_state="session", help="Stop at the length, or earlier "
                                    "at the end of a sentence or a line.")
-        a, b, _ = st.columns(3)
+        a, b, c = st.columns(3)
         n = a.number_input("Alternatives", 1, 5, 1, 1, key="w_n", persist_state="session",
                            help="1 streams one continuation; 2 to 5 show choices to pick from.")
         seed = b.number_input("Seed", 0, 2**31 - 1, None, 1, key="w_seed", persist_state="session",
                               placeholder="random", help="The same seed, draft and settings give the same text.")
+        penalty = c.slider("Repetition penalty", 1.0, MAX_PENALTY, 1.0, 0.05, key="w_penalty",
+                           persist_state="session", help="Above 1, what the model wrote recently becomes less "
+                           "likely; 1 turns it off.")
+        ban = st.text_input("Banned words", key="w_ban", persist_state="session", placeholder="sea, night",
+                            help="Words the model may not write, separated by commas (any case, and longer "
+                                 "forms: 'sea' also bans 'seas').")
+        try:
+            banned = parse_bans(ban or "")
+        except InkwellError as e:
+            banned = ()
+            st.error(escape_markdown(str(e)))
         s = Settings(int(length), float(temperature), int(top_k), float(top_p), stop or "length", int(n),
-                     None if seed is None else int(seed))
+                     None if seed is None else int(seed), float(penalty), banned)
         if gen is not None:
             try:
                 gen.check_settings(s)
@@ -146,16 +214,20 @@ def _settings(gen: Generator | None) -> Settings:
                 st.error(escape_markdown(str(e)))
             kind = {"word": "words and signs", "subword": "word pieces"}.get(gen.vocab.level, "characters")
             st.caption(f"This model knows {len(gen.vocab):,} different {kind}.")
+    st.session_state[SETTINGS] = s   # the branch buttons' callback writes with these
     return s
 
 
 def _continue_one(gen: Generator, draft: Draft, s: Settings, seed: int, where) -> None:
     kept: list[str] = []
+    record: list = []
+    base, prompt = draft.text, draft.text[-PROMPT_CHARS:]
     try:
         gen.check_settings(dataclasses.replace(s, n=1))
+        primed = _primed(gen, prompt)
         with where:
-            st.write_stream(stream_markdown(gen.stream(draft.text[-PROMPT_CHARS:], **s.kwargs(seed)), kept,
-                                            STREAM_EVERY))
+            st.write_stream(stream_markdown(gen.stream(prompt, primed=primed, record=record, **s.kwargs(seed)),
+                                            kept, STREAM_EVERY))
     except InkwellError as e:
         return _note("actions", "error", str(e))
     except Exception:   # a bug must not cost the writer the page: the draft is untouched, the log has it
@@ -172,6 +244,8 @@ def _continue_one(gen: Generator, draft: Draft, s: Settings, seed: int, where) -
     text = "".join(kept)
     if not text:
         return _note("actions", "info", "The model stopped at once and wrote nothing; try another seed or setting.")
+    if record and record[0].text == text:
+        st.session_state[LATEST] = {"base": base, "cont": record[0]}
     _keep(draft, text, f"Seed {seed}: the same seed, draft and settings write this again. " + gen.originality_note(text))
 
 
@@ -188,14 +262,16 @@ def _keep(draft: Draft, text: str, said: str) -> None:
 def _make_alternatives(gen: Generator, draft: Draft, s: Settings, seed: int) -> None:
     try:
         with st.spinner(f"Writing {s.n} alternatives..."):
-            made = gen.alternatives(draft.text[-PROMPT_CHARS:], s.n, **s.kwargs(seed))
+            prompt, record = draft.text[-PROMPT_CHARS:], []
+            made = gen.alternatives(prompt, s.n, primed=_primed(gen, prompt), record=record, **s.kwargs(seed))
     except InkwellError as e:
         return _note("actions", "error", str(e))
     except Exception:
         log.exception("making alternatives failed")
         return _note("actions", "error", UNEXPECTED)
     st.session_state[ALTS] = {"texts": [g.text for g in made], "base": draft.text, "seed": seed,
-                              "originality": [gen.originality_note(g.text) for g in made]}
+                              "originality": [gen.originality_note(g.text) for g in made],
+                              "conts": [c if c.text == g.text else None for c, g in zip(record, made)]}
 
 
 # -- the page ----------------------------------------------------------------------------------------
@@ -238,8 +314,9 @@ def main() -> None:
     row = st.container(horizontal=True, key="w_actions")
     go = row.button("Continue", type="primary", disabled=gen is None, key="w_continue",
                     help="Ask the model to continue the draft from where it ends.")
-    row.button("Undo", key="w_undo", on_click=_change, disabled=not draft.can_undo, help="Remove the model's "
-               "last piece.", args=(Draft.undo, "Nothing to undo: the draft no longer ends with the model's last piece."))
+    branched = st.session_state.get(BRANCHED) or []
+    row.button("Undo", key="w_undo", on_click=_undo, help="Remove the model's last piece, or take back a branch.",
+               disabled=not (draft.can_undo or (branched and branched[-1][0] == draft.to_json())))
     row.button("Redo", key="w_redo", on_click=_change, args=(Draft.redo, "Nothing to redo."), disabled=not draft.can_redo)
     with row.popover("Clear draft", disabled=not draft.text):
         st.write("This deletes the whole draft. Download it first if you want to keep it.")
@@ -252,13 +329,23 @@ def main() -> None:
     if st.session_state.get("write_last"):
         st.caption(st.session_state.pop("write_last"))
 
-    # The read-only view: the writer's text plain, the model's in violet italics, all escaped.
+    # The read-only view: the writer's text plain, the model's in violet italics, all escaped; or, with
+    # Surprise on, every token shaded by the model's surprise (escaped text in Streamlit's palette).
+    shaded = gen is not None and bool(draft.text) and st.toggle(
+        "Surprise", key="w_surprise", help="Shade each token by how surprised the model was to read it.")
+    surprise = _kept(SURPRISE, _model_key(gen, draft.text), lambda: insight.surprise(gen, draft.segments)) \
+        if shaded else None
     with (view := st.container(border=True, key="w_view")):
-        if draft.text:
+        if surprise is not None:
+            st.markdown(insight.shaded_markdown(surprise))
+        elif draft.text:
             st.markdown(draft.to_markdown(VIEW_FORMAT, screen=True))
         else:
             st.caption("The draft is empty.")
-    st.caption("Your words are in plain type; the model's are in :violet[*violet italics*].")
+    if surprise is not None:
+        _surprise_key(surprise)
+    else:
+        st.caption("Your words are in plain type; the model's are in :violet[*violet italics*].")
 
     seed = s.seed if s.seed is not None else secrets.randbits(31)
     if go and gen is not None:
@@ -271,6 +358,8 @@ def main() -> None:
     alts = st.session_state.get(ALTS)
     if alts and alts["base"] == draft.text:     # only while the draft is the text they continue
         _alternatives(gen, s, alts)
+    if gen is not None:
+        _insight(gen, draft, s)
 
 
 def _alternatives(gen: Generator | None, s: Settings, alts: dict) -> None:
@@ -292,6 +381,49 @@ def _alternatives(gen: Generator | None, s: Settings, alts: dict) -> None:
     if regen and gen is not None:
         _make_alternatives(gen, _draft(), dataclasses.replace(s, n=len(alts["texts"])), secrets.randbits(31))
         st.rerun()
+
+
+# -- what the model expects ---------------------------------------------------------------------------
+def _surprise_key(surprise) -> None:
+    st.caption(insight.legend(surprise.level))
+    a, b = st.columns(2)
+    for col, who, label in ((a, "writer", "Your text"), (b, "model", "The model's text")):
+        bpc = surprise.bits_per_char[who]
+        col.metric(label, "—" if bpc is None else f"{bpc:.2f} bits per character",
+                   help="How surprised the model was, on average, per character: lower is more expected.")
+
+
+def _insight(gen: Generator, draft: Draft, s: Settings) -> None:
+    try:
+        gen.check_settings(s)
+        odds = insight.next_odds(gen, _primed(gen, draft.text[-PROMPT_CHARS:]), s)
+    except InkwellError:
+        return   # the settings' own error is shown beside them
+    st.subheader("What the model expects next")
+    st.altair_chart(ui.odds_chart(odds), key="w_odds")
+    latest = st.session_state.get(LATEST)
+    cont = latest["cont"] if latest else None
+    # Only while the draft still ends with the piece as written (a click racing an edit is refused).
+    if cont is None or cont.primed.owner is not gen._owner or draft.text != latest["base"] + cont.text \
+            or not (spots := insight.choices(cont)):
+        return _show_notes("branch")
+    starts = cont.starts()
+    st.subheader("Branch the model's last piece")
+
+    def label(i: int) -> str:
+        before = (latest["base"][-16:] + cont.text[:starts[i]])[-16:]
+        return f"…{insight.visible(before)}  ⟨{insight.visible(cont.pieces[i])}⟩"
+
+    at = st.selectbox("At", spots, format_func=label, key="w_branch_at",
+                      help="Pick a token of the model's last piece to see what else it weighed there.")
+    alternatives = [o for o in insight.odds_at(gen, cont, at, s) if o.kept or o.token == cont.tokens[at]]
+    row = st.container(horizontal=True, key="w_branch_row")
+    for k, o in enumerate(alternatives[:6]):
+        row.button(f"{o.shown} · {o.before:.0%}", key=f"w_branch_{k}", on_click=_branch, args=(at, o.token),
+                   disabled=o.token == cont.tokens[at], help="Write on from here with this token instead.")
+    st.caption("The chances are those the model weighed at that point, before top-k and top-p; choosing one "
+               "rewrites the piece from there, and Undo brings it back.")
+    _show_notes("branch")
 
 
 main()

@@ -268,3 +268,136 @@ def test_a_click_while_streaming_keeps_what_was_written(page, monkeypatch):
     page.run()                                                      # the next run shows it in the text box
     assert not page.exception
     assert page.text_area(key="write_editor").value == "At nightThe lamp went out"
+
+
+# -- what the model expects: the odds chart, branching, the surprise view ------------------------------
+def chart_rows(at) -> list[dict]:
+    """The odds chart's data as the page sent it."""
+    import pyarrow as pa
+
+    (chart,) = at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")
+    (data,) = chart.proto.datasets
+    return pa.ipc.open_stream(data.data.data).read_all().to_pylist()
+
+
+def generator(at):
+    from textgen.generate import Generator
+
+    return Generator(at.session_state["active_run"])
+
+
+def test_the_odds_chart_shows_the_next_tokens_after_the_settings(page):
+    from textgen import insight
+    from textgen.generate import Settings
+
+    type_text(page, "The sea ")
+    gen = generator(page)
+    want = insight.next_odds(gen, gen.prime("The sea "), Settings(temperature=0.8))
+    rows = chart_rows(page)
+    assert [r["token"] for r in rows] == [o.shown for o in want] and len(rows) == 10
+    assert [r["chance"] for r in rows] == pytest.approx([o.prob for o in want])
+    assert {r["kind"] for r in rows} == {"can be drawn"}
+    page.number_input(key="w_top_k").set_value(3).run()                  # the chart follows at once
+    rows = chart_rows(page)
+    assert [r["kind"] for r in rows] == ["can be drawn"] * 3 + ["cut by top-k / top-p"] * 7
+    cut = insight.next_odds(gen, gen.prime("The sea "), Settings(temperature=0.8, top_k=3))
+    assert [r["chance"] for r in rows] == pytest.approx([o.prob if o.kept else o.before for o in cut])
+    assert sum(r["chance"] for r in rows[:3]) == pytest.approx(1.0)
+    page.slider(key="w_temperature").set_value(1.5).run()
+    hotter = chart_rows(page)
+    assert hotter[0]["chance"] < rows[0]["chance"]                      # a flatter distribution
+
+
+def _continued(page, text="The sea ", length=30):
+    type_text(page, text)
+    page.number_input(key="w_seed").set_value(3).run()
+    page.slider(key="w_length").set_value(length).run()
+    continue_(page)
+    return page.session_state["write_latest"]["cont"]
+
+
+def _choice(page):
+    return next(b for b in page.button if b.key.startswith("w_branch_") and not b.disabled)
+
+
+def test_a_branch_rewrites_the_piece_and_undo_gives_back_the_exact_draft(page):
+    cont = _continued(page)
+    before = Draft.from_json(draft(page).to_json())
+    page.selectbox(key="w_branch_at").set_value(5).run()
+    assert not page.exception
+    _choice(page).click().run()
+    assert not page.exception
+    after = draft(page)
+    start = cont.starts()[5]
+    assert after.text != before.text and after.text.startswith("The sea " + cont.text[:start])
+    assert after.text[len("The sea ") + start] != cont.text[start]             # another token there
+    assert page.text_area(key="write_editor").value == after.text
+    assert Draft.load(page.query_params["d"]) == after                          # saved
+    page.button(key="w_undo").click().run()
+    assert not page.exception
+    assert draft(page) == before                                                # segments, undo and redo alike
+    assert page.text_area(key="write_editor").value == before.text
+    assert Draft.load(page.query_params["d"]) == before
+    assert page.session_state["write_latest"]["cont"] is cont                  # and it can be branched again
+
+
+def test_a_branch_on_an_edited_draft_is_refused_and_the_draft_kept(page):
+    _continued(page)
+    edited = draft(page).text + " and the writer's own words"
+    page.text_area(key="write_editor").input(edited)
+    _choice(page).click().run()                                                 # the click races the edit
+    assert not page.exception
+    assert draft(page).text == edited
+    assert any("The draft has changed since the model wrote that piece" in e.value.replace("\\", "")
+               for e in page.error)
+
+
+def test_the_surprise_view_shades_escaped_text_and_shows_both_averages(page):
+    from textgen import insight
+
+    type_text(page, XSS)
+    page.slider(key="w_length").set_value(20).run()
+    continue_(page)
+    page.toggle(key="w_surprise").set_value(True).run()
+    assert not page.exception
+    (view,) = [m.value for m in page.container(key="w_view").markdown]
+    gen = generator(page)
+    assert view == insight.shaded_markdown(insight.surprise(gen, draft(page).segments))
+    assert "-background[" in view
+    rendered = MarkdownIt("commonmark").render(view)
+    assert "<script" not in rendered and "<a " not in rendered
+    # without the palette's own marks (an opener, and a ']' that no backslash escapes) it is the text typed
+    plain = re.sub(r"(?<!\\)\]", "", re.sub(r":(?:yellow|orange|red)-background\[", "", view))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in MarkdownIt("commonmark").render(plain)
+    labels = [m.label for m in page.metric]
+    assert labels == ["Your text", "The model's text"]
+    assert all(m.value.endswith("bits per character") for m in page.metric)
+    assert any("Bits of surprise per token" in c.value for c in page.caption)
+    page.toggle(key="w_surprise").set_value(False).run()
+    assert page.container(key="w_view").markdown[0].value == draft(page).to_markdown(":violet[*{}*]", screen=True)
+
+
+def _word_starts(text: str, letters: str) -> list[int]:
+    """Where a word starts with one of the letters (any case): the character before is no letter or digit."""
+    return [i for i, ch in enumerate(text) if ch.lower() in letters and (i == 0 or not text[i - 1].isalnum())]
+
+
+def test_banned_words_and_the_penalty_reach_the_model(page):
+    type_text(page, "A ")
+    page.number_input(key="w_seed").set_value(11).run()
+    page.slider(key="w_length").set_value(200).run()
+    continue_(page)
+    free = draft(page).text[2:]
+    assert _word_starts(free, "etao")                                       # without bans they are written
+    page.button(key="w_undo").click().run()
+    page.text_input(key="w_ban").input("e, t, a, o").run()
+    continue_(page)
+    banned = draft(page).text[2:]
+    assert len(banned) == 200 and _word_starts(banned, "etao") == []
+    page.button(key="w_undo").click().run()
+    page.slider(key="w_penalty").set_value(1.5).run()
+    continue_(page)
+    assert page.session_state["write_settings"].repetition_penalty == 1.5
+    assert draft(page).text[2:] != banned                                   # the same seed, another text
+    page.text_input(key="w_ban").input(",".join(f"w{i}" for i in range(51))).run()
+    assert any("At most 50 banned words" in e.value for e in page.error)
