@@ -155,12 +155,13 @@ def _model_key(gen: Generator, text: str) -> tuple:
     return gen.run.id, weights_version(gen.run.id), hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
-def _kept(name: str, key: tuple, make):
-    """The session's value for key under name, made (and the older ones dropped) when missing."""
+def _kept(name: str, key: tuple, make, keep: int = 1):
+    """The session's value for key under name, made when missing; the `keep` latest are kept."""
     cache = st.session_state.setdefault(name, {})
     if key not in cache:
         value = make()
-        cache.clear()   # one draft at a time: a few of its states, not one per edit
+        while len(cache) >= keep:
+            cache.pop(next(iter(cache)))
         cache[key] = value
     return cache[key]
 
@@ -170,7 +171,8 @@ def _primed(gen: Generator, prompt: str):
     latest = st.session_state.get(LATEST)
     reuse = latest["cont"].ends() if latest else ()
     cache = st.session_state.get(PRIMED, {})
-    return _kept(PRIMED, _model_key(gen, prompt), lambda: gen.prime(prompt, (*cache.values(), *reuse)))
+    # A few drafts' states (small arrays): Undo and Redo go back to texts read a moment ago.
+    return _kept(PRIMED, _model_key(gen, prompt), lambda: gen.prime(prompt, (*cache.values(), *reuse)), keep=4)
 
 
 # -- generation ------------------------------------------------------------------------------------

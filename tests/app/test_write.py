@@ -401,3 +401,29 @@ def test_banned_words_and_the_penalty_reach_the_model(page):
     assert draft(page).text[2:] != banned                                   # the same seed, another text
     page.text_input(key="w_ban").input(",".join(f"w{i}" for i in range(51))).run()
     assert any("At most 50 banned words" in e.value for e in page.error)
+
+
+def test_a_continue_on_an_unchanged_draft_does_not_read_it_again(page, monkeypatch):
+    from textgen.stepper import Stepper
+
+    reads = []
+    feed = Stepper.feed
+
+    def counted(self, ids, state):
+        if ids.shape[1]:
+            reads.append(ids.shape[1])
+        return feed(self, ids, state)
+
+    monkeypatch.setattr(Stepper, "feed", counted)
+    type_text(page, "The lighthouse keeper ")
+    assert reads == [len("The lighthouse keeper ") - 1]                # the odds chart read it, once
+    page.slider(key="w_temperature").set_value(1.2).run()
+    page.slider(key="w_length").set_value(30).run()
+    continue_(page)                                                    # starts from the kept state
+    continue_(page)                                                    # starts from the last Continue's end
+    page.button(key="w_undo").click().run()                            # a text read a moment ago
+    assert not page.exception
+    assert len(draft(page).text) == len("The lighthouse keeper ") + 30
+    assert reads == [len("The lighthouse keeper ") - 1]                # nothing was read again
+    type_text(page, draft(page).text + "And then")                     # an edit: the draft is read anew
+    assert reads[1:] == [len(draft(page).text) - 1]
