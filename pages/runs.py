@@ -1,6 +1,7 @@
 """Runs: every training run in one table; compare curves, rename, delete, export and import bundles."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import pandas as pd
@@ -8,8 +9,10 @@ import streamlit as st
 
 import textgen
 from pages import ui
-from textgen import bundle
-from textgen.config import CELL_NAMES
+from textgen import artifacts, bundle, jobs
+from textgen import experiments as ex
+from textgen.config import CELL_NAMES, CELLS
+from textgen.models import param_count, units_for_params
 
 BEST_COL = "best score"   # bits per character on held-out text; the column's help says so
 MSG = "runs_message"   # (kind, text) left by a callback, shown next to the widget that caused it
@@ -17,7 +20,9 @@ TICKED = "runs_ticked"  # ids of the runs ticked in the table: the ticks follow 
 
 ui.header("Runs", "Every model trained here: compare their learning curves, keep the good ones, share them as bundles.")
 reg = ui.registry()
-runs = reg.list_runs()
+every = reg.list_runs()
+runs = [r for r in every if r["level"] != ex.LEVEL]        # text runs; an experiment's jobs are listed apart
+AXIS_KEY = "runs_axis"
 
 
 def _say(kind: str, text: str) -> None:
@@ -72,7 +77,7 @@ def manage(run: dict) -> None:
 
     # Boxes of a fixed width in a wrapping row: three columns cut the buttons short on a 1024-pixel projector.
     row = st.container(horizontal=True)
-    a, b, c = (row.container(border=True, width=300) for _ in range(3))
+    a, b, c, d = (row.container(border=True, width=300) for _ in range(4))
     with a:
         st.markdown("**Rename**")
         key = f"rename_{rid}"
@@ -90,6 +95,79 @@ def manage(run: dict) -> None:
         sure = st.checkbox("Yes, delete this run and its files", key=f"sure_{rid}")
         st.button("Delete run", key=f"delete_{rid}", disabled=not sure, on_click=delete, args=(rid,),
                   icon=":material/delete:")
+    with d:
+        st.markdown("**Compare the cells fairly**")
+        st.caption("The same settings as SimpleRNN, GRU and LSTM, each sized to this run's parameter count and "
+                   "trained for the same time.")
+        st.button("Train with each cell", key=f"each_cell_{rid}", on_click=train_each_cell, args=(run,),
+                  icon=":material/compare_arrows:",
+                  disabled=not (reg.run_dir(rid) / "corpus.txt").is_file() or run["status"] in ("queued", "running"))
+
+
+def _configs(run: dict):
+    try:
+        return artifacts.read_config(reg.run_dir(run["id"]))
+    except (textgen.InkwellError, OSError):
+        return None
+
+
+def compare_points(run: dict, axis: str) -> list[dict]:
+    """The run's validation scores against epochs, seconds of training, or characters seen (step x batch x window)."""
+    rows = reg.metrics(run["id"], "epoch")
+    if axis == "epoch":
+        return [{"x": m["epoch"], "val_bpc": m["val_bpc"]} for m in rows]
+    if axis == "time":
+        return [{"x": m["elapsed"], "val_bpc": m["val_bpc"]} for m in rows]
+    saved = _configs(run)
+    if saved is None:
+        return []
+    _, cfg, meta = saved
+    per_step = cfg.batch_size * cfg.seq_len * float(meta.get("chars_per_token") or 1.0)
+    return [{"x": (m["step"] or 0) * per_step, "val_bpc": m["val_bpc"]} for m in rows]
+
+
+def default_axis(chosen: list[dict]) -> str:
+    """Time when the runs had the same time budget (a fair race), else epochs."""
+    budgets = {c[1].time_budget for c in map(_configs, chosen) if c is not None}
+    return "time" if len(budgets) == 1 and budgets != {0.0} else "epoch"
+
+
+def train_each_cell(run: dict) -> None:
+    """The run's settings with each cell, sized to its parameter count, for the same time: three queued jobs."""
+    saved = _configs(run)
+    if saved is None:
+        _say("error", "This run's settings cannot be read.")
+        return
+    model, cfg, _ = saved
+    budget = cfg.time_budget or round(run["elapsed"] or 60.0)
+    cfg = dataclasses.replace(cfg, time_budget=float(budget), epochs=max(cfg.epochs, 1000))
+    target = param_count(model)
+    ids = []
+    try:
+        for cell in CELLS:
+            m = dataclasses.replace(model, cell=cell, units=units_for_params(model, cell, target))
+            ids.append(jobs.submit(reg.run_dir(run["id"]) / "corpus.txt", m, cfg,
+                                   f"{run['label']} · {CELL_NAMES[cell]} ({m.units} units)", reg))
+    except textgen.InkwellError as e:
+        _say("error", str(e))
+        return
+    st.session_state[TICKED] = ids
+    st.session_state[AXIS_KEY] = "time"
+    _say("success", f"Queued {len(ids)} runs of {ui.duration(budget)} each, about {target:,} parameters apiece: "
+                    "they are ticked in the table, and their curves draw here as they finish epochs.")
+
+
+def experiments_section() -> None:
+    saved = ex.list_experiments(reg)
+    if not saved:
+        return
+    st.subheader("Experiments")
+    st.caption("Built-in experiments (the memory task on the Inside page); their results are kept as data.")
+    st.dataframe(pd.DataFrame([{"experiment": e["id"], "created": ui.date(e["created"]),
+                                "cells": ", ".join(CELL_NAMES.get(c, c) for c in e["cells"]),
+                                "gaps": ", ".join(map(str, e["gaps"])), "measured": f"{e['done']} of {e['expected']}"}
+                               for e in saved]), hide_index=True, width="stretch")
+    ui.page_link("pages/inside.py", "Open them on the Inside page", ":material/psychology:")
 
 
 def import_section() -> None:
@@ -128,13 +206,17 @@ else:
     st.session_state[TICKED] = [r["id"] for r in chosen]
     st.subheader("Compare")
     if chosen:
+        if st.session_state.get(AXIS_KEY) not in ui.COMPARE_AXES:
+            st.session_state[AXIS_KEY] = default_axis(chosen)
+        axis = st.segmented_control("Along", list(ui.COMPARE_AXES), key=AXIS_KEY, format_func={
+            "time": "training time", "characters": "characters seen", "epoch": "epochs"}.get) or "time"
         curves, seen = {}, set()
         for r in chosen:
             name = r["label"] if r["label"] not in seen else ui.run_title(r)
             seen.add(r["label"])
-            curves[name] = reg.metrics(r["id"], "epoch")
+            curves[name] = compare_points(r, axis)
         if any(curves.values()):
-            st.altair_chart(ui.overlay_chart(curves), width="stretch")
+            st.altair_chart(ui.compare_chart(curves, axis), width="stretch")
         else:
             st.caption("The selected runs have no finished epochs yet.")
     else:
@@ -145,5 +227,6 @@ else:
     # The picker follows the table: the first selected run, else the newest.
     pick = st.selectbox("Run", ids, index=ids.index(chosen[0]["id"]) if chosen else 0, format_func=titles.get)
     manage(next(r for r in runs if r["id"] == pick))
+experiments_section()
 st.divider()
 import_section()

@@ -349,3 +349,116 @@ def odds_chart(odds) -> alt.Chart:
                     color=alt.Color("kind:N", scale=KEPT_COLORS, legend=alt.Legend(orient="top", title=None)),
                     tooltip=["token", alt.Tooltip("chance:Q", format=".1%"),
                              alt.Tooltip("before:Q", format=".1%", title="before top-k / top-p")]))
+
+
+# -- the Inside page's charts (also the Train page's gradient panel) ----------------------------------
+GRAD_COLORS = alt.Scale(domain=["gradient norm", "clipped"], range=["#7b4bd6", "#e0683a"])
+
+
+def grad_frame(metrics: list[dict]) -> pd.DataFrame:
+    """(step, grad_norm, clipped, series) of the batch rows that carry a gradient norm (older runs have none)."""
+    rows = [{"step": m["step"], "grad_norm": m["grad_norm"], "clipped": int(m.get("clipped") or 0),
+             "series": "clipped" if m.get("clipped") else "gradient norm"}
+            for m in metrics if m["kind"] == "batch" and m.get("grad_norm") and m.get("step") is not None
+            and math.isfinite(m["grad_norm"])]
+    return pd.DataFrame(rows, columns=["step", "grad_norm", "clipped", "series"])
+
+
+def grad_chart(metrics: list[dict], clipnorm: float = 0.0) -> alt.LayerChart:
+    """The gradient norm per training step on a log scale, clipped stretches marked, the clipping threshold drawn."""
+    df = grad_frame(metrics)
+    base = alt.Chart(df, height=260).encode(
+        x=alt.X("step:Q", title="training step", axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("grad_norm:Q", title="gradient norm (log scale)", scale=alt.Scale(type="log")),
+        tooltip=["step", alt.Tooltip("grad_norm:Q", format=".3g"), "clipped"])
+    layers = [base.mark_line(strokeWidth=2, color="#7b4bd6"),
+              base.mark_point(filled=True, size=40).encode(
+                  color=alt.Color("series:N", scale=GRAD_COLORS, legend=alt.Legend(orient="top", title=None)))]
+    if clipnorm:
+        rule = pd.DataFrame({"y": [clipnorm], "label": [f"clipping threshold {clipnorm:g}"]})
+        layers.append(alt.Chart(rule).mark_rule(strokeDash=[6, 4], color="#e0683a").encode(y="y:Q"))
+        layers.append(alt.Chart(rule).mark_text(align="left", dx=4, dy=-6, color="#b0461f").encode(
+            y="y:Q", x=alt.value(0), text="label:N"))
+    return alt.layer(*layers)
+
+
+def vanishing_frame(curves: dict[str, list[float]]) -> pd.DataFrame:
+    """curves: run label -> mean |dL/dh_{T-k}| for k = 0..K. Long form (k, norm, run)."""
+    rows = [{"k": k, "norm": float(v), "run": name} for name, vals in curves.items()
+            for k, v in enumerate(vals) if v > 0 and math.isfinite(v)]
+    return pd.DataFrame(rows, columns=["k", "norm", "run"])
+
+
+def vanishing_chart(curves: dict[str, list[float]]) -> alt.Chart:
+    df = vanishing_frame(curves)
+    return (alt.Chart(df, height=300 + 24 * len(curves)).mark_line(strokeWidth=2)
+            .encode(x=alt.X("k:Q", title="steps back (k)"),
+                    y=alt.Y("norm:Q", title="gradient reaching k steps back (log)", scale=alt.Scale(type="log")),
+                    color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
+                                                               labelLimit=900)),
+                    tooltip=["run", "k", alt.Tooltip("norm:Q", format=".3g")]))
+
+
+CELL_COLORS = alt.Scale(domain=["SimpleRNN", "LSTM", "GRU"], range=["#e0683a", "#7b4bd6", "#2a9d8f"])
+
+
+def memory_frame(results) -> pd.DataFrame:
+    """textgen.experiments.CellResult rows as (gap, accuracy, cell)."""
+    names = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+    return pd.DataFrame([{"gap": r.gap, "accuracy": r.accuracy, "cell": names[r.cell], "steps": r.steps}
+                         for r in results], columns=["gap", "accuracy", "cell", "steps"])
+
+
+def memory_chart(results, chance: float) -> alt.LayerChart:
+    """Held-out accuracy against the gap for each cell (gap on a log scale), with the chance line."""
+    df = memory_frame(results)
+    line = (alt.Chart(df, height=320).mark_line(point=alt.OverlayMarkDef(filled=True, size=70), strokeWidth=2.5)
+            .encode(x=alt.X("gap:Q", title="gap: noise symbols between the symbol and the question (log scale)",
+                            scale=alt.Scale(type="log")),
+                    y=alt.Y("accuracy:Q", title="held-out accuracy", axis=alt.Axis(format="%"),
+                            scale=alt.Scale(domain=[0, 1])),
+                    color=alt.Color("cell:N", scale=CELL_COLORS, legend=alt.Legend(orient="top", title=None,
+                                                                                  labelFontSize=13)),
+                    tooltip=["cell", "gap", alt.Tooltip("accuracy:Q", format=".1%"), "steps"]))
+    rule = pd.DataFrame({"y": [chance], "label": [f"chance ({chance:.0%})"]})
+    return alt.layer(line, alt.Chart(rule).mark_rule(strokeDash=[6, 4], color="#6b7280").encode(y="y:Q"),
+                     alt.Chart(rule).mark_text(align="left", dx=4, dy=-6, color="#4a4d5c").encode(
+                         y="y:Q", x=alt.value(0), text="label:N"))
+
+
+def clipnorm(run_id: str) -> float:
+    """The run's clipping threshold from its config.json (0: off, or unreadable)."""
+    try:
+        return float(artifacts.read_config(registry().run_dir(run_id))[1].clipnorm or 0.0)
+    except (textgen.InkwellError, OSError):
+        return 0.0
+
+
+@st.cache_data(show_spinner="Measuring how far back the gradient reaches…", max_entries=32)
+def _vanishing(run_dir: str, weights_mtime: float) -> list[float]:
+    from textgen import gradients
+
+    return gradients.run_curve(artifacts.open_run_dir(Path(run_dir))).norms.tolist()
+
+
+def vanishing_curve(run_id: str) -> list[float]:
+    """A finished run's mean |dL/dh_{T-k}|, k = 0..100, from its NumPy weights; cached until the weights change."""
+    run_dir = registry().run_dir(run_id)
+    return _vanishing(str(run_dir), (run_dir / "weights.npz").stat().st_mtime)
+
+
+COMPARE_AXES = {"time": "training time (seconds)", "characters": "characters seen", "epoch": "epoch"}
+
+
+def compare_chart(curves: dict[str, list[dict]], axis: str) -> alt.Chart:
+    """curves: run label -> [{"x", "val_bpc"}] with x in the axis' unit (COMPARE_AXES): held-out score per run."""
+    df = pd.DataFrame([{"x": p["x"], "val_bpc": p["val_bpc"], "run": name} for name, pts in curves.items()
+                       for p in pts if p.get("val_bpc") is not None and p.get("x") is not None],
+                      columns=["x", "val_bpc", "run"])
+    return (alt.Chart(df, height=280 + 30 * len(curves)).mark_line(point=True, strokeWidth=2)
+            .encode(x=alt.X("x:Q", title=COMPARE_AXES[axis]),
+                    y=alt.Y("val_bpc:Q", title=OVERLAY_Y_TITLE, scale=alt.Scale(zero=False)),
+                    color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
+                                                               labelLimit=900, labelFontSize=13)),
+                    tooltip=["run", alt.Tooltip("x:Q", title=COMPARE_AXES[axis], format=",.0f"),
+                             alt.Tooltip("val_bpc:Q", format=".3f")]))

@@ -18,6 +18,20 @@ def param_count(cfg: ModelConfig) -> int:
     return total + width * v + v
 
 
+def units_for_params(cfg: ModelConfig, cell: str, params: int) -> int:
+    """The units that bring cfg (its vocabulary, embedding and layers) as a `cell` model closest to `params`."""
+    from dataclasses import replace
+
+    def count(u: int) -> int:
+        return param_count(replace(cfg, cell=cell, units=u))
+
+    lo, hi = 1, 4096
+    while lo < hi:   # the count grows with the units: the first units whose count reaches params
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if count(mid) < params else (lo, mid)
+    return min((max(1, lo - 1), lo), key=lambda u: abs(count(u) - params))
+
+
 def flops_per_token(cfg: ModelConfig) -> int:
     """Forward FLOPs per token (a multiply-add counts 2); training costs about 3x this."""
     v, e, u = cfg.vocab_size, cfg.embedding, cfg.units

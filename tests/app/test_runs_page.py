@@ -1,5 +1,7 @@
 """The Runs page, driven through AppTest over a run trained by the command line."""
 from _shown import shown  # noqa: E402
+import dataclasses
+import json
 import os
 import random
 import shutil
@@ -120,7 +122,9 @@ def test_selected_runs_overlay_their_curves(ws):
     frame = dataframe_util.convert_arrow_bytes_to_pandas_df(chart.datasets[0].data.data)
     expected = [(m["epoch"], m["val_bpc"], "Gulls") for m in ws.metrics(run["id"], "epoch")]
     assert len(expected) == 2
-    assert [tuple(r) for r in frame[["epoch", "val_bpc", "run"]].itertuples(index=False)] == expected
+    # Without a time budget the runs raced no clock: the axis is the epoch.
+    assert at.session_state["runs_axis"] == "epoch"
+    assert [tuple(r) for r in frame[["x", "val_bpc", "run"]].itertuples(index=False)] == expected
 
 
 def test_rename(ws):
@@ -213,3 +217,61 @@ def test_running_run_cannot_be_deleted(ws):
     at.button(key=f"delete_{run_id}").click().run()
     assert [shown(e.value) for e in at.error] == ["This run is still training; stop it before deleting it."]
     assert len(ws.list_runs()) == 1
+
+
+def _chart_frame(at):
+    from streamlit import dataframe_util
+
+    return dataframe_util.convert_arrow_bytes_to_pandas_df(at.get("vega_lite_chart")[0].proto.datasets[0].data.data)
+
+
+def test_the_overlay_runs_along_time_or_characters_seen(ws):
+    from textgen.artifacts import read_config, write_config
+
+    run = ws.list_runs()[0]
+    model, cfg, meta = read_config(ws.run_dir(run["id"]))
+    write_config(ws.run_dir(run["id"]), model, dataclasses.replace(cfg, time_budget=30.0), meta)
+    at = open_page()
+    tick(at, [0])
+    assert at.session_state["runs_axis"] == "time"             # equal budgets: time by default
+    epochs = ws.metrics(run["id"], "epoch")
+    assert _chart_frame(at)["x"].tolist() == [m["elapsed"] for m in epochs]
+    at.session_state["runs_axis"] = "characters"
+    at.run()
+    assert not at.exception
+    per_step = cfg.batch_size * cfg.seq_len * meta["chars_per_token"]
+    assert _chart_frame(at)["x"].tolist() == pytest.approx([m["step"] * per_step for m in epochs])
+
+
+def test_train_with_each_cell_queues_three_equal_runs(ws, monkeypatch):
+    from textgen import jobs
+    from textgen.models import param_count
+    from textgen.artifacts import read_config
+
+    monkeypatch.setattr(jobs, "pump", lambda reg=None: [])   # queued, not started: the jobs are what is checked
+    run = ws.list_runs()[0]
+    at = open_page()
+    at.button(key=f"each_cell_{run['id']}").click().run()
+    assert not at.exception
+    queued = [r for r in ws.list_runs() if r["status"] == "queued"]
+    assert sorted(r["cell"] for r in queued) == ["gru", "lstm", "rnn"]
+    cfgs = [json.loads(r["args"]) for r in queued]
+    budgets = {a[a.index("--time-budget") + 1] for a in cfgs}
+    assert len(budgets) == 1 and float(budgets.pop()) == pytest.approx(round(run["elapsed"]))
+    model, _, _ = read_config(ws.run_dir(run["id"]))
+    for r in queued:
+        m = dataclasses.replace(model, cell=r["cell"], units=r["units"])
+        assert abs(param_count(m) - run["params"]) / run["params"] < 0.05, r["cell"]
+    assert sorted(at.session_state["runs_ticked"]) == sorted(r["id"] for r in queued)
+
+
+def test_experiments_are_listed_apart_from_text_runs(ws):
+    from textgen import experiments as ex
+
+    exp_id = ex.create(ex.MemoryConfig(gaps=(5, 50)), ws)
+    ws.create_run("Why gates? GRU", status="done", level=ex.LEVEL, cell="gru", corpus=f"memory task {exp_id}")
+    at = open_page()
+    assert not at.exception
+    assert at.dataframe[0].value["label"].tolist() == ["Gulls"]          # the job is not a text run
+    assert at.dataframe[1].value.to_dict("records")[0]["experiment"] == exp_id
+    assert at.dataframe[1].value.to_dict("records")[0]["measured"] == "0 of 6"
