@@ -101,6 +101,7 @@ pages = [
     st.Page(ui.CORPUS_PAGE, title="Corpus", icon=":material/menu_book:", default=not write_first),
     st.Page(ui.TRAIN_PAGE, title="Train", icon=":material/model_training:"),
     st.Page(ui.RUNS_PAGE, title="Runs", icon=":material/stacked_line_chart:"),
+    st.Page("pages/inside.py", title="Inside", icon=":material/psychology:"),
 ]
 prune_drafts(str(ui.registry().home))
 access_gate(pages)

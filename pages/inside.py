@@ -1,0 +1,136 @@
+"""Inside: why gates matter, measured. The memory experiment, a run's gradient norms, the vanishing curve."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import textgen
+from pages import ui
+from textgen import experiments as ex
+from textgen import gradients, jobs
+from textgen.config import CELL_NAMES
+
+EXP_KEY = "inside_experiment"        # the experiment shown (its id)
+PRESET_KEY = "inside_preset"
+
+ui.header("Inside", "Why gates matter, measured on this machine: memory over long gaps, gradients, vanishing.")
+reg = ui.registry()
+
+
+def start_experiment() -> None:
+    try:
+        st.session_state[EXP_KEY] = ex.submit(ex.PRESETS[st.session_state[PRESET_KEY]], reg)
+    except textgen.InkwellError as e:
+        st.session_state["inside_error"] = str(e)
+
+
+def experiment_jobs(exp_id: str) -> list[dict]:
+    return [r for r in reg.list_runs() if r["level"] == ex.LEVEL and r["corpus"] == f"memory task {exp_id}"]
+
+
+@st.fragment(run_every=2)
+def experiment_live(exp_id: str) -> None:
+    """Polls while the experiment's jobs are queued or running; draws what is measured so far."""
+    jobs.pump(reg)
+    rows = experiment_jobs(exp_id)
+    experiment_view(exp_id, rows)
+    if not any(r["status"] in ("queued", "running") for r in rows):
+        st.rerun()   # a full run without this fragment ends the polling
+
+
+def experiment_view(exp_id: str, rows: list[dict]) -> None:
+    cfg, cells, results = ex.load(reg, exp_id)
+    expected = len(cells) * len(cfg.gaps)
+    active = [r for r in rows if r["status"] in ("queued", "running")]
+    if active:
+        st.progress(len(results) / expected, text=f"{len(results)} of {expected} trainings measured · "
+                    + ", ".join(f"{CELL_NAMES.get(r['cell'], r['cell'])} {r['status']}" for r in active))
+        if st.button("Stop the experiment", icon=":material/stop_circle:", key=f"stop_{exp_id}"):
+            for r in active:
+                jobs.cancel(r["id"], reg)
+    for r in rows:
+        if r["status"] == "failed":
+            st.error(ui.safe(f"{CELL_NAMES.get(r['cell'], r['cell'])}: {r['message']}"), icon=":material/error:")
+    if results:
+        st.altair_chart(ui.memory_chart(results, cfg.chance), width="stretch")
+        st.markdown(ui.safe(ex.explain(results, cfg)))
+        st.caption(f"Each cell has about {cfg.params:,} parameters and trained {cfg.seconds:g} s per gap on "
+                   f"{cfg.symbols} symbols ({cfg.noise} kinds of noise); accuracy is on {cfg.test_size} "
+                   "sequences it never saw.")
+    elif not active:
+        st.caption("This experiment has no results.")
+
+
+st.subheader("Why gates? The memory experiment")
+st.markdown("Each sequence starts with one of a few symbols, then a stretch of noise, then a question: *which "
+            "symbol came first?* SimpleRNN, LSTM and GRU, sized to the same number of parameters, train for the "
+            "same time at each gap. Where a cell's accuracy falls to chance, it has forgotten.")
+if msg := st.session_state.pop("inside_error", None):
+    st.error(ui.safe(msg), icon=":material/error:")
+row = st.columns([2, 1, 3], vertical_alignment="bottom")
+row[0].selectbox("Size", list(ex.PRESETS), key=PRESET_KEY, format_func=lambda n: {
+    "Full": f"Full: gaps {', '.join(map(str, ex.PRESETS['Full'].gaps))} (about 6 minutes)",
+    "Quick": f"Quick: gaps {', '.join(map(str, ex.PRESETS['Quick'].gaps))} (about a minute)"}[n])
+row[1].button("Run the experiment", type="primary", icon=":material/science:", on_click=start_experiment)
+saved = ex.list_experiments(reg)
+if saved:
+    ids = [e["id"] for e in saved]
+    if st.session_state.get(EXP_KEY) not in ids:
+        st.session_state[EXP_KEY] = ids[0]
+    st.selectbox("Experiment", ids, key=EXP_KEY, format_func=lambda i: next(
+        f"{ui.date(e['created'])} · gaps {', '.join(map(str, e['gaps']))} · {e['done']} of {e['expected']} measured"
+        for e in saved if e["id"] == i))
+    exp_id = st.session_state[EXP_KEY]
+    rows = experiment_jobs(exp_id)
+    if any(r["status"] in ("queued", "running") for r in rows):
+        experiment_live(exp_id)
+    else:
+        experiment_view(exp_id, rows)
+else:
+    st.caption("No experiment yet: run one above.")
+
+text_runs = [r for r in reg.list_runs() if r["level"] != ex.LEVEL]
+
+st.subheader("Gradients, seen")
+with_norms = {r["id"]: r for r in text_runs if r["status"] != "queued"}
+if with_norms:
+    pick = st.selectbox("Run", list(with_norms), format_func=lambda i: ui.run_title(with_norms[i]), key="inside_grad_run")
+    metrics = [m for m in reg.metrics(pick, "batch") if m.get("grad_norm") is not None]
+    clipnorm = ui.clipnorm(pick)
+    if metrics:
+        st.altair_chart(ui.grad_chart(metrics, clipnorm), width="stretch")
+        st.markdown(gradients.describe_norms([m["step"] for m in metrics], [m["grad_norm"] for m in metrics],
+                                             [m["clipped"] for m in metrics], clipnorm))
+        st.caption("The size of the whole gradient before clipping, per training step. Keras clips each weight's "
+                   "gradient on its own: a step counts as clipped when any one of them was over the threshold.")
+    else:
+        st.caption("This run recorded no gradient norms (it was trained before Inkwell kept them).")
+else:
+    st.caption("Train a model to see its gradients here.")
+
+st.subheader("Vanishing, measured")
+st.markdown("How much of the error at the last character still reaches the memory k steps earlier, averaged over "
+            "windows of held-out text. A straight fall on this log scale is the vanishing gradient.")
+finished = {r["id"]: r for r in text_runs if r["status"] == "done" and ui.has_weights(r)}
+if finished:
+    picked = st.multiselect("Runs to compare", list(finished), default=list(finished)[:3], key="inside_vanish_runs",
+                            format_func=lambda i: ui.run_title(finished[i]))
+    curves, notes = {}, []
+    for rid in picked:
+        try:
+            norms = ui.vanishing_curve(rid)
+        except (textgen.InkwellError, ValueError) as e:
+            notes.append(str(e))
+            continue
+        name = f"{ui.run_title(finished[rid])} ({CELL_NAMES.get(finished[rid]['cell'], '')})"
+        curves[name] = norms
+    for n in notes:
+        st.caption(ui.safe(n))
+    if curves:
+        st.altair_chart(ui.vanishing_chart(curves), width="stretch")
+        for name, norms in curves.items():
+            ratio = gradients.Curve(np.asarray(norms), 0).ratio_per_step()
+            st.caption(ui.safe(f"{name}: each step back keeps about {ratio:.0%} of the gradient; after "
+                               f"{len(norms) - 1} steps, {norms[-1] / norms[0]:.2g} of it is left."))
+else:
+    st.caption("Train models (say a SimpleRNN, an LSTM and a GRU on the same text) to compare their curves here.")

@@ -1,0 +1,81 @@
+"""The Inside page: a saved experiment re-opens as its chart and words, the vanishing curves of a trained run."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit import dataframe_util
+from streamlit.testing.v1 import AppTest
+
+from textgen import Registry
+from textgen import experiments as ex
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "inside.py")
+
+
+def open_page():
+    return AppTest.from_file(PAGE, default_timeout=60).run()
+
+
+def chart_data(at, i=0):
+    return dataframe_util.convert_arrow_bytes_to_pandas_df(at.get("vega_lite_chart")[i].proto.datasets[0].data.data)
+
+
+def test_an_empty_workspace_invites_an_experiment(workspace):
+    at = open_page()
+    assert not at.exception
+    assert at.title[0].value == "Inside"
+    assert "No experiment yet: run one above." in [c.value for c in at.caption]
+    assert not at.get("vega_lite_chart")
+
+
+def test_a_finished_experiment_reopens_as_its_chart_and_words(workspace, monkeypatch):
+    reg = Registry()
+    cfg = ex.MemoryConfig(gaps=(5, 50))
+    exp_id = ex.create(cfg, reg)
+    acc = {("rnn", 5): 1.0, ("rnn", 50): 0.26, ("lstm", 5): 1.0, ("lstm", 50): 0.97, ("gru", 5): 1.0, ("gru", 50): 0.9}
+    for cell in ex.CELLS:
+        rows = [ex.CellResult(cell, g, 10, 100, acc[(cell, g)], 50, 18.0).as_dict() for g in cfg.gaps]
+        (reg.home / "experiments" / exp_id / f"{cell}.json").write_text(json.dumps(rows))
+    monkeypatch.setattr(ex, "train_cell", lambda *a, **k: pytest.fail("the page retrained"))
+    at = open_page()
+    assert not at.exception
+    frame = chart_data(at)
+    assert sorted(zip(frame["cell"], frame["gap"], frame["accuracy"])) == sorted(
+        (ex.NAMES[c], g, a) for (c, g), a in acc.items())
+    words = " ".join(m.value for m in at.markdown)
+    assert "SimpleRNN falls to chance from a gap of 50" in words
+    assert "As the textbook says" in words
+
+
+def test_the_run_button_queues_the_chosen_preset(workspace, monkeypatch):
+    from textgen import jobs
+
+    monkeypatch.setattr(jobs, "pump", lambda reg=None: [])
+    at = open_page()
+    at.selectbox(key="inside_preset").set_value("Quick").run()
+    at.button[0].click().run()
+    assert not at.exception
+    reg = Registry()
+    queued = reg.list_runs()
+    assert sorted(r["cell"] for r in queued) == ["gru", "lstm", "rnn"] and {r["status"] for r in queued} == {"queued"}
+    exp_id = at.session_state["inside_experiment"]
+    assert ex.load(reg, exp_id)[0] == ex.PRESETS["Quick"]
+    assert at.get("progress")[0].proto.value == 0   # 0 of 6 measured, the jobs waiting
+
+
+def test_a_trained_run_shows_its_vanishing_curve(tiny_run, tmp_path, monkeypatch):
+    home, run_id = tiny_run
+    copy = tmp_path / "ws"
+    shutil.copytree(home, copy)
+    monkeypatch.setenv("INKWELL_HOME", str(copy))
+    from textgen import gradients, load_run
+
+    expected = gradients.run_curve(load_run(run_id, copy)).norms
+    at = open_page()
+    assert not at.exception
+    frames = [chart_data(at, i) for i in range(len(at.get("vega_lite_chart")))]
+    curve = next(f for f in frames if "k" in f.columns)
+    assert curve["norm"].tolist() == pytest.approx(expected.tolist(), rel=1e-6)
+    assert any("each step back keeps about" in c.value for c in at.caption)
