@@ -133,7 +133,7 @@ def _branch(at: int, token: int) -> None:
         return _note("branch", "error", insight.STALE)
     try:
         new_draft, cont = insight.branch(gen, draft, latest["base"], latest["cont"], at, token,
-                                         st.session_state[SETTINGS], secrets.randbits(31))
+                                         st.session_state.get(SETTINGS) or Settings(), secrets.randbits(31))
     except InkwellError as e:
         return _note("branch", "error", str(e))
     st.session_state.setdefault(BRANCHED, []).append((new_draft.to_json(), draft.to_json(), latest))
@@ -406,7 +406,7 @@ def _insight(gen: Generator, draft: Draft, s: Settings) -> None:
     latest = st.session_state.get(LATEST)
     cont = latest["cont"] if latest else None
     # Only while the draft still ends with the piece as written (a click racing an edit is refused).
-    if cont is None or cont.primed.owner is not gen._owner or draft.text != latest["base"] + cont.text \
+    if cont is None or not gen.owns(cont.primed) or draft.text != latest["base"] + cont.text \
             or not (spots := insight.choices(cont)):
         return _show_notes("branch")
     starts = cont.starts()
@@ -421,7 +421,7 @@ def _insight(gen: Generator, draft: Draft, s: Settings) -> None:
     alternatives = [o for o in insight.odds_at(gen, cont, at, s) if o.kept or o.token == cont.tokens[at]]
     row = st.container(horizontal=True, key="w_branch_row")
     for k, o in enumerate(alternatives[:6]):
-        row.button(f"{o.shown} · {o.before:.0%}", key=f"w_branch_{k}", on_click=_branch, args=(at, o.token),
+        row.button(f"{escape_markdown(o.shown)} · {o.before:.0%}", key=f"w_branch_{k}", on_click=_branch, args=(at, o.token),
                    disabled=o.token == cont.tokens[at], help="Write on from here with this token instead.")
     st.caption("The chances are those the model weighed at that point, before top-k and top-p; choosing one "
                "rewrites the piece from there, and Undo brings it back.")

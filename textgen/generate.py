@@ -177,6 +177,10 @@ class Generator:
             self._bans[words] = sampling.Bans.build(words, self._texts)
         return self._bans[words]
 
+    def owns(self, primed: Primed) -> bool:
+        """Whether this generator made the state (a page may hold one from a model since replaced)."""
+        return primed.owner is self._owner
+
     # -- the prompt --------------------------------------------------------------------------
     def prime(self, prompt: str, reuse=()) -> Primed:
         """The state at the end of prompt. One of `reuse` is returned instead when this generator made it
