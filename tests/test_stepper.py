@@ -125,3 +125,19 @@ def test_trace_agrees_with_stepping_and_carries_its_state(cell):
     np.testing.assert_allclose(st.top_logits(whole.state), whole.logits[:, -1], rtol=1e-5, atol=1e-5)
     logits, state = st.step(ids[:, 0], st.initial_state(N))
     assert np.array_equal(st.top_logits(state), logits)                           # exactly what step returned
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_feed_gives_steps_states_and_last_logits_bit_for_bit(cell):
+    """feed skips the logits of all but the last token; what it returns is exactly what stepping gives."""
+    cfg, model = _model(cell, 2)
+    st = Stepper(cfg, export_weights(model, cfg))
+    ids = np.random.default_rng(8).integers(0, V, size=(1, T)).astype("int32")
+    state = st.initial_state(1)
+    for t in range(T):
+        logits, state = st.step(ids[:, t], state)
+    fed_logits, fed_state = st.feed(ids, st.initial_state(1))
+    assert np.array_equal(fed_logits, logits)
+    for a, b in zip(fed_state, state):
+        assert all(np.array_equal(x, y) for x, y in zip(a, b)) if isinstance(a, tuple) else np.array_equal(a, b)
+    assert st.feed(ids[:, :0], st.initial_state(1))[0] is None

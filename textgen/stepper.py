@@ -64,6 +64,11 @@ class Stepper:
 
     def step(self, ids: np.ndarray, state: list) -> tuple[np.ndarray, list]:
         """ids (batch,) int -> logits (batch, vocab) and the new state."""
+        x, new_state = self._advance(ids, state)
+        return x @ self.out_w + self.out_b, new_state
+
+    def _advance(self, ids: np.ndarray, state: list) -> tuple[np.ndarray, list]:
+        """One token through the recurrent layers: (the top layer's h, the new state); no logits."""
         cell, u = self.cfg.cell, self.cfg.units
         new_state = []
         x = None
@@ -92,14 +97,17 @@ class Stepper:
                 h = z_g * h_prev + (1.0 - z_g) * hh
                 new_state.append(h)
             x = h
-        return x @ self.out_w + self.out_b, new_state
+        return x, new_state
 
     def feed(self, ids: np.ndarray, state: list) -> tuple[np.ndarray, list]:
-        """Feed a (batch, time) block; returns the logits after the last token."""
-        logits = None
+        """Feed a (batch, time) block; returns the logits after the last token (None for an empty block).
+
+        Only the last token's logits are computed: with word pieces the output product is nearly half
+        of a step. The states are those `step` gives, bit for bit."""
+        x = None
         for t in range(ids.shape[1]):
-            logits, state = self.step(ids[:, t], state)
-        return logits, state
+            x, state = self._advance(ids[:, t], state)
+        return (None if x is None else x @ self.out_w + self.out_b), state
 
     def sequence_logits(self, ids: np.ndarray) -> np.ndarray:
         """All logits for a (batch, time) block from a zero state: (batch, time, vocab)."""
