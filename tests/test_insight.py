@@ -149,17 +149,19 @@ def test_choices_skip_tokens_that_add_no_text_yet():
 
 # -- the shaded view ---------------------------------------------------------------------------------
 def test_shaded_markdown_escapes_everything_and_shades_by_bits():
-    s = insight.Surprise((("<b>x</b>", 8.0, "writer"), (" [y](javascript:1) ", 1.0, "model"),
+    s = insight.Surprise((("<b>x</b>", 8.0, "writer"), (" [y](javascript:1) ", 2.0, "model"),
                           ("*z*\n\n  w:", 5.0, "model")), {}, "char")
     md = insight.shaded_markdown(s)
-    assert md == (r":red-background[\<b\>x\<\/b\>] \[y\]\(javascript\:1\) :orange-background[\*z\*]"
-                  "\n\n\u00a0\u00a0:orange-background[w\\:]")
+    assert md == (r":red[\<b\>x\<\/b\>] \[y\]\(javascript\:1\) :orange[\*z\*]"
+                  "\n\n\u00a0\u00a0:orange[w\\:]")
     html = MarkdownIt("commonmark").render(md)
     assert "<b>" not in html and "<a " not in html and "<em>" not in html
     assert "&lt;b&gt;x&lt;/b&gt;" in html
 
 
-@pytest.mark.parametrize("bits, colour", [(None, None), (1.9, None), (2.0, "yellow"), (4.5, "orange"), (9, "red")])
+@pytest.mark.parametrize("bits, colour", [(None, None), (0.9, "gray"), (1.0, None), (3.9, None), (4.0, "orange"),
+                                         (6.9, "orange"), (7.0, "red"), (20, "red")])
 def test_shades_follow_the_legend(bits, colour):
     assert insight.shade(bits, "char") == colour
-    assert "2 to 4" in insight.legend("char")
+    assert insight.legend("char") == ("Bits of surprise per token: :gray[under 1, expected] · 1 to 4 plain · "
+                                      ":orange[4 to 7, surprising] · :red[7 or more, very surprising]")

@@ -19,9 +19,11 @@ from .markup import NBSP, escape_markdown
 SHOWN = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 STALE = ("The draft has changed since the model wrote that piece, so it cannot be branched; "
          "press Continue for a new one.")
-# Shades of surprise in bits per token, per vocabulary level: a word carries more bits than a letter.
-LEVELS = {"char": (2.0, 4.0, 7.0), "subword": (4.0, 8.0, 12.0), "word": (6.0, 10.0, 14.0)}
-SHADES = ("yellow", "orange", "red")       # Streamlit's own palette (:yellow-background[...]), never HTML
+# Shades of surprise in bits per token, per vocabulary level (a word carries more bits than a letter):
+# below the first, expected (grey); then plain; then surprising (orange); then very (red). Text colours of
+# Streamlit's own palette, never HTML; backgrounds would pad every token and space the letters apart.
+LEVELS = {"char": (1.0, 4.0, 7.0), "subword": (2.0, 8.0, 12.0), "word": (3.0, 10.0, 14.0)}
+SHADES = ("gray", None, "orange", "red")
 
 
 def visible(text: str) -> str:
@@ -181,24 +183,22 @@ def _averages(pieces) -> dict:
 
 
 def shade(bits: float | None, level: str) -> str | None:
-    """The palette colour for a token's bits (None: unshaded)."""
+    """The palette colour for a token's bits (None: plain, as are unscored tokens)."""
     if bits is None:
         return None
-    steps = LEVELS.get(level, LEVELS["char"])
-    found = [c for c, lo in zip(SHADES, steps) if bits >= lo]
-    return found[-1] if found else None
+    return SHADES[sum(bits >= step for step in LEVELS.get(level, LEVELS["char"]))]
 
 
 def legend(level: str) -> str:
     """The shades' meaning as Streamlit Markdown (fixed text of ours)."""
     lo, mid, hi = LEVELS.get(level, LEVELS["char"])
-    return (f"Bits of surprise per token: unshaded under {lo:g} · :yellow-background[{lo:g} to {mid:g}] · "
-            f":orange-background[{mid:g} to {hi:g}] · :red-background[{hi:g} or more]")
+    return (f"Bits of surprise per token: :gray[under {lo:g}, expected] · {lo:g} to {mid:g} plain · "
+            f":orange[{mid:g} to {hi:g}, surprising] · :red[{hi:g} or more, very surprising]")
 
 
 def shaded_markdown(s: Surprise) -> str:
     """The draft as Streamlit Markdown, each token shaded by its bits. Every character of the text is
-    escaped; the only markup is the palette's :colour-background[...] around escaped text."""
+    escaped; the only markup is the palette's :colour[...] around escaped text."""
     lines: list[list[tuple[str, str | None]]] = [[]]
     for text, bits, _ in s.pieces:
         colour = shade(bits, s.level)
@@ -245,5 +245,5 @@ def _shaded_line(parts: list[tuple[str, str | None]]) -> str:
             continue
         left = text[:len(text) - len(text.lstrip())]
         right = text[len(left) + len(body):]
-        out.append(f"{left}:{colour}-background[{escape_markdown(body, break_links=True)}]{right}")
+        out.append(f"{left}:{colour}[{escape_markdown(body, break_links=True)}]{right}")
     return "".join(out).rstrip()

@@ -363,11 +363,11 @@ def test_the_surprise_view_shades_escaped_text_and_shows_both_averages(page):
     (view,) = [m.value for m in page.container(key="w_view").markdown]
     gen = generator(page)
     assert view == insight.shaded_markdown(insight.surprise(gen, draft(page).segments))
-    assert "-background[" in view
+    assert re.search(r":(gray|orange|red)\[", view)
     rendered = MarkdownIt("commonmark").render(view)
     assert "<script" not in rendered and "<a " not in rendered
     # without the palette's own marks (an opener, and a ']' that no backslash escapes) it is the text typed
-    plain = re.sub(r"(?<!\\)\]", "", re.sub(r":(?:yellow|orange|red)-background\[", "", view))
+    plain = re.sub(r"(?<!\\)\]", "", re.sub(r":(?:gray|orange|red)\[", "", view))
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in MarkdownIt("commonmark").render(plain)
     labels = [m.label for m in page.metric]
     assert labels == ["Your text", "The model's text"]
