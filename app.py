@@ -5,11 +5,19 @@ import hmac
 import os
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
-from textgen import jobs
-from pages import ui
-from textgen import drafts, roomcache
-from textgen.config import env_int
+# A fresh server runs its first requests in Streamlit's old pages/ mode (see ui.through_app). Leave it
+# here, before pages.ui is imported: an import that raises (st.rerun) while other sessions' first runs
+# import the same module makes theirs fail too ("cannot import name 'ui'"), seen with 30 first visitors.
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
+from textgen import jobs  # noqa: E402
+from pages import ui  # noqa: E402
+from textgen import drafts, roomcache  # noqa: E402
+from textgen.config import env_int  # noqa: E402
 
 # The tab's icon ships with the app: a Material icon favicon is fetched from a font server on the internet.
 st.set_page_config(page_title="Inkwell", page_icon=ui.ICON, layout="wide")

@@ -62,6 +62,10 @@ class Writer(User):
             self.s.rerun(strings={EDITOR: self.text})
         except ProtocolError as e:
             self._fire("open", t0, e)
+            # A writer who never got the page counts as a failed Continue, not as a missing sample.
+            _record(self.environment, {"key": self.key, "kind": "open", "mode": self.mode, "start": time.time(),
+                                       "error": f"could not open the Write page: {e}", "first": None,
+                                       "complete": None, "prompt": ""})
             raise StopUser() from None
         self._fire("open", t0)
         if self.mode == "burst":   # everyone waits for the same moment, then presses within one second

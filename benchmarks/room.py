@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -37,6 +38,33 @@ job = jobs.submit(sys.argv[2], ModelConfig(cell="gru", layers=1, units=256),
                   TrainConfig(seq_len=100, batch_size=64, epochs=1000, time_budget=3600, sample_length=0),
                   "room job", reg)
 print(job, flush=True)
+"""
+
+
+# The server runs under this wrapper: Streamlit's own command line, with the collector's work counted.
+GC_PROBE = """
+import gc, json, os, sys, threading, time
+stats = {"full": 0, "full_s": 0.0, "young": 0}
+began = [0.0]
+def probe(phase, info):
+    if phase == "start":
+        began[0] = time.perf_counter()
+    elif info["generation"] == 2:
+        stats["full"] += 1
+        stats["full_s"] += time.perf_counter() - began[0]
+    else:
+        stats["young"] += 1
+gc.callbacks.append(probe)
+def dump():
+    while True:
+        time.sleep(1)
+        with open(os.environ["ROOM_GC_STATS"] + ".tmp", "w") as f:
+            json.dump(stats, f)
+        os.replace(os.environ["ROOM_GC_STATS"] + ".tmp", os.environ["ROOM_GC_STATS"])
+threading.Thread(target=dump, daemon=True).start()
+sys.argv = ["streamlit", *sys.argv[1:]]
+from streamlit.web.cli import main
+main()
 """
 
 
@@ -69,13 +97,17 @@ class Server:
 
     ROOT = ROOT
 
-    def __init__(self, tree: Path, training: bool = True):
+    def __init__(self, tree: Path, training: bool = True, env: dict | None = None):
         self.tree, self.home, self.port = tree, Path(tempfile.mkdtemp(prefix="inkwell-room-")), _port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "INKWELL_HOME": str(self.home), "PYTHONPATH": str(tree)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
-                                      str(self.port), "--server.headless", "true", "--server.address", "127.0.0.1"],
-                                     cwd=tree, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.gc_stats = self.home / "gc-stats.json"
+        self.env = {**os.environ, "INKWELL_HOME": str(self.home), "PYTHONPATH": str(tree),
+                    "ROOM_GC_STATS": str(self.gc_stats), **(env or {})}
+        self.log = Path(tempfile.mkstemp(prefix="room-server-", suffix=".log")[1])
+        with open(self.log, "wb") as log:   # the child keeps its own descriptor
+            self.proc = subprocess.Popen([sys.executable, "-c", GC_PROBE, "run", "app.py", "--server.port",
+                                          str(self.port), "--server.headless", "true", "--server.address",
+                                          "127.0.0.1"], cwd=tree, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         for _ in range(240):
             try:
                 if urllib.request.urlopen(self.url + "/_stcore/health", timeout=2).read().strip() == b"ok":
@@ -91,6 +123,22 @@ class Server:
             self.job = out.stdout.split()[-1]
             while self.batches() == 0:   # the worker has imported TensorFlow and is training
                 time.sleep(1)
+
+    def errors(self) -> list[str]:
+        """The last line of each traceback in the server's log (what a page's exception was), each once."""
+        text = re.sub(r"\x1b\[[0-9;]*m", "", self.log.read_text(errors="replace"))   # Rich's colours
+        return sorted({m.group(0)[:300] for m in re.finditer(r"^[\w.]+(Error|Exception|Warning): .*$", text, re.M)})
+
+    def gc(self) -> dict:
+        """The server's collections so far: full ones (count, seconds) and young ones."""
+        try:
+            return json.loads(self.gc_stats.read_text())
+        except (OSError, ValueError):
+            return {"full": 0, "full_s": 0.0, "young": 0}
+
+    def rss_mb(self) -> float:
+        return next((int(line.split()[1]) / 1024 for line in Path(f"/proc/{self.proc.pid}/status").read_text()
+                     .splitlines() if line.startswith("VmRSS:")), float("nan"))
 
     def batches(self) -> int:
         import sqlite3
@@ -109,26 +157,34 @@ class Server:
         self.proc.wait(timeout=30)
         time.sleep(3)
         shutil.rmtree(self.home, ignore_errors=True)
+        self.log.unlink(missing_ok=True)
 
 
 def round_(server: Server, mode: str, writers: int, steady_seconds: int, profile: Path | None,
            locust_cmd: list[str]) -> dict:
     samples = Path(tempfile.mkstemp(prefix="room-", suffix=".jsonl")[1])
+    log = Path(tempfile.mkstemp(prefix="room-locust-", suffix=".log")[1])
     at = time.time() + 15 + 0.5 * writers     # burst: time for every writer to open the page and type
     run_time = int(at - time.time() + 150) if mode == "burst" else steady_seconds + 15
     cmd = [*locust_cmd, "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless",
            "-u", str(writers), "-r", str(writers), "-t", f"{run_time}s", "-H", server.url, "--only-summary",
            "--room-mode", mode, "--room-at", str(at), "--room-samples", str(samples), "--stop-timeout", "130"]
     cpu0, _ = _proc(server.proc.pid)
+    gc0, rss = server.gc(), [server.rss_mb()]
     batches0, t0, load0 = server.batches(), time.monotonic(), os.getloadavg()
-    locust = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with open(log, "w") as out:   # a file, not a pipe nobody reads until the end (a full pipe stalls Locust)
+        locust = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
     spy = None
     if profile is not None:
-        spy = subprocess.Popen([shutil.which("py-spy") or str(Path(locust_cmd[0]).parent / "py-spy"), "record", "--gil", "--format", "raw", "-o", str(profile), "-r", "50",
-                                "-d", str(run_time), "-p", str(server.proc.pid)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = subprocess.Popen([shutil.which("py-spy") or str(Path(locust_cmd[0]).parent / "py-spy"), "record",
+                                "--gil", "--format", "raw", "-o", str(profile), "-r", "50", "-d", str(run_time),
+                                "-p", str(server.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tick = 0
     while locust.poll() is None:   # a burst ends as soon as every writer's one Continue is in
         time.sleep(1)
+        tick += 1
+        if tick % 10 == 0:         # the server's memory over the round
+            rss.append(server.rss_mb())
         if mode == "burst" and samples.exists() and len(samples.read_text().splitlines()) >= writers:
             locust.send_signal(signal.SIGTERM)
     locust.wait()
@@ -137,24 +193,40 @@ def round_(server: Server, mode: str, writers: int, steady_seconds: int, profile
         spy.wait(timeout=60)
     wall = time.monotonic() - t0
     cpu1, peak = _proc(server.proc.pid)
+    time.sleep(1.5)   # the probe writes its counts each second
+    gc1 = server.gc()
+    rss.append(server.rss_mb())
     rows = [json.loads(line) for line in samples.read_text().splitlines() if line.strip()]
     samples.unlink()
-    missing = writers - len(rows) if mode == "burst" else 0   # a writer whose Continue never returned
+    opened = [r for r in rows if r.get("kind") != "open"]
+    missing = writers - len({r["key"] for r in rows})   # a writer who left no row at all never came back
     first = [r["first"] if not r["error"] else math.inf for r in rows] + [math.inf] * missing
     done = [r["complete"] if not r["error"] else math.inf for r in rows] + [math.inf] * missing
-    return {"mode": mode, "writers": writers, "continues": len(rows), "errors": sum(1 for r in rows if r["error"]) + missing,
+    full = gc1["full"] - gc0["full"]
+    return {"mode": mode, "writers": writers, "continues": len(opened),
+            "errors": sum(1 for r in rows if r["error"]) + missing,
             "error_samples": sorted({r["error"] for r in rows if r["error"]})[:3],
             "first_median": pct(first, 0.5), "first_p95": pct(first, 0.95),
             "complete_median": pct(done, 0.5), "complete_p95": pct(done, 0.95),
             "drafts_intact": _drafts_ok(server, rows), "server_cpu_s": cpu1 - cpu0, "server_peak_mb": peak,
-            "wall_s": wall, "server_cores": (cpu1 - cpu0) / wall, "loadavg_before": load0, "loadavg_after": os.getloadavg(),
+            "server_rss_mb": [round(x) for x in rss], "full_collections_per_s": full / wall,
+            "full_collection_ms": 1000 * (gc1["full_s"] - gc0["full_s"]) / full if full else 0.0,
+            "wall_s": wall, "server_cores": (cpu1 - cpu0) / wall, "loadavg_before": load0,
+            "loadavg_after": os.getloadavg(), "locust_log_tail": _tail(log),
+            "server_errors": server.errors()[:5],
             "training_batches": server.batches() - batches0 if server.job else None}
+
+
+def _tail(log: Path) -> str:
+    text = log.read_text(errors="replace")[-1500:]
+    log.unlink()
+    return text
 
 
 def _drafts_ok(server: Server, rows: list[dict]) -> str:
     """Each writer's saved draft still begins with what they typed (and, after a success, holds more)."""
     ok = total = 0
-    for r in {r["key"]: r for r in rows}.values():
+    for r in {r["key"]: r for r in rows if r.get("kind") != "open"}.values():
         total += 1
         try:
             data = json.loads((server.home / "drafts" / f"{r['key']}.json").read_text("utf-8"))
@@ -189,8 +261,11 @@ def main(argv=None) -> int:
     ap.add_argument("--no-training", action="store_true")
     ap.add_argument("--profile", action="store_true", help="py-spy --gil on the server during each round")
     ap.add_argument("--locust", default=None, help="the locust command (default: this Python's -m locust)")
+    ap.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="an environment variable for every server (say STREAMLIT_RUNNER_POST_SCRIPT_GC=true)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
+    server_env = dict(kv.split("=", 1) for kv in args.server_env)
     locust_cmd = [args.locust] if args.locust else [sys.executable, "-m", "locust"]
     trees: list[tuple[str, Path]] = []
     tmp = None
@@ -201,11 +276,14 @@ def main(argv=None) -> int:
         trees.append((f"before ({args.before})", tmp))
     trees.append(("now", ROOT))
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "writers": args.writers,
-              "length": 200, "model": "demo", "training_job": not args.no_training, "rows": []}
+              "length": 200, "model": "demo", "training_job": not args.no_training, "server_env": server_env,
+              "rows": []}
+    out = args.out or ROOT / "benchmarks" / "results" / f"room-{time.strftime('%Y-%m-%d-%H%M')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        for name, tree in trees:
-            for mode in args.modes.split(","):
-                server = Server(tree, training=not args.no_training)
+        for mode in args.modes.split(","):   # each mode's rounds back to back, so both codes meet the same load
+            for name, tree in trees:
+                server = Server(tree, training=not args.no_training, env=server_env)
                 prof = Path(tempfile.mkstemp(suffix=".txt")[1]) if args.profile else None
                 try:
                     row = round_(server, mode, args.writers, args.steady_seconds, prof, locust_cmd)
@@ -215,15 +293,13 @@ def main(argv=None) -> int:
                 if prof is not None and prof.exists() and prof.stat().st_size:
                     row["profile_top"] = top_frames(prof)
                 report["rows"].append(row)
+                out.write_text(json.dumps(report, indent=2, default=str))   # kept if a later round fails
                 print(line(row), flush=True)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     print()
     print(table(report))
-    out = args.out or ROOT / "benchmarks" / "results" / f"room-{time.strftime('%Y-%m-%d-%H%M')}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, default=str))
     print(f"\nwrote {out}")
     return 0
 
@@ -239,12 +315,15 @@ def line(r: dict) -> str:
 
 def table(report: dict) -> str:
     lines = ["| code | mode | writers | continues | first char median / p95 | 200 chars median / p95 | errors | "
-             "drafts intact | server cores | server peak | load before / after | training batches |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "drafts intact | server cores | full GCs /s (ms each) | server RSS start / end (peak) | "
+             "load before / after | training batches |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
         lines.append(f"| {r['code']} | {r['mode']} | {r['writers']} | {r['continues']} | {_s(r['first_median'])} / "
                      f"{_s(r['first_p95'])} | {_s(r['complete_median'])} / {_s(r['complete_p95'])} | {r['errors']} | "
-                     f"{r['drafts_intact']} | {r['server_cores']:.2f} | {r['server_peak_mb']:.0f} MB | "
+                     f"{r['drafts_intact']} | {r['server_cores']:.2f} | {r['full_collections_per_s']:.1f} "
+                     f"({r['full_collection_ms']:.0f}) | {r['server_rss_mb'][0]} / {r['server_rss_mb'][-1]} "
+                     f"({r['server_peak_mb']:.0f}) MB | "
                      f"{r['loadavg_before'][0]:.1f} / {r['loadavg_after'][0]:.1f} | {r['training_batches']} |")
     return "\n".join(lines)
 

@@ -55,6 +55,37 @@ def fake_job(server) -> tuple[Registry, str]:
                                epoch=0, epochs=3, step=1, steps=10)
 
 
+def test_a_fresh_server_opens_for_a_whole_room_at_once():
+    """The first runs of a fresh server import pages.ui at the same moment; one import that raised (st.rerun,
+    leaving Streamlit's old pages/ mode) made the others fail with "cannot import name 'ui'"."""
+    srv = Server(Server.ROOT, training=False)
+    gate = threading.Barrier(WRITERS * 2)
+    outcome = []
+
+    def first_view(i):
+        s = StreamlitSession(srv.url, timeout=120)
+        try:
+            s.connect()
+            gate.wait()
+            s.rerun(query_string=f"d=firstview{i:02d}-abcd")
+            outcome.append("ok" if "write_editor" in s.widget_ids else "no Write page")
+        except Exception as e:  # noqa: BLE001 - counted below
+            outcome.append(str(e)[:120])
+        finally:
+            s.close()
+
+    try:
+        threads = [threading.Thread(target=first_view, args=(i,)) for i in range(WRITERS * 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=200)
+        assert outcome == ["ok"] * WRITERS * 2, (sorted(set(outcome)), srv.errors())
+        assert srv.errors() == []
+    finally:
+        srv.stop()
+
+
 def test_sessions_poll_only_while_a_job_trains(server):
     s = open_write(server, "pollkey-" + "a" * 12)
     try:
