@@ -137,7 +137,7 @@ def _branch(at: int, token: int) -> None:
     except InkwellError as e:
         return _note("branch", "error", str(e))
     st.session_state.setdefault(BRANCHED, []).append((new_draft.to_json(), draft.to_json(), latest))
-    st.session_state[LATEST] = {"base": latest["base"], "cont": cont}
+    st.session_state[LATEST] = {"base": latest["base"], "cont": cont, "at": at}
     _save(new_draft, "branch")
 
 
@@ -416,7 +416,9 @@ def _insight(gen: Generator, draft: Draft, s: Settings) -> None:
         before = (latest["base"][-16:] + cont.text[:starts[i]])[-16:]
         return f"…{insight.visible(before)}  ⟨{insight.visible(cont.pieces[i])}⟩"
 
-    at = st.selectbox("At", spots, format_func=label, key="w_branch_at",
+    # One picker per piece: a browser showed the old piece's label under a reused key after a branch.
+    at = st.selectbox("At", spots, format_func=label, key=f"w_branch_at_{hash(cont.tokens) & 0xFFFFFF:x}",
+                      index=spots.index(latest["at"]) if latest.get("at") in spots else 0,
                       help="Pick a token of the model's last piece to see what else it weighed there.")
     alternatives = [o for o in insight.odds_at(gen, cont, at, s) if o.kept or o.token == cont.tokens[at]]
     row = st.container(horizontal=True, key="w_branch_row")

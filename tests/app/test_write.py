@@ -316,6 +316,17 @@ def _continued(page, text="The sea ", length=30):
     return page.session_state["write_latest"]["cont"]
 
 
+def insight_visible(text):
+    from textgen.insight import visible
+
+    return visible(text)
+
+
+def picker(page):
+    (found,) = [s for s in page.selectbox if s.label == "At"]
+    return found
+
+
 def _choice(page):
     return next(b for b in page.button if b.key.startswith("w_branch_") and not b.disabled)
 
@@ -323,7 +334,7 @@ def _choice(page):
 def test_a_branch_rewrites_the_piece_and_undo_gives_back_the_exact_draft(page):
     cont = _continued(page)
     before = Draft.from_json(draft(page).to_json())
-    page.selectbox(key="w_branch_at").set_value(5).run()
+    picker(page).set_value(5).run()
     assert not page.exception
     _choice(page).click().run()
     assert not page.exception
@@ -333,12 +344,16 @@ def test_a_branch_rewrites_the_piece_and_undo_gives_back_the_exact_draft(page):
     assert after.text[len("The sea ") + start] != cont.text[start]             # another token there
     assert page.text_area(key="write_editor").value == after.text
     assert Draft.load(page.query_params["d"]) == after                          # saved
+    new = page.session_state["write_latest"]["cont"]
+    assert picker(page).value == 5                                              # still at the branch point
+    assert picker(page).options[5].endswith("⟨" + insight_visible(new.pieces[5]) + "⟩")
     page.button(key="w_undo").click().run()
     assert not page.exception
     assert draft(page) == before                                                # segments, undo and redo alike
     assert page.text_area(key="write_editor").value == before.text
     assert Draft.load(page.query_params["d"]) == before
     assert page.session_state["write_latest"]["cont"] is cont                  # and it can be branched again
+    assert picker(page).options[0].endswith("⟨" + insight_visible(cont.pieces[0]) + "⟩")
 
 
 def test_a_branch_on_an_edited_draft_is_refused_and_the_draft_kept(page):
