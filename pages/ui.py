@@ -337,18 +337,21 @@ def odds_frame(odds) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["token", "rank", "chance", "kind", "before"])
 
 
-def odds_chart(odds) -> alt.Chart:
+def odds_chart(odds) -> alt.LayerChart:
     """The likeliest next tokens as horizontal bars, likeliest on top; greyed bars for what was cut away."""
     df = odds_frame(odds)
-    return (alt.Chart(df, height=26 * max(1, len(df)) + 40)
-            .mark_bar(cornerRadiusEnd=3)
-            .encode(y=alt.Y("token:N", sort=alt.SortField("rank"), title=None,
-                            axis=alt.Axis(labelFontSize=15, labelLimit=200)),
-                    x=alt.X("chance:Q", title="chance of being written next", axis=alt.Axis(format="%"),
-                            scale=alt.Scale(domain=[0, 1])),
-                    color=alt.Color("kind:N", scale=KEPT_COLORS, legend=alt.Legend(orient="top", title=None)),
-                    tooltip=["token", alt.Tooltip("chance:Q", format=".1%"),
-                             alt.Tooltip("before:Q", format=".1%", title="before top-k / top-p")]))
+    # height is the plot's own (the legend and axis add to it): room for every label, none dropped
+    base = alt.Chart(df, height=28 * max(1, len(df))).encode(
+        y=alt.Y("token:N", sort=alt.SortField("rank"), title=None,
+                axis=alt.Axis(labelFontSize=15, labelLimit=200, labelOverlap=False)),
+        x=alt.X("chance:Q", title="chance of being written next", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1])),
+        tooltip=["token", alt.Tooltip("chance:Q", format=".1%"),
+                 alt.Tooltip("before:Q", format=".1%", title="before top-k / top-p")])
+    bars = base.mark_bar(cornerRadiusEnd=3).encode(
+        color=alt.Color("kind:N", scale=KEPT_COLORS, legend=alt.Legend(orient="top", title=None)))
+    return alt.layer(bars, base.mark_text(align="left", dx=4, fontSize=12, color="#555").encode(
+        text=alt.Text("chance:Q", format=".0%")))
 
 
 # -- the Inside page's charts (also the Train page's gradient panel) ----------------------------------
