@@ -38,7 +38,8 @@ from . import atomic, checkpoint, data, kernels  # noqa: E402
 from .artifacts import Run, check_weights, read_config, write_config  # noqa: E402
 from .config import TrainConfig  # noqa: E402
 from .generate import Generator  # noqa: E402
-from .models import build_model, export_weights, flops_per_token, import_weights, param_count  # noqa: E402
+from .models import (build_model, export_weights, flops_per_token, import_weights, param_count,  # noqa: E402
+                     record_gradient_norms)
 from .schedule import learning_rate  # noqa: E402
 
 if TYPE_CHECKING:
@@ -207,6 +208,7 @@ def _nets(job: Job, kernel: str, batch: int):
     cfg, model_cfg = job.cfg, job.model
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     net = build_model(model_cfg, seed=cfg.seed, stateful_batch=batch if cfg.carry_state else None, gru_kernel=kernel)
+    record_gradient_norms(net)   # each batch's logs carry its gradient norm and whether clipping acted
     net.compile(optimizer=make_optimizer(cfg), loss=loss, jit_compile=cfg.jit_compile)
     if not (cfg.carry_state or kernel != "keras"):
         return net, net
@@ -253,7 +255,7 @@ class Tracker(keras.callbacks.Callback):
 
     def begin_epoch(self, epoch: int, skip: int) -> None:
         self.epoch, self.skip, self.batches = epoch, skip, 0
-        self.prev_mean, self.epoch_loss, self.window = 0.0, float("nan"), []
+        self.prev_mean, self.epoch_loss, self.window, self.norms, self.clipped = 0.0, float("nan"), [], [], 0
         self.rate_t, self.rate_steps = time.monotonic(), 0
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -269,9 +271,13 @@ class Tracker(keras.callbacks.Callback):
         self.prev_mean, self.epoch_loss, self.batches = mean, mean, n
         self.gstep += 1
         self.window.append(loss)
+        if "grad_norm" in logs:
+            self.norms.append(float(logs["grad_norm"]))
+            self.clipped += int(float(logs["clipped"]))
         if not math.isfinite(loss) or (self.gstep > 10 and loss > self.explode_at):
             self.diverged = True
             self.model.stop_training = True
+            self.flush(time.monotonic())   # the last norms show why it diverged
             return
         if self.stop.reason or self.over_budget():
             self.model.stop_training = True
@@ -290,13 +296,16 @@ class Tracker(keras.callbacks.Callback):
         if self.cfg.time_budget and eta is not None:
             eta = min(eta, max(0.0, self.cfg.time_budget - self.elapsed()))
         loss = float(np.mean(self.window)) if self.window else None   # the mean since the last event
-        self.window = []
+        # The mean gradient norm since the last event and how many of those batches were clipped.
+        grad_norm = float(np.mean(self.norms)) if self.norms else None
+        clipped, self.window, self.norms, self.clipped = self.clipped, [], [], 0
         self.last_flush = now
         # epoch: the index of the epoch running; step: batches done in it; global_step: over the whole run
         self.emit({"type": "batch", "epoch": self.epoch, "step": self.skip + self.batches, "steps": self.spe,
                    "global_step": self.gstep, "loss": loss, "bpc": loss / LN2 / self.cpt if loss is not None else None,
                    "eta": eta, "chars_per_sec": self.chars_per_sec, "elapsed": self.elapsed(),
-                   "lr": float(self.model.optimizer.learning_rate.numpy())})
+                   "lr": float(self.model.optimizer.learning_rate.numpy()), "grad_norm": grad_norm,
+                   "clipped": clipped})
         if self.cancelled():
             self.stop.reason = "cancelled"
             self.model.stop_training = True

@@ -40,14 +40,20 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE TABLE IF NOT EXISTS metrics (
   run_id TEXT NOT NULL, kind TEXT NOT NULL, epoch INTEGER, step INTEGER, elapsed REAL,
-  loss REAL, val_loss REAL, bpc REAL, val_bpc REAL, chars_per_sec REAL, lr REAL
+  loss REAL, val_loss REAL, bpc REAL, val_bpc REAL, chars_per_sec REAL, lr REAL, grad_norm REAL, clipped INTEGER
 );
 CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id, kind, step);
 CREATE TABLE IF NOT EXISTS samples (
   run_id TEXT NOT NULL, epoch INTEGER, temperature REAL, text TEXT
 );
 CREATE INDEX IF NOT EXISTS samples_run ON samples(run_id, epoch);
+CREATE TABLE IF NOT EXISTS experiment_results (
+  experiment TEXT NOT NULL, run_id TEXT, cell TEXT NOT NULL, gap INTEGER NOT NULL, units INTEGER, params INTEGER,
+  accuracy REAL, steps INTEGER, seconds REAL
+);
 """
+# Columns added since the first registries: (table, column, type), added to an older file when it is opened.
+ADDED_COLUMNS = (("metrics", "grad_norm", "REAL"), ("metrics", "clipped", "INTEGER"))
 
 
 def home(path: str | os.PathLike | None = None) -> Path:
@@ -104,6 +110,12 @@ class Registry:
         self.path = self.home / "registry.sqlite"
         with self.connect() as db:
             db.executescript(SCHEMA)
+            for table, col, kind in ADDED_COLUMNS:
+                if col not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
+                    try:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {col} {kind}")
+                    except sqlite3.OperationalError:   # another process added it a moment ago
+                        pass
 
     @contextmanager
     def connect(self):
@@ -304,10 +316,10 @@ class Registry:
             db.execute("BEGIN IMMEDIATE")
             for r in rows:
                 db.execute("INSERT INTO metrics (run_id, kind, epoch, step, elapsed, loss, val_loss, bpc, val_bpc,"
-                           " chars_per_sec, lr) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                           " chars_per_sec, lr, grad_norm, clipped) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            (run_id, r.get("kind", "batch"), r.get("epoch"), r.get("step"), r.get("elapsed"),
                             r.get("loss"), r.get("val_loss"), r.get("bpc"), r.get("val_bpc"),
-                            r.get("chars_per_sec"), r.get("lr")))
+                            r.get("chars_per_sec"), r.get("lr"), r.get("grad_norm"), r.get("clipped")))
             if run_fields:
                 db.execute(f"UPDATE runs SET {', '.join(f'{k}=?' for k in run_fields)} WHERE id=?",
                            [*run_fields.values(), run_id])
@@ -341,3 +353,16 @@ class Registry:
             db.execute("DELETE FROM metrics WHERE run_id=? AND kind='epoch' AND epoch>?", (run_id, epochs_done))
             db.execute("DELETE FROM samples WHERE run_id=? AND epoch>?", (run_id, epochs_done))
             db.execute("COMMIT")
+
+    # -- experiments' measurements (their configs and results also live as JSON under experiments/) ----------
+    def add_experiment_result(self, experiment: str, run_id: str | None, r: dict) -> None:
+        with self.connect() as db:
+            db.execute("INSERT INTO experiment_results VALUES (?,?,?,?,?,?,?,?,?)",
+                       (experiment, run_id, r["cell"], r["gap"], r["units"], r["params"], r["accuracy"], r["steps"],
+                        r["seconds"]))
+
+    def experiment_results(self, experiment: str) -> list[dict]:
+        with self.connect() as db:
+            rows = db.execute("SELECT * FROM experiment_results WHERE experiment=? ORDER BY rowid",
+                              (experiment,)).fetchall()
+        return [dict(r) for r in rows]
