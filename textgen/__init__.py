@@ -21,8 +21,9 @@ def train(*args, **kwargs):
     return _train(*args, **kwargs)
 
 
-def list_runs(workspace=None) -> list[dict]:
-    return Registry(workspace).list_runs()
+def list_runs(workspace=None, owner=None) -> list[dict]:
+    """Every run (owner None: the command line), or those a writer's Identity may see."""
+    return Registry(workspace).list_runs(owner, shared=True)
 
 
 __all__ = ["load_corpus", "train", "load_run", "Generator", "evaluate", "list_runs", "Corpus", "CleanOptions",

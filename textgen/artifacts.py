@@ -91,8 +91,9 @@ def open_run_dir(run_dir: Path, run_id: str | None = None) -> Run:
     return Run(id=run_id or run_dir.name, dir=run_dir, model=model, train=train, meta=meta, vocab=vocab)
 
 
-def load_run(ref, workspace: str | os.PathLike | None = None) -> Run:
-    """A run by id (from the registry's workspace), 'demo' for the shipped demo model, or a Run."""
+def load_run(ref, workspace: str | os.PathLike | None = None, owner=None) -> Run:
+    """A run by id (from the registry's workspace), 'demo' for the shipped demo model, or a Run.
+    With `owner` (a textgen.identity.Identity), another writer's run opens only if shared with the room."""
     if isinstance(ref, Run):
         return ref
     if isinstance(ref, Path):
@@ -102,7 +103,7 @@ def load_run(ref, workspace: str | os.PathLike | None = None) -> Run:
     from .runs import Registry
 
     reg = Registry(workspace)
-    reg.require_run(ref)
+    reg.require_run(ref, owner, use=True)
     return open_run_dir(reg.run_dir(ref), ref)
 
 

@@ -18,6 +18,7 @@ from . import atomic
 from .artifacts import WEIGHTS_FILE, check_weights, has_weights, open_run_dir, read_config, weights_digest
 from .config import ModelConfig, TrainConfig, from_dict
 from .errors import ConfigError, RunError
+from .identity import Identity, owner_of
 from .runs import Registry, clean_label
 
 REQUIRED = ("config.json", "vocab.json", "weights.npz")
@@ -27,16 +28,18 @@ MAX_UNPACKED_BYTES = 1024 * 1024 * 1024  # all members together, as declared and
 MAX_RATIO = 50                           # weights barely compress; far more than this is a zip bomb
 
 
-def export_bundle(run_id: str, dest: str | os.PathLike, reg: Registry | None = None) -> Path:
+def export_bundle(run_id: str, dest: str | os.PathLike, reg: Registry | None = None,
+                  owner: Identity | None = None) -> Path:
     dest = Path(dest)
-    atomic.write_bytes(dest, bundle_bytes(run_id, reg))
+    atomic.write_bytes(dest, bundle_bytes(run_id, reg, owner))
     return dest
 
 
-def bundle_bytes(run_id: str, reg: Registry | None = None) -> bytes:
-    """The bundle as bytes (the app's download button needs no file)."""
+def bundle_bytes(run_id: str, reg: Registry | None = None, owner: Identity | None = None) -> bytes:
+    """The bundle as bytes (the app's download button needs no file). Only the run's owner or the host may
+    export it: a run shared with the room is for writing with, not for taking away."""
     reg = reg or Registry()
-    run = reg.require_run(run_id)
+    run = reg.require_run(run_id, owner)
     run_dir = reg.run_dir(run_id)
     if not (run_dir / "weights.npz").exists():
         raise RunError(f"Run {run_id} has no trained weights to export yet.")
@@ -59,8 +62,9 @@ def _relabelled_config(run_dir: Path, label: str) -> str:
     return json.dumps(data)
 
 
-def import_bundle(source: str | os.PathLike | bytes, reg: Registry | None = None, label: str | None = None) -> str:
-    """Validate a bundle and add it to the workspace as a finished run under a new id."""
+def import_bundle(source: str | os.PathLike | bytes, reg: Registry | None = None, label: str | None = None,
+                  owner: Identity | None = None) -> str:
+    """Validate a bundle and add it to the workspace as a finished run of `owner`'s under a new id."""
     reg = reg or Registry()
     raw = source if isinstance(source, bytes) else _read_file(Path(source))
     if len(raw) > MAX_BUNDLE_BYTES:
@@ -110,12 +114,13 @@ def import_bundle(source: str | os.PathLike | bytes, reg: Registry | None = None
     except Exception:
         raise RunError("The bundle's weights.npz cannot be read as plain arrays.") from None
     check_weights(weights, model)
-    twin = same_model(reg, model, weights)
+    twin = same_model(reg, model, weights, owner)   # only among runs the importer may see: no other's label
     if twin is not None:
         raise RunError(f"This model is already here, as the run \"{twin['label']}\" ({twin['id']}); "
                        "rename that one instead of importing it again.")
     name = clean_label(label or meta.get("label") or "imported model")
-    run_id = reg.create_run(name, status="importing", cell=model.cell, layers=model.layers, units=model.units)
+    run_id = reg.create_run(name, status="importing", cell=model.cell, layers=model.layers, units=model.units,
+                            owner=owner_of(owner))
     run_dir = reg.run_dir(run_id)
     try:
         for member, blob in members.items():
@@ -133,10 +138,10 @@ def import_bundle(source: str | os.PathLike | bytes, reg: Registry | None = None
     return run_id
 
 
-def same_model(reg: Registry, model: ModelConfig, weights: dict) -> dict | None:
-    """The workspace's run with exactly these weights, if any (only runs of the same shape are read)."""
+def same_model(reg: Registry, model: ModelConfig, weights: dict, owner: Identity | None = None) -> dict | None:
+    """The run `owner` may see with exactly these weights, if any (only runs of the same shape are read)."""
     digest = weights_digest(weights)
-    for run in reg.list_runs():
+    for run in reg.list_runs(owner):
         if (run["cell"], run["layers"], run["units"]) != (model.cell, model.layers, model.units):
             continue
         run_dir = reg.run_dir(run["id"])

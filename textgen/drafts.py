@@ -2,7 +2,9 @@
 
 A draft is a list of segments `{"author": "writer" | "model", "text": str}`; consecutive segments
 of one author are merged and empty ones dropped, so equal drafts have equal segment lists.
-No Streamlit here: the Write page keys a draft by a token from the browser's URL.
+No Streamlit here: the Write page keys a draft by a token from the browser's URL. A draft saved by a
+writer carries their owner id, and no other writer can open or overwrite it, even holding its key; a
+draft saved before owners existed opens for whoever holds its key (as before) and is theirs once saved.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from . import atomic
 from .errors import InkwellError
+from .identity import AccessError, Identity, check, owner_of
 from .markup import draft_markdown, escape_markdown  # noqa: F401  (escape_markdown: old import path)
 from .runs import home
 
@@ -210,9 +213,12 @@ class Draft:
             raise DraftError("A draft file's undo and redo entries must be lists.")
         return cls(data["segments"], undo, redo)
 
-    def save(self, key: str, workspace: str | os.PathLike | None = None) -> Path:
+    def save(self, key: str, workspace: str | os.PathLike | None = None, owner: Identity | None = None) -> Path:
+        """Save under key as `owner`'s; another writer's draft under that key is refused, never overwritten."""
         path = drafts_dir(workspace) / f"{check_key(key)}.json"
-        atomic.write_json(path, self.to_json())
+        if owner is not None and not owner.host:
+            check(owner, _owner_in(path), "draft")
+        atomic.write_json(path, {**self.to_json(), "owner": owner_of(owner)})
         return path
 
     @classmethod
@@ -228,8 +234,8 @@ class Draft:
             return None
 
     @classmethod
-    def load(cls, key: str, workspace: str | os.PathLike | None = None) -> "Draft":
-        """The draft saved under key, or an empty one when there is none yet."""
+    def load(cls, key: str, workspace: str | os.PathLike | None = None, owner: Identity | None = None) -> "Draft":
+        """The draft saved under key, or an empty one when there is none yet; another writer's is refused."""
         path = cls.path(key, workspace)
         try:
             raw = path.read_text("utf-8")
@@ -238,9 +244,21 @@ class Draft:
         except (OSError, UnicodeDecodeError) as e:
             raise DraftError(f"The saved draft could not be read ({e.__class__.__name__}).") from None
         try:
-            return cls.from_json(json.loads(raw))
+            data = json.loads(raw)
+            draft = cls.from_json(data)
         except ValueError as e:   # JSONDecodeError and DraftError are both ValueErrors
             raise DraftError(f"The saved draft is damaged and cannot be opened ({e}).") from None
+        check(owner, data.get("owner"), "draft")
+        return draft
+
+
+def _owner_in(path: Path) -> str | None:
+    """The owner written in a saved draft file; None when there is none (or no readable file)."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("owner") if isinstance(data, dict) else None
 
 
 class DraftSlot:
@@ -249,8 +267,8 @@ class DraftSlot:
 
     KEY, DRAFT, FOR, STAMP = "draft_key", "draft", "draft_for", "draft_stamp"   # its entries in state
 
-    def __init__(self, state, workspace: str | os.PathLike | None = None) -> None:
-        self.state, self.workspace = state, workspace
+    def __init__(self, state, workspace: str | os.PathLike | None = None, owner: Identity | None = None) -> None:
+        self.state, self.workspace, self.owner = state, workspace, owner
 
     def open(self, link: str | None) -> tuple[Draft, str, list[tuple[str, str]]]:
         """(the draft, the key the link should carry, notes for the writer as (kind, sentence)).
@@ -268,7 +286,11 @@ class DraftSlot:
                 and self.state.get(self.STAMP) == Draft.stamp(key, self.workspace):
             return draft, key, notes
         try:
-            draft = Draft.load(key, self.workspace)
+            draft = Draft.load(key, self.workspace, self.owner)
+        except AccessError:   # a link to another writer's draft: say so, and start one of this writer's own
+            notes.append(("error", "That draft link is another writer's, so a new draft was started for you."))
+            key = self.state[self.KEY] = new_key()
+            draft = Draft()
         except InkwellError as e:
             # Never write over a file that could not be read: the tab moves to a new key, the old file stays.
             notes.append(("error", f"{e} A new draft was started under a new link; the old file was left as it is."))
@@ -282,7 +304,7 @@ class DraftSlot:
         self.state[self.DRAFT] = draft
         key, problem = self.state[self.KEY], None
         try:
-            draft.save(key, self.workspace)
+            draft.save(key, self.workspace, self.owner)
         except (InkwellError, OSError) as e:
             problem = f"The draft could not be saved to disk ({e}); it is still here in this tab."
         self.state[self.STAMP] = Draft.stamp(key, self.workspace)

@@ -12,14 +12,19 @@ import sys
 from pathlib import Path
 
 from .config import BOOL_FLAG_FIELDS, FLAG_FIELDS, MODEL_FLAG_FIELDS, ModelConfig, TrainConfig, env_int, to_dict
+from .errors import RunError
+from .identity import Identity, check, owner_of, sees_all
 from .runs import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 _children: list[subprocess.Popen] = []   # reaped on each pump so finished workers leave no zombies
 
 
-def max_jobs() -> int:
-    return max(1, env_int("INKWELL_MAX_JOBS", 1))
+def max_jobs(reg: Registry | None = None) -> int:
+    """Jobs at once: the host's limit for this session (the Workshop page), else INKWELL_MAX_JOBS."""
+    from . import room
+
+    return max(1, room.limits(reg).max_jobs or env_int("INKWELL_MAX_JOBS", 1))
 
 
 def config_args(model: ModelConfig, cfg: TrainConfig) -> list[str]:
@@ -34,31 +39,64 @@ def config_args(model: ModelConfig, cfg: TrainConfig) -> list[str]:
 
 
 def submit(corpus_path: str | os.PathLike, model: ModelConfig, cfg: TrainConfig, label: str,
-           reg: Registry | None = None) -> str:
-    """Queue a training job; it starts now if there is room, else when a running one ends."""
+           reg: Registry | None = None, owner: Identity | None = None) -> str:
+    """Queue a training job as `owner`'s; it starts now if there is room, else when a running one ends.
+    A writer may train only on their own text and has at most one job waiting at a time."""
     reg = reg or Registry()
     model.validate()
     cfg.validate()
+    check_corpus(corpus_path, reg, owner)
+    check_turn(reg, owner)
     run_id = reg.create_run(label, status="queued", cell=model.cell, layers=model.layers, units=model.units,
-                            level=cfg.level, epochs=cfg.epochs, corpus=Path(corpus_path).stem[:200])
+                            level=cfg.level, epochs=cfg.epochs, corpus=Path(corpus_path).stem[:200],
+                            owner=owner_of(owner))
     reg.update_run(run_id, args=_json([str(corpus_path), *config_args(model, cfg), "--run-id", run_id]))
     pump(reg)
     return run_id
 
 
-def submit_resume(run_id: str, reg: Registry | None = None, epochs: int | None = None) -> None:
+def check_corpus(corpus_path: str | os.PathLike, reg: Registry, owner: Identity | None) -> None:
+    """A writer trains on a saved corpus of theirs, or on the text inside a run of theirs; nothing else."""
+    from .library import owner_of_text
+
+    if sees_all(owner):
+        return
+    path = Path(corpus_path).resolve()
+    saved, corpus_owner = owner_of_text(path)
+    if saved and path.parent == reg.home / "corpora":
+        return check(owner, corpus_owner, f"corpus {path.stem}")
+    if path.name == "corpus.txt" and path.parent.parent == reg.home / "runs":
+        reg.require_run(path.parent.name, owner)
+        return
+    raise RunError("A writer can train only on a corpus saved on the Corpus page.")
+
+
+def check_turn(reg: Registry, owner: Identity | None) -> None:
+    """The fair queue: a writer (not the host, not the command line) waits with at most one job at a time."""
+    if sees_all(owner):
+        return
+    with reg.connect() as db:
+        waiting = db.execute("SELECT 1 FROM runs WHERE status='queued' AND owner=? LIMIT 1", (owner.owner,)).fetchone()
+    if waiting is not None:
+        raise RunError("You already have a job waiting in the queue; it must start before you queue another.")
+
+
+def submit_resume(run_id: str, reg: Registry | None = None, epochs: int | None = None,
+                  owner: Identity | None = None) -> None:
     reg = reg or Registry()
-    reg.require_run(run_id)   # also marks a dead worker's run interrupted, so it can resume
+    reg.require_run(run_id, owner)   # also marks a dead worker's run interrupted, so it can resume
+    check_turn(reg, owner)
     reg.requeue(run_id, ["--resume", run_id] + (["--epochs", str(epochs)] if epochs else []))
     pump(reg)
 
 
-def cancel(run_id: str, reg: Registry | None = None) -> None:
-    """Ask a worker to stop after its current batch (it checkpoints first); queued jobs just leave the queue."""
+def cancel(run_id: str, reg: Registry | None = None, owner: Identity | None = None) -> None:
+    """Ask a worker to stop after its current batch (it checkpoints first); queued jobs just leave the queue.
+    Only the run's owner or the host may."""
     # A flag, not a signal: a worker still starting up (importing TensorFlow) has no handler yet and
     # would die instead of checkpointing. Workers read the flag at every metrics flush (0.5 s).
     reg = reg or Registry()
-    reg.require_run(run_id)
+    reg.require_run(run_id, owner)
     reg.request_cancel(run_id)
 
 
@@ -76,7 +114,7 @@ def pump(reg: Registry | None = None) -> list[str]:
         if not reg.has_queued():
             return started
         reg.list_runs()   # marks workers that died without saying so, freeing their slots
-        while (row := reg.claim_next(max_jobs())) is not None:
+        while (row := reg.claim_next(max_jobs(reg))) is not None:
             try:
                 pid = _spawn(reg, row["id"], json.loads(row["args"] or "[]"))
             except (OSError, ValueError) as e:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import RunError
+from .identity import Identity, check, may, sees_all
 
 STATUSES = ("queued", "running", "done", "cancelled", "diverged", "failed", "interrupted", "importing")
 ACTIVE = ("queued", "running")
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS runs (
   level TEXT, cell TEXT, layers INTEGER, units INTEGER, params INTEGER, corpus TEXT,
   epoch INTEGER DEFAULT 0, epochs INTEGER DEFAULT 0, step INTEGER DEFAULT 0, steps INTEGER DEFAULT 0,
   eta REAL, chars_per_sec REAL, best_val_bpc REAL, last_val_bpc REAL, elapsed REAL DEFAULT 0,
-  args TEXT DEFAULT '[]', cancel INTEGER DEFAULT 0
+  args TEXT DEFAULT '[]', cancel INTEGER DEFAULT 0, owner TEXT, shared INTEGER DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS metrics (
   run_id TEXT NOT NULL, kind TEXT NOT NULL, epoch INTEGER, step INTEGER, elapsed REAL,
@@ -110,6 +111,11 @@ class Registry:
         self.path = self.home / "registry.sqlite"
         with self.connect() as db:
             db.executescript(SCHEMA)
+            # Registries made before owners existed gain the columns; their runs keep no owner (everyone's).
+            have = {r["name"] for r in db.execute("PRAGMA table_info(runs)")}
+            for col, decl in (("owner", "TEXT"), ("shared", "INTEGER DEFAULT 0")):
+                if col not in have:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {col} {decl}")
             for table, col, kind in ADDED_COLUMNS:
                 if col not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
                     try:
@@ -197,7 +203,13 @@ class Registry:
             running = db.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()[0]
             row = None
             if running < max_jobs:
-                row = db.execute("SELECT id, args FROM runs WHERE status='queued' ORDER BY created LIMIT 1").fetchone()
+                # Served in turn: the owner whose latest start is oldest goes first (one training now counts as
+                # just started: its heartbeat), then the oldest job.
+                row = db.execute(
+                    "SELECT q.id, q.args FROM runs q LEFT JOIN (SELECT IFNULL(owner, '') AS o,"
+                    " MAX(IFNULL(started, heartbeat)) AS last FROM runs WHERE status!='queued'"
+                    " GROUP BY IFNULL(owner, '')) s ON s.o = IFNULL(q.owner, '')"
+                    " WHERE q.status='queued' ORDER BY IFNULL(s.last, 0), q.created LIMIT 1").fetchone()
             if row is not None:   # its worker is not started yet: no pid
                 self._move(db, row["id"], "running", ("queued",), pid=None, heartbeat=time.time(),
                            message="Starting…")
@@ -254,21 +266,41 @@ class Registry:
             db.execute("UPDATE runs SET heartbeat=? WHERE id=? AND status='running'",
                        (time.time(), check_run_id(run_id)))
 
-    def get_run(self, run_id: str) -> dict | None:
+    def get_run(self, run_id: str, owner: Identity | None = None, use: bool = False) -> dict | None:
+        """The run's row; with `owner`, None unless they may see it (`use`: a run shared with the room counts)."""
         with self.connect() as db:
             row = db.execute("SELECT * FROM runs WHERE id=?", (check_run_id(run_id),)).fetchone()
-        return self._alive(dict(row)) if row else None
+        if row is None or not may(owner, row["owner"], bool(row["shared"]), use):
+            return None
+        return self._alive(dict(row))
 
-    def require_run(self, run_id: str) -> dict:
+    def require_run(self, run_id: str, owner: Identity | None = None, use: bool = False) -> dict:
+        """The run's row, or one sentence: unknown, or another writer's (refused, whatever is asked of it)."""
         run = self.get_run(run_id)
         if run is None:
             raise RunError(f"There is no run {run_id} in {self.home} (see `python -m textgen runs`).")
+        check(owner, run["owner"], f"run {run_id}", bool(run["shared"]), use)
         return run
 
-    def list_runs(self) -> list[dict]:
+    def list_runs(self, owner: Identity | None = None, shared: bool = False) -> list[dict]:
+        """Every run (the command line, the host), or a writer's own and ownerless ones, and with `shared` the
+        runs others shared with the room."""
+        q, args = "SELECT * FROM runs", []
+        if not sees_all(owner):
+            q += " WHERE owner IS NULL OR owner='' OR owner=?" + (" OR shared=1" if shared else "")
+            args.append(owner.owner)
         with self.connect() as db:
-            rows = db.execute("SELECT * FROM runs ORDER BY created DESC").fetchall()
+            rows = db.execute(q + " ORDER BY created DESC", args).fetchall()
         return [self._alive(dict(r)) for r in rows]
+
+    def rename(self, run_id: str, label: str, owner: Identity | None = None) -> None:
+        self.require_run(run_id, owner)
+        self.update_run(run_id, label=label)
+
+    def share(self, run_id: str, shared: bool, owner: Identity | None = None) -> None:
+        """Let the room write with a run (not read its corpus, export, stop or delete it), or take that back."""
+        self.require_run(run_id, owner)
+        self.update_run(run_id, shared=int(bool(shared)))
 
     def _alive(self, run: dict) -> dict:
         """A worker that died without saying so (kill -9, power loss) is marked interrupted."""
@@ -284,8 +316,8 @@ class Registry:
                 run.update(status="interrupted", message=msg)
         return run
 
-    def delete_run(self, run_id: str) -> None:
-        run = self.require_run(run_id)
+    def delete_run(self, run_id: str, owner: Identity | None = None) -> None:
+        run = self.require_run(run_id, owner)
         if run["status"] == "running":
             raise RunError("This run is still training; stop it before deleting it.")
         with self.connect() as db:
