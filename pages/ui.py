@@ -340,9 +340,9 @@ def odds_frame(odds) -> pd.DataFrame:
 def odds_chart(odds) -> alt.LayerChart:
     """The likeliest next tokens as horizontal bars, likeliest on top; greyed bars for what was cut away."""
     df = odds_frame(odds)
-    # height is the plot's own (the legend and axis add to it): room for every label, none dropped
-    base = alt.Chart(df, height=28 * max(1, len(df))).encode(
-        y=alt.Y("token:N", sort=alt.SortField("rank"), title=None,
+    # Streamlit fits legend and axes inside the height too: 28 px per row plus theirs, so no label is dropped
+    base = alt.Chart(df).encode(
+        y=alt.Y("token:N", sort=list(df["token"]), title=None,
                 axis=alt.Axis(labelFontSize=15, labelLimit=200, labelOverlap=False)),
         x=alt.X("chance:Q", title="chance of being written next", axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1])),
@@ -351,7 +351,7 @@ def odds_chart(odds) -> alt.LayerChart:
     bars = base.mark_bar(cornerRadiusEnd=3).encode(
         color=alt.Color("kind:N", scale=KEPT_COLORS, legend=alt.Legend(orient="top", title=None)))
     return alt.layer(bars, base.mark_text(align="left", dx=4, fontSize=12, color="#555").encode(
-        text=alt.Text("chance:Q", format=".0%")))
+        text=alt.Text("chance:Q", format=".0%"))).properties(height=28 * max(1, len(df)) + 100)
 
 
 # -- the Inside page's charts (also the Train page's gradient panel) ----------------------------------
