@@ -25,7 +25,7 @@ def start_experiment() -> None:
 
 
 def experiment_jobs(exp_id: str) -> list[dict]:
-    return [r for r in reg.list_runs() if r["level"] == ex.LEVEL and r["corpus"] == f"memory task {exp_id}"]
+    return [r for r in reg.list_runs(ui.identity()) if r["level"] == ex.LEVEL and r["corpus"] == f"memory task {exp_id}"]
 
 
 @st.fragment(run_every=2)
@@ -89,18 +89,17 @@ if saved:
 else:
     st.caption("No experiment yet: run one above.")
 
-text_runs = [r for r in reg.list_runs() if r["level"] != ex.LEVEL]
+text_runs = [r for r in reg.list_runs(ui.identity()) if r["level"] != ex.LEVEL]   # this writer's own
 
 st.subheader("Gradients, seen")
 with_norms = {r["id"]: r for r in text_runs if r["status"] != "queued"}
 if with_norms:
     pick = st.selectbox("Run", list(with_norms), format_func=lambda i: ui.run_title(with_norms[i]), key="inside_grad_run")
-    metrics = [m for m in reg.metrics(pick, "batch") if m.get("grad_norm") is not None]
+    metrics = reg.metrics(pick, "batch")
+    if not any(m.get("grad_norm") is not None for m in metrics):   # trained before Inkwell kept them
+        metrics = []
     clipnorm = ui.clipnorm(pick)
-    if metrics:
-        st.altair_chart(ui.grad_chart(metrics, clipnorm), width="stretch")
-        st.markdown(gradients.describe_norms([m["step"] for m in metrics], [m["grad_norm"] for m in metrics],
-                                             [m["clipped"] for m in metrics], clipnorm))
+    if metrics and ui.grad_panel(metrics, clipnorm):
         st.caption("The size of the whole gradient before clipping, per training step. Keras clips each weight's "
                    "gradient on its own: a step counts as clipped when any one of them was over the threshold.")
     else:

@@ -220,6 +220,7 @@ def panel_body(run: dict) -> None:
     points = ui.curve_steps(metrics) if metrics else 0
     if points >= ui.MIN_CURVE_STEPS:
         st.altair_chart(ui.loss_chart(metrics), width="stretch")
+        ui.grad_panel(metrics, ui.clipnorm(run["id"]))   # the gradient norm per step, clipping drawn
     elif status in ACTIVE:
         st.caption("The learning curve appears after the first few training steps (the trainer takes a few "
                    "seconds to start).")

@@ -465,3 +465,16 @@ def compare_chart(curves: dict[str, list[dict]], axis: str) -> alt.Chart:
                                                                labelLimit=900, labelFontSize=13)),
                     tooltip=["run", alt.Tooltip("x:Q", title=COMPARE_AXES[axis], format=",.0f"),
                              alt.Tooltip("val_bpc:Q", format=".3f")]))
+
+
+def grad_panel(metrics: list[dict], clipnorm: float) -> bool:
+    """The gradient-norm chart and its one-sentence reading, when the run recorded norms; whether it drew."""
+    from textgen.gradients import describe_norms
+
+    batch = [m for m in metrics if m["kind"] == "batch" and m.get("step") is not None]
+    if len(grad_frame(batch)) < MIN_CURVE_STEPS:
+        return False
+    st.altair_chart(grad_chart(batch, clipnorm), width="stretch")
+    st.caption(safe(describe_norms([m["step"] for m in batch], [m.get("grad_norm") for m in batch],
+                                   [m.get("clipped") for m in batch], clipnorm)))
+    return True

@@ -73,3 +73,52 @@ def test_bad_config_is_refused():
         dataclasses.replace(MemoryConfig(), gaps=(0,)).validate()
     with pytest.raises(ConfigError):
         dataclasses.replace(MemoryConfig(), seconds=0).validate()
+
+
+def test_an_experiment_is_saved_as_data_and_reopens_without_retraining(workspace, monkeypatch):
+    from textgen import experiments as ex
+    from textgen.runs import Registry
+
+    reg = Registry()
+    cfg = MemoryConfig(gaps=(3, 30), params=800, embedding=4, seconds=0.2, batch_size=8, test_size=32)
+    exp_id = ex.create(cfg, reg, ("rnn", "gru"))
+    trained = []
+
+    def fake(cell, gap, cfg, should_stop=lambda: False):
+        trained.append((cell, gap))
+        return CellResult(cell, gap, units_for(cell, cfg), 123, {3: 0.9, 30: 0.25}[gap] if cell == "rnn" else 0.75,
+                          7, 0.2, [1.0])
+
+    monkeypatch.setattr(ex, "train_cell", fake)
+    for cell in ("rnn", "gru"):
+        ex.run_cell(reg, exp_id, cell)
+    assert trained == [("rnn", 3), ("rnn", 30), ("gru", 3), ("gru", 30)]
+    monkeypatch.setattr(ex, "train_cell", lambda *a, **k: pytest.fail("re-opening retrained"))
+    cfg2, cells, results = ex.load(reg, exp_id)
+    assert cfg2 == cfg and cells == ("rnn", "gru")
+    assert [(r.cell, r.gap, r.accuracy) for r in results] == [("rnn", 3, 0.9), ("rnn", 30, 0.25), ("gru", 3, 0.75),
+                                                              ("gru", 30, 0.75)]
+    rows = reg.experiment_results(exp_id)
+    assert [(r["cell"], r["gap"], r["accuracy"]) for r in rows] == [(r.cell, r.gap, r.accuracy) for r in results]
+    assert ex.list_experiments(reg)[0] | {"created": 0} == {"id": exp_id, "created": 0, "cells": ("rnn", "gru"),
+                                                             "gaps": (3, 30), "done": 4, "expected": 4}
+    assert ex.table(results, cfg).splitlines() == ["gap      SimpleRNN        GRU", "3            90.0%      75.0%",
+                                                   "30           25.0%      75.0%", "chance 25.0%"]
+
+
+def test_submit_queues_one_worker_job_per_cell(workspace, monkeypatch):
+    from textgen import experiments as ex
+    from textgen import jobs
+    from textgen.runs import Registry
+
+    monkeypatch.setattr(jobs, "pump", lambda reg=None: [])   # nothing starts: the queue is what is checked
+    reg = Registry()
+    exp_id = ex.submit(MemoryConfig(gaps=(2,), params=800, embedding=4), reg)
+    rows = sorted(reg.list_runs(), key=lambda r: r["cell"])
+    assert [(r["cell"], r["status"], r["level"]) for r in rows] == [("gru", "queued", "memory"),
+                                                                    ("lstm", "queued", "memory"),
+                                                                    ("rnn", "queued", "memory")]
+    import json
+    assert json.loads(rows[0]["args"]) == ["experiment", "memory", "--experiment", exp_id, "--cell", "gru",
+                                           "--run-id", rows[0]["id"]]
+    assert all(r["corpus"] == f"memory task {exp_id}" for r in rows)

@@ -102,3 +102,59 @@ def test_recorded_gradient_norm_equals_an_independent_tape_and_flags_clipping():
         plain.train_on_batch(x, y)
         for a, b in zip(net.get_weights(), plain.get_weights(), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_the_norms_are_described_in_one_sentence():
+    from textgen.gradients import describe_norms
+
+    steps = list(range(10, 110, 10))
+    assert describe_norms(steps, [1.0] * 5 + [50.0] * 5, [0] * 5 + [10] * 5, 5.0) == (
+        "The gradient norm explodes: it grew from about 1 to 50. 50 of 100 batches were clipped (threshold 5).")
+    assert describe_norms(steps, [2.0] * 5 + [0.01] * 5, [0] * 10, 0.0).startswith(
+        "The gradient norm collapses: it fell from about 2 to 0.01")
+    assert describe_norms(steps, [1.0] * 9 + [None], [0] * 10, 1.0).startswith(
+        "The gradient norm blew up to infinity or NaN at step 100")
+    assert describe_norms(steps, [1.0] * 10, [3] + [0] * 9, 1.0) == (
+        "The gradient norm stays between about 1 and 1. 3 of 100 batches were clipped (threshold 1).")
+    assert describe_norms([], [], [], 1.0) == ""
+
+
+def test_an_older_registry_gains_the_gradient_columns(tmp_path):
+    import sqlite3
+
+    from textgen.runs import Registry
+
+    (tmp_path / "ws").mkdir()
+    db = sqlite3.connect(tmp_path / "ws" / "registry.sqlite")
+    db.execute("CREATE TABLE metrics (run_id TEXT NOT NULL, kind TEXT NOT NULL, epoch INTEGER, step INTEGER, "
+               "elapsed REAL, loss REAL, val_loss REAL, bpc REAL, val_bpc REAL, chars_per_sec REAL, lr REAL)")
+    db.execute("INSERT INTO metrics (run_id, kind, step, loss) VALUES ('20260101-120000-a1b2c3', 'batch', 1, 2.5)")
+    db.commit()
+    db.close()
+    reg = Registry(tmp_path / "ws")
+    reg.add_metrics("20260101-120000-a1b2c3", [{"step": 2, "loss": 2.0, "grad_norm": 3.5, "clipped": 4}])
+    rows = reg.metrics("20260101-120000-a1b2c3", "batch")
+    assert [(r["step"], r["loss"], r["grad_norm"], r["clipped"]) for r in rows] == [(1, 2.5, None, None),
+                                                                                    (2, 2.0, 3.5, 4)]
+    Registry(tmp_path / "ws")   # opening it again adds nothing twice
+
+
+def test_training_events_carry_the_norms_and_clipped_counts(tmp_path, sample_text, monkeypatch):
+    import textgen.train as train_mod
+    from textgen import ModelConfig as M, TrainConfig, load_corpus
+
+    events, real = [], train_mod._recorder
+
+    def spy(reg, run_id):
+        record = real(reg, run_id)
+        return lambda ev: (events.append(ev), record(ev))
+
+    monkeypatch.setattr(train_mod, "_recorder", spy)
+    train_mod.train(load_corpus(sample_text[:3000]), M(cell="rnn", layers=1, units=8, embedding=4),
+                    TrainConfig(seq_len=12, batch_size=4, epochs=1, lr=1e-2, seed=3, sample_length=0, clipnorm=0.05),
+                    workspace=tmp_path)
+    batches = [e for e in events if e["type"] == "batch"]
+    assert batches and all(e["grad_norm"] > 0 for e in batches)
+    steps = [0] + [e["global_step"] for e in batches]
+    # A threshold this low clips every batch: each event counts all the batches since the one before.
+    assert [e["clipped"] for e in batches] == [b - a for a, b in zip(steps, steps[1:])]

@@ -9,13 +9,14 @@ The task and the sizing are NumPy and arithmetic; `train_cell` imports Keras whe
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, InkwellError
 
 CELLS = ("rnn", "lstm", "gru")
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -28,7 +29,7 @@ class MemoryConfig:
     noise: int = 8               # distinct noise symbols, never answer symbols
     params: int = 12_000         # parameters per model; each cell's units are chosen to come closest
     embedding: int = 8           # embedding width
-    seconds: float = 18.0        # training time per cell and gap
+    seconds: float = 12.0        # training time per cell and gap (18 x 12 s and start-up fit in 6 minutes)
     batch_size: int = 64         # sequences per step
     lr: float = 3e-3             # Adam's learning rate
     clipnorm: float = 1.0        # gradient clipping by global norm
@@ -53,6 +54,11 @@ class MemoryConfig:
     @property
     def chance(self) -> float:
         return 1.0 / self.symbols
+
+
+# The Inside page's choices: the full preset, and a quick one that shows the page working in about a minute.
+PRESETS = {"Full": MemoryConfig(),
+           "Quick": MemoryConfig(gaps=(5, 60), params=3_000, seconds=3.0, test_size=256)}
 
 
 def sequences(cfg: MemoryConfig, gap: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -99,6 +105,9 @@ class CellResult:
 
 def train_cell(cell: str, gap: int, cfg: MemoryConfig, should_stop=lambda: False) -> CellResult:
     """Train one cell at one gap for cfg.seconds on fresh batches, then score held-out sequences."""
+    from .fit import import_tf_quietly   # importing fit starts TensorFlow without its C++ start-up lines
+
+    import_tf_quietly()
     import keras
 
     cfg.validate()
@@ -161,3 +170,119 @@ def explain(results: list[CellResult], cfg: MemoryConfig) -> str:
     else:
         text += " This run does not show the gated cells remembering longer than the plain RNN."
     return text
+
+
+# -- an experiment in the workspace: experiments/<id>/config.json, one <cell>.json per cell, registry rows --------
+NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+LEVEL = "memory"                 # the registry's level column marks an experiment's jobs apart from text runs
+
+
+def _dir(reg, exp_id: str):
+    from .runs import check_run_id
+
+    return reg.home / "experiments" / check_run_id(exp_id)   # ids are run ids: never a path
+
+
+def create(cfg: MemoryConfig, reg, cells: tuple[str, ...] = CELLS) -> str:
+    """A new experiment folder with its config; returns its id."""
+    from . import atomic
+    from .runs import new_run_id
+
+    cfg.validate()
+    if not cells or any(c not in CELLS for c in cells):
+        raise ConfigError(f"cells must be some of {', '.join(CELLS)}")
+    exp_id = new_run_id()
+    _dir(reg, exp_id).mkdir(parents=True)
+    atomic.write_json(_dir(reg, exp_id) / "config.json", {"memory": asdict(cfg), "cells": list(cells),
+                                                         "created": time.time()})
+    return exp_id
+
+
+def submit(cfg: MemoryConfig, reg=None, cells: tuple[str, ...] = CELLS) -> str:
+    """Queue one worker job per cell (it trains the gaps in turn: TensorFlow starts once per cell, not per gap)."""
+    from . import jobs
+    from .runs import Registry
+
+    reg = reg or Registry()
+    exp_id = create(cfg, reg, cells)
+    for cell in cells:
+        units = units_for(cell, cfg)
+        rid = reg.create_run(f"Why gates? {NAMES[cell]}", status="queued", level=LEVEL, cell=cell, layers=1,
+                             units=units, params=param_count(cell, units, cfg), corpus=f"memory task {exp_id}",
+                             epochs=len(cfg.gaps))
+        reg.update_run(rid, args=json.dumps(["experiment", "memory", "--experiment", exp_id, "--cell", cell,
+                                             "--run-id", rid]))
+    jobs.pump(reg)
+    return exp_id
+
+
+def load(reg, exp_id: str) -> tuple[MemoryConfig, tuple[str, ...], list[CellResult]]:
+    """A saved experiment's config, cells and the results measured so far (read from disk: no retraining)."""
+    from .errors import RunError
+
+    d = _dir(reg, exp_id)
+    if not (d / "config.json").is_file():
+        raise RunError(f"There is no experiment {exp_id} in {reg.home}.")
+    saved = json.loads((d / "config.json").read_text("utf-8"))
+    cfg = MemoryConfig(**{**saved["memory"], "gaps": tuple(saved["memory"]["gaps"])})
+    results = []
+    for cell in saved["cells"]:
+        if (d / f"{cell}.json").is_file():
+            results += [CellResult(**r) for r in json.loads((d / f"{cell}.json").read_text("utf-8"))]
+    return cfg, tuple(saved["cells"]), results
+
+
+def list_experiments(reg) -> list[dict]:
+    """Saved experiments, newest first: {"id", "created", "cells", "gaps", "done"} (done: results / expected)."""
+    root = reg.home / "experiments"
+    out = []
+    for d in sorted(root.glob("*/config.json"), reverse=True) if root.is_dir() else []:
+        try:
+            cfg, cells, results = load(reg, d.parent.name)
+        except (ValueError, TypeError, KeyError, InkwellError):
+            continue   # a half-written or foreign folder is skipped, not fatal
+        out.append({"id": d.parent.name, "created": d.stat().st_mtime, "cells": cells, "gaps": cfg.gaps,
+                    "done": len(results), "expected": len(cells) * len(cfg.gaps)})
+    return out
+
+
+def run_cell(reg, exp_id: str, cell: str, run_id: str | None = None, on_result=lambda r: None) -> list[CellResult]:
+    """Train one cell at each of the experiment's gaps in turn, saving each result as it is measured.
+    With run_id (a worker job) the run's cancel flag stops it and its progress and heartbeat are kept."""
+    from . import atomic
+
+    cfg, cells, _ = load(reg, exp_id)
+    if cell not in cells:
+        raise ConfigError(f"Experiment {exp_id} does not train {cell}.")
+    last = [0.0]
+
+    def should_stop() -> bool:   # a registry read every half second, not every step
+        if run_id is None or time.monotonic() - last[0] < 0.5:
+            return False
+        last[0] = time.monotonic()
+        reg.beat(run_id)
+        return reg.cancel_requested(run_id)
+
+    done: list[CellResult] = []
+    for i, gap in enumerate(cfg.gaps):
+        r = train_cell(cell, gap, cfg, should_stop)
+        if run_id is not None and reg.cancel_requested(run_id):
+            break   # cut short: its accuracy is not this gap's measurement
+        done.append(r)
+        atomic.write_json(_dir(reg, exp_id) / f"{cell}.json", [x.as_dict() for x in done])
+        reg.add_experiment_result(exp_id, run_id, r.as_dict())
+        if run_id is not None:
+            reg.update_run(run_id, epoch=i + 1, elapsed=sum(x.seconds for x in done), heartbeat=time.time())
+        on_result(r)
+    return done
+
+
+def table(results: list[CellResult], cfg: MemoryConfig) -> str:
+    """Held-out accuracy per gap (rows) and cell (columns), as plain text."""
+    cells = [c for c in CELLS if any(r.cell == c for r in results)]
+    acc = {(r.cell, r.gap): r.accuracy for r in results}
+    lines = ["gap    " + "".join(f"{NAMES[c]:>11}" for c in cells)]
+    for gap in cfg.gaps:
+        lines.append(f"{gap:<7}" + "".join(f"{acc[(c, gap)]:>11.1%}" if (c, gap) in acc else f"{'—':>11}"
+                                           for c in cells))
+    return "\n".join(lines + [f"chance {cfg.chance:.1%}"])

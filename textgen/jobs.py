@@ -132,7 +132,9 @@ def _spawn(reg: Registry, run_id: str, args: list[str]) -> int:
     env = {**os.environ, "INKWELL_HOME": str(reg.home), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     # A new session: closing the web server or the browser never takes the worker with it.
-    child = subprocess.Popen([sys.executable, "-m", "textgen", "train", *args, "--quiet"], cwd=ROOT, env=env,
+    # A job's arguments are `train`'s, unless they name another worker command (an experiment's cell).
+    command = args if args[:2] == ["experiment", "memory"] else ["train", *args, "--quiet"]
+    child = subprocess.Popen([sys.executable, "-m", "textgen", *command], cwd=ROOT, env=env,
                              stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     _children.append(child)

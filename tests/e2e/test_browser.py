@@ -123,3 +123,23 @@ def test_paste_train_watch_and_write(server, browser):
     # Runs: the trained run is listed.
     _open(page, url, "/runs", "Runs", "7-runs")
     page.close()
+
+
+def test_inside_runs_the_quick_memory_experiment(server, browser):
+    """Inside: start the quick memory experiment through the job runner and find its chart drawn."""
+    url, home = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    _open(page, url, "/inside", "Inside")
+    page.get_by_text("Full: gaps").click()
+    page.get_by_role("option", name=re.compile("Quick: gaps")).click()
+    _settle(page)
+    page.get_by_role("button", name="Run the experiment").click()
+    # Three workers in turn (one per cell), each starting TensorFlow: the first result draws the chart.
+    chart = page.locator("[data-testid='stVegaLiteChart']").first
+    expect(chart).to_be_visible(timeout=300_000)
+    expect(page.get_by_text(re.compile(r"chance is 25%"))).to_be_visible()
+    expect(page.get_by_text(re.compile("6 of 6 measured"))).to_be_visible(timeout=400_000)
+    _settle(page)
+    _shot(page, "8-inside-experiment")
+    page.close()
