@@ -102,3 +102,41 @@ def vanishing_curve(st: Stepper, ids: np.ndarray, max_k: int = 100, windows: int
     block = np.stack([ids[s:s + length] for s in starts])                     # (windows, T + 2)
     g = loss_gradients(st, block[:, :-1], block[:, -1], max_k)
     return Curve(np.linalg.norm(g, axis=2).mean(axis=0), windows)
+
+
+def run_curve(run, max_k: int = 100, windows: int = 32) -> Curve:
+    """A trained run's vanishing curve over windows of its validation text (shorter k where the text is short)."""
+    from .data import split_encoded
+
+    if run.corpus_path is None:
+        raise ValueError(f"Run {run.id} keeps no copy of its text to measure on.")
+    _, val = split_encoded(run.vocab, run.corpus_path.read_text("utf-8"), run.train.val_fraction)
+    max_k = min(max_k, len(val) - 3)
+    if max_k < 2:
+        raise ValueError(f"Run {run.id}'s validation text is too short to measure.")
+    return vanishing_curve(Stepper(run.model, run.weights), val, max_k, windows)
+
+
+def describe_norms(steps: list[int], norms: list[float | None], clipped: list[int], clipnorm: float) -> str:
+    """One or two sentences on a run's recorded gradient norms: how many batches were clipped, and whether the
+    norm exploded (rose tenfold, or became NaN) or collapsed (fell tenfold) from the first fifth of training
+    to the last. steps: each row's global step; norms: the row's mean norm; clipped: its clipped batches."""
+    if not steps:
+        return ""
+    total = int(max(steps))
+    n_clipped = int(sum(c or 0 for c in clipped))
+    said = (f"{n_clipped:,} of {total:,} batches were clipped (threshold {clipnorm:g})." if clipnorm
+            else "Clipping is off for this run.")
+    values = np.array([np.nan if v is None else v for v in norms], dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        return f"The gradient norm blew up to infinity or NaN at step {steps[bad[0]]:,}: the loss went with it. " + said
+    fifth = max(1, len(values) // 5)
+    early, late = float(np.median(values[:fifth])), float(np.median(values[-fifth:]))
+    if len(values) >= 5 and late > 10 * early:
+        return f"The gradient norm explodes: it grew from about {early:.3g} to {late:.3g}. " + said
+    if len(values) >= 5 and late < early / 10:
+        return (f"The gradient norm collapses: it fell from about {early:.3g} to {late:.3g}, so learning "
+                "all but stops. " + said)
+    lo, hi = np.percentile(values, [5, 95])
+    return f"The gradient norm stays between about {lo:.3g} and {hi:.3g}. " + said
