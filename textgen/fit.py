@@ -11,9 +11,8 @@ import math
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -41,22 +40,12 @@ from .generate import Generator  # noqa: E402
 from .models import (build_model, export_weights, flops_per_token, import_weights, param_count,  # noqa: E402
                      record_gradient_norms)
 from .schedule import learning_rate  # noqa: E402
-
-if TYPE_CHECKING:
-    from .train import Job
+from .train import Job, Outcome  # noqa: E402 - what train.py prepares, and what this loop tells it
 
 FLUSH_EVERY = 0.5               # seconds between batch-metric events (each one is a registry write)
 SAMPLE_TEMPERATURES = (0.5, 1.0)
 STREAM_WINDOWS = 4              # carried-state training: the fewest windows each stream runs through
 LN2 = math.log(2.0)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str                  # done, cancelled, diverged
-    message: str
-    elapsed: float               # seconds of training over all sessions of the run
-    best_val_bpc: float | None
 
 
 def make_optimizer(cfg: TrainConfig):

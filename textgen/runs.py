@@ -344,8 +344,7 @@ class Registry:
         """Append metric rows and update the run's progress in one transaction (one lock, one fsync)."""
         if "status" in run_fields:
             raise RunError("A run's status changes only through the registry's transitions (start, finish, ...).")
-        with self.connect() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._locked() as db:
             for r in rows:
                 db.execute("INSERT INTO metrics (run_id, kind, epoch, step, elapsed, loss, val_loss, bpc, val_bpc,"
                            " chars_per_sec, lr, grad_norm, clipped) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -355,7 +354,6 @@ class Registry:
             if run_fields:
                 db.execute(f"UPDATE runs SET {', '.join(f'{k}=?' for k in run_fields)} WHERE id=?",
                            [*run_fields.values(), run_id])
-            db.execute("COMMIT")
 
     def metrics(self, run_id: str, kind: str | None = None, after_step: int = -1) -> list[dict]:
         q = "SELECT * FROM metrics WHERE run_id=? AND (step IS NULL OR step>?)"
@@ -379,12 +377,10 @@ class Registry:
     def clear_metrics_after(self, run_id: str, step: int, epochs_done: int) -> None:
         """On resume, drop rows logged after the checkpoint, and the validation and samples of an epoch it stopped
         inside (labelled with its progress, past epochs_done): the resumed run writes them again."""
-        with self.connect() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._locked() as db:
             db.execute("DELETE FROM metrics WHERE run_id=? AND step>?", (run_id, step))
             db.execute("DELETE FROM metrics WHERE run_id=? AND kind='epoch' AND epoch>?", (run_id, epochs_done))
             db.execute("DELETE FROM samples WHERE run_id=? AND epoch>?", (run_id, epochs_done))
-            db.execute("COMMIT")
 
     # -- experiments' measurements (their configs and results also live as JSON under experiments/) ----------
     def add_experiment_result(self, experiment: str, run_id: str | None, r: dict) -> None:

@@ -45,6 +45,15 @@ class Job:
     resuming: bool = False             # continue from checkpoints/latest.npz
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How fit.py's loop ended; train.py records it with the registry's finish()."""
+    status: str                  # done, cancelled, diverged
+    message: str
+    elapsed: float               # seconds of training over all sessions of the run
+    best_val_bpc: float | None
+
+
 def mark_failed(reg: Registry, run_id: str | None, e: BaseException) -> None:
     """Record why a job's worker could not train (shown on the Train page instead of a stale status)."""
     if not run_id:
@@ -268,8 +277,10 @@ def _create(reg: Registry, corpus: Corpus | str, model_cfg: ModelConfig, cfg: Tr
 
 
 def _host_time_cap(cfg: TrainConfig) -> TrainConfig:
-    """A host's INKWELL_MAX_TRAIN_SECONDS cuts longer (or unlimited) budgets down to it."""
-    max_time = float(os.environ.get("INKWELL_MAX_TRAIN_SECONDS", "0") or 0)
+    """A host's time per job (the Workshop page's, else INKWELL_MAX_TRAIN_SECONDS) cuts longer budgets down to it."""
+    from .room import time_cap
+
+    max_time = time_cap()
     if max_time and (cfg.time_budget == 0 or cfg.time_budget > max_time):
         return replace(cfg, time_budget=max_time)
     return cfg
