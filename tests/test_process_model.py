@@ -36,13 +36,13 @@ def test_preparing_a_run_and_choosing_its_kernel_need_no_tensorflow():
 
 
 def test_every_page_runs_without_importing_tensorflow(tiny_run, tmp_path):
-    """app.py and every page, run by Streamlit's AppTest in a fresh interpreter through app.py's navigation (and
-    each page file on its own), over a workspace with a trained run, leave TensorFlow and Keras unimported."""
+    """app.py and its pages, run by Streamlit's AppTest in a fresh interpreter through app.py's navigation, and
+    every file in pages/ run on its own, over a workspace with a trained run, leave TensorFlow and Keras unimported."""
     home, run_id = tiny_run
     ws = tmp_path / "ws"
     shutil.copytree(home, ws)
     pages = sorted(p.name for p in (ROOT / "pages").glob("*.py") if p.name != "ui.py")
-    assert pages == ["corpus.py", "runs.py", "train.py", "write.py"]
+    assert {"corpus.py", "runs.py", "train.py", "write.py"} <= set(pages)
     script = f"""
 import sys
 from streamlit.runtime.pages_manager import PagesManager
@@ -58,7 +58,7 @@ PagesManager.__init__ = init
 at = AppTest.from_file({str(ROOT / "app.py")!r}, default_timeout=120).run()
 assert not at.exception, at.exception
 titles = [at.title[0].value]
-for page in {pages!r}:
+for page in ("corpus.py", "runs.py", "train.py", "write.py"):
     at.switch_page("pages/" + page).run()
     assert not at.exception, (page, at.exception)
     titles.append(at.title[0].value)
@@ -72,5 +72,5 @@ print(sorted(m for m in {HEAVY!r} if m in sys.modules))
                        env={**os.environ, "INKWELL_HOME": str(ws), "INKWELL_ACCESS_CODE": ""})
     assert r.returncode == 0, r.stderr[-3000:]
     titles, heavy = r.stdout.strip().splitlines()[-2:]
-    assert titles == "['Write', 'Corpus', 'Runs', 'Train', 'Write']"
+    assert titles == "['Write', 'Corpus', 'Runs', 'Train', 'Write']"   # a trained run: Write opens first
     assert heavy == "[]"
