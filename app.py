@@ -1,6 +1,7 @@
 """Inkwell's Streamlit entry: the optional access gate, st.navigation over the pages, the shared sidebar."""
 from __future__ import annotations
 
+import gc
 import hmac
 import os
 
@@ -16,8 +17,9 @@ if PagesManager.uses_pages_directory:
 
 from textgen import jobs  # noqa: E402
 from pages import ui  # noqa: E402
-from textgen import drafts, roomcache  # noqa: E402
+from textgen import drafts, room, roomcache  # noqa: E402
 from textgen.config import env_int  # noqa: E402
+from textgen.identity import may  # noqa: E402
 
 # The tab's icon ships with the app: a Material icon favicon is fetched from a font server on the internet.
 st.set_page_config(page_title="Inkwell", page_icon=ui.ICON, layout="wide")
@@ -50,6 +52,16 @@ def access_gate(pages: list) -> None:
     st.stop()
 
 
+@st.cache_resource(show_spinner=False)
+def freeze_startup_objects() -> int:
+    """Once per server process, after its first page view: what is alive then (Streamlit, pandas, altair,
+    the engine) moves out of the collector's sight, so a full collection scans only what sessions made.
+    Returns how many objects were frozen."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 def model_picker(choices: dict[str, str]) -> None:
     """The sidebar's model choice; session_state[ui.ACTIVE_RUN] is canonical, so other pages can set it too.
 
@@ -61,7 +73,7 @@ def model_picker(choices: dict[str, str]) -> None:
         return
     ids = list(choices)
     if st.session_state.get(ui.ACTIVE_RUN) not in ids:
-        st.session_state[ui.ACTIVE_RUN] = ids[0]   # the newest finished run, else the demo
+        st.session_state[ui.ACTIVE_RUN] = ui.default_model(choices)   # the writer's own newest, else the demo
     st.session_state["sidebar_model"] = st.session_state[ui.ACTIVE_RUN]
     st.caption("Model (the Write page uses it)")
     # Labels are a user's text: escaped, since popover and radio labels render Markdown.
@@ -80,10 +92,11 @@ def training_now() -> bool:
     Every session reads the same shared snapshot of the registry (roomcache), not the registry itself.
     """
     snap = roomcache.snapshot(ui.registry(), pump=jobs.pump)   # pump: the queue moves while a page polls
-    if not snap.active:
+    mine = [r for r in snap.active if may(ui.identity(), r.get("owner"))]   # others' labels are theirs too
+    if not mine:
         return False
     st.markdown("**Training now**")
-    for r in snap.active:   # oldest first: the order the queue runs in
+    for r in mine:   # oldest first: the order the queue runs in
         st.text(r["label"])
         if r["status"] == "queued":
             st.progress(0.0, text="queued")
@@ -111,13 +124,17 @@ pages = [
     st.Page(ui.RUNS_PAGE, title="Runs", icon=":material/stacked_line_chart:"),
     st.Page("pages/inside.py", title="Inside", icon=":material/psychology:"),
 ]
+if room.host_code():   # a workshop: the host's page, in the menu once this session entered the host code
+    pages.append(st.Page(ui.WORKSHOP_PAGE, title="Workshop", icon=":material/groups:",
+                         visibility="visible" if st.session_state.get(ui.HOST_OK) else "hidden"))
 prune_drafts(str(ui.registry().home))
 access_gate(pages)
 page = st.navigation(pages)
 
 with st.sidebar:
     model_picker(choices)
-    if roomcache.snapshot(ui.registry(), pump=jobs.pump).active:
+    if any(may(ui.identity(), r.get("owner")) for r in roomcache.snapshot(ui.registry(), pump=jobs.pump).active):
         training_now_polling()
 
 page.run()
+freeze_startup_objects()
