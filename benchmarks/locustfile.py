@@ -59,6 +59,8 @@ class Writer(User):
             if EDITOR not in self.s.widget_ids:   # Write is the first page only when a model exists
                 self.s.rerun(page="write")
             self.text = PROMPT + f"Writer {self.key[:6]} began. "
+            self.shown = None               # the view's draft as the page last drew it
+            self.s.listener = self._watch
             self.s.rerun(strings={EDITOR: self.text})
         except ProtocolError as e:
             self._fire("open", t0, e)
@@ -83,22 +85,38 @@ class Writer(User):
                                              response_time=(time.monotonic() - t0) * 1000,
                                              response_length=length, exception=exc, context={})
 
+    def _watch(self, now, path, delta):
+        view = self.s.block_paths.get(VIEW)
+        if not view or len(path) != len(view) + 1 or path[:-1] != view:
+            return
+        body = markdown_body(delta)
+        if body is None:
+            return
+        if path[-1] == 0:   # the view's first element: the draft as this run draws it
+            if self.pressed is not None and self.shown is not None and body != self.shown:
+                self.pressed(now, None)   # the model's text is in the draft the page shows
+            self.shown = body
+        elif self.pressed is not None:   # after it: the text streaming in
+            self.pressed(now, body)
+
+    pressed = None
+
     @task
     def press_continue(self):
         first = last = None
         chars = 0
 
-        def listen(now, path, delta):
+        # What a person sees: the first streamed piece, or, where the stream's messages never left the
+        # server (a rerun drops the ones still queued), the new draft in the view when the page redraws.
+        def listen(now, body):
             nonlocal first, last, chars
-            view = self.s.block_paths.get(VIEW)
-            # The streamed text is the view's second element; its first is the draft as it was.
-            if view and len(path) == len(view) + 1 and path[:-1] == view and path[-1] >= 1:
-                body = markdown_body(delta)
-                if body:
-                    first = first or now
-                    last, chars = now, len(body)
+            first = first or now
+            if body is not None:
+                last, chars = now, len(body)
+            elif last is None:
+                last = now
 
-        self.s.listener = listen
+        self.pressed = listen
         t0 = time.monotonic()
         wall0 = time.time()
         error = None
@@ -109,7 +127,7 @@ class Writer(User):
         except ProtocolError as e:
             error = str(e)
         finally:
-            self.s.listener = None
+            self.pressed = None
         done = time.monotonic()
         row = {"key": self.key, "mode": self.mode, "start": wall0, "error": error,
                "first": None if first is None else first - t0, "complete": None if last is None else last - t0,

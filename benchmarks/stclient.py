@@ -33,7 +33,7 @@ class _Websockets:
     def __init__(self, url: str, origin: str):
         from websockets.sync.client import connect
 
-        self.conn = connect(url, subprotocols=["streamlit"], origin=origin, max_size=None, proxy=None, legacy=True,
+        self.conn = connect(url, subprotocols=["streamlit"], origin=origin, max_size=None, proxy=None, legacy=True, ping_interval=None,
                             compression=None)
 
     def recv(self) -> bytes:
