@@ -206,6 +206,8 @@ def test_a_reload_of_the_same_link_finds_the_draft(page, workspace):
     key = page.query_params["d"]
     fresh = AppTest.from_file(PAGE, default_timeout=30)             # a new browser session, same URL
     fresh.query_params["d"] = key
+    if "w" in page.query_params:                                    # the writer's token travels in the link too
+        fresh.query_params["w"] = page.query_params["w"]
     fresh.run()
     assert not fresh.exception
     assert fresh.text_area(key="write_editor").value == "Saved across reloads."
