@@ -420,7 +420,11 @@ def _insight(gen: Generator, draft: Draft, s: Settings) -> None:
     at = st.selectbox("At", spots, format_func=label, key=f"w_branch_at_{hash(cont.tokens) & 0xFFFFFF:x}",
                       index=spots.index(latest["at"]) if latest.get("at") in spots else 0,
                       help="Pick a token of the model's last piece to see what else it weighed there.")
-    alternatives = [o for o in insight.odds_at(gen, cont, at, s) if o.kept or o.token == cont.tokens[at]]
+    try:
+        alternatives = [o for o in insight.odds_at(gen, cont, at, s) if o.kept or o.token == cont.tokens[at]]
+    except InkwellError as e:   # say, banned words that leave nothing at that point
+        alternatives = []
+        st.caption(escape_markdown(str(e)))
     row = st.container(horizontal=True, key="w_branch_row")
     for k, o in enumerate(alternatives[:6]):
         row.button(f"{escape_markdown(o.shown)} · {o.before:.0%}", key=f"w_branch_{k}", on_click=_branch, args=(at, o.token),
