@@ -231,3 +231,18 @@ def test_the_icon_is_what_make_icon_draws():
     with Image.open(ROOT / "assets" / "icon.png") as im:
         assert np.array_equal(np.asarray(im), drawn)          # our PNG writer decodes to the same pixels
     assert tuple(drawn[32, 4, :3]) == make_icon.VIOLET and drawn[0, 0, 3] == 0   # violet inside, clear corners
+
+
+def test_no_full_collection_after_every_script_run(workspace, monkeypatch):
+    """Streamlit's post-script full collection held the GIL 0.1-0.2 s after every run of every session (3.5 a
+    second in a polling room), stalling every other session's stream: it is off, and the start-up objects are
+    frozen out of the collections Python still makes."""
+    import gc
+    import tomllib
+
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text("utf-8"))
+    assert settings["runner"]["postScriptGC"] is False
+    monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
+    at = open_app()
+    assert not at.exception
+    assert gc.get_freeze_count() > 10_000   # Streamlit, pandas and altair alone are over 100,000 objects
