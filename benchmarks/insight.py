@@ -48,13 +48,16 @@ def _models():
 
 
 def _timed(fn, reps: int) -> dict:
+    """Wall-clock summary, with the process's CPU time beside it ("cpu"): on a shared, overloaded machine
+    the wall time mostly measures the wait for a core, the CPU time what the work itself costs."""
     fn()                                                    # warm: first-call allocations, lazy tables
-    values = []
+    wall, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        values.append(time.perf_counter() - t0)
-    return summary(values)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return {**summary(wall), "cpu": summary(cpu)}
 
 
 def measure(gen, draft: str, reps: int) -> dict:
@@ -98,14 +101,17 @@ def run(quick: bool = False) -> tuple[dict, list[Row]]:
     for name, gen in _models():
         m = measure(gen, draft, reps)
         results["models"][name] = m
-        score, branch = Target(f"{name}: score", m["score"]["median"], TARGETS["score"], "max", "s"), \
-            Target(f"{name}: branch", m["branch"]["median"], TARGETS["branch"], "max", "s")
+        # Judged on CPU time: what the page costs a free core (the wall time is in the table beside it).
+        score = Target(f"{name}: score (CPU)", m["score"]["cpu"]["median"], TARGETS["score"], "max", "s")
+        branch = Target(f"{name}: branch (CPU)", m["branch"]["cpu"]["median"], TARGETS["branch"], "max", "s")
         results["targets"] += [score.as_dict(), branch.as_dict()]
-        saving = m["continue_first_piece_fresh"]["median"] - m["continue_first_piece_kept"]["median"]
+        saving = m["continue_first_piece_fresh"]["cpu"]["median"] - m["continue_first_piece_kept"]["cpu"]["median"]
         lines = [
-            ("score the draft (surprise per token)", m["score"], "", "< 100 ms", score.verdict),
+            ("score the draft (surprise per token)", m["score"],
+             f"{m['score']['median'] / m['prime_fresh']['median']:.2f}x a fresh read (wall)", "< 100 ms", score.verdict),
             ("branch: alternatives + first new token", m["branch"],
-             f"{m['branch_reread']['median'] / m['branch']['median']:.0f}x faster than re-reading", "< 20 ms",
+             f"{m['branch_reread']['cpu']['median'] / m['branch']['cpu']['median']:.0f}x less CPU than re-reading",
+             "< 20 ms",
              branch.verdict),
             (f"branch: alternatives at token {BRANCH_AT}", m["branch_alternatives"], "", "", ""),
             (f"branch and write to {CONTINUATION} tokens", m["branch_full"], "", "", ""),
@@ -113,11 +119,12 @@ def run(quick: bool = False) -> tuple[dict, list[Row]]:
             ("read the draft (prime, fresh)", m["prime_fresh"], "", "", ""),
             ("read the draft (kept state reused)", m["prime_kept"], "", "", ""),
             ("Continue: first piece, draft read again", m["continue_first_piece_fresh"], "", "", ""),
-            ("Continue: first piece, kept state", m["continue_first_piece_kept"], f"saves {fmt_time(saving)}",
+            ("Continue: first piece, kept state", m["continue_first_piece_kept"], f"saves {fmt_time(saving)} CPU",
              "", ""),
         ]
-        rows += [Row("insight", f"{name}, {m['draft_tokens']} tokens: {what}", fmt_time(s["median"]),
-                     fmt_spread(s), ratio, target, verdict) for what, s, ratio, target, verdict in lines]
+        rows += [Row("insight", f"{name}, {m['draft_tokens']} tokens: {what}",
+                     f"{fmt_time(s['cpu']['median'])} CPU, {fmt_time(s['median'])} wall", fmt_spread(s), ratio,
+                     target, verdict) for what, s, ratio, target, verdict in lines]
     results["loadavg_end"] = loadavg()
     return results, rows
 
@@ -132,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     results, rows = run(args.quick)
     header = (f"Inkwell insight benchmark, {dt.datetime.now().isoformat(timespec='seconds')}: {cpu['model']}, "
               f"{cpu['cores']} logical CPUs; load average {results['loadavg_start']} at start, "
-              f"{results['loadavg_end']} at end. Medians; spread is min–max.")
+              f"{results['loadavg_end']} at end. Medians of CPU and wall time; spread is the wall time's min–max; "
+              "targets are judged on CPU time (the wall time on a loaded machine is mostly the wait for a core).")
     table = markdown_table(rows)
     print(header + "\n\n" + table)
     report = {"date": dt.datetime.now().isoformat(timespec="seconds"), "quick": args.quick,
