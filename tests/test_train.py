@@ -199,7 +199,9 @@ def test_run_directory_contract_and_registry(tmp_path, text):
     assert run["best_val_bpc"] == pytest.approx(min(m["val_bpc"] for m in epochs))
     for m in epochs:
         assert m["val_bpc"] == pytest.approx(m["val_loss"] / np.log(2))
-    assert reg.metrics(result.run_id, "batch")
+    batches = reg.metrics(result.run_id, "batch")
+    assert batches and all(m["grad_norm"] > 0 and m["clipped"] >= 0 for m in batches)   # from the events
+    assert [m["step"] for m in batches] == [e["global_step"] for e in events if e["type"] == "batch"]
     assert {(s["epoch"], s["temperature"]) for s in reg.samples(result.run_id)} == {(1, 0.5), (1, 1.0), (2, 0.5), (2, 1.0)}
     kinds = [e["type"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("epoch") == 2

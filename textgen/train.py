@@ -147,7 +147,7 @@ def _recorder(reg: Registry, run_id: str) -> Callable[[dict], None]:
             reg.update_run(run_id, steps=ev["steps_per_epoch"], epoch=ev["epoch"], step=ev["step"])
         elif ev["type"] == "batch":
             row = {"kind": "batch", "epoch": ev["epoch"] + 1, "step": ev["global_step"],
-                   **{k: ev[k] for k in ("elapsed", "loss", "bpc", "chars_per_sec", "lr")}}
+                   **{k: ev.get(k) for k in ("elapsed", "loss", "bpc", "chars_per_sec", "lr", "grad_norm", "clipped")}}
             reg.add_metrics(run_id, [row], epoch=ev["epoch"], step=ev["step"], eta=ev["eta"],
                             chars_per_sec=ev["chars_per_sec"], heartbeat=time.time(), elapsed=ev["elapsed"])
         elif ev["type"] == "epoch":
