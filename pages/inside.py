@@ -25,7 +25,8 @@ def start_experiment() -> None:
 
 
 def experiment_jobs(exp_id: str) -> list[dict]:
-    return [r for r in reg.list_runs(ui.identity()) if r["level"] == ex.LEVEL and r["corpus"] == f"memory task {exp_id}"]
+    return [r for r in reg.list_runs(ui.identity())
+            if r["level"] == ex.LEVEL and r["corpus"] == f"memory task {exp_id}"]
 
 
 @st.fragment(run_every=2)
@@ -94,7 +95,8 @@ text_runs = [r for r in reg.list_runs(ui.identity()) if r["level"] != ex.LEVEL] 
 st.subheader("Gradients, seen")
 with_norms = {r["id"]: r for r in text_runs if r["status"] != "queued"}
 if with_norms:
-    pick = st.selectbox("Run", list(with_norms), format_func=lambda i: ui.run_title(with_norms[i]), key="inside_grad_run")
+    pick = st.selectbox("Run", list(with_norms), format_func=lambda i: ui.run_title(with_norms[i]),
+                        key="inside_grad_run")
     metrics = reg.metrics(pick, "batch")
     if not any(m.get("grad_norm") is not None for m in metrics):   # trained before Inkwell kept them
         metrics = []
