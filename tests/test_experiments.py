@@ -122,3 +122,14 @@ def test_submit_queues_one_worker_job_per_cell(workspace, monkeypatch):
     assert json.loads(rows[0]["args"]) == ["experiment", "memory", "--experiment", exp_id, "--cell", "gru",
                                            "--run-id", rows[0]["id"]]
     assert all(r["corpus"] == f"memory task {exp_id}" for r in rows)
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--gaps", "5,x"], "textgen: --gaps takes whole numbers separated by commas, such as 5,20,100\n"),
+    (["--gaps", "0"], "textgen: gaps must be whole numbers between 1 and 2000\n"),
+    (["--cells", "rnn,tcn"], "textgen: cells must be some of rnn, lstm, gru\n")])
+def test_the_command_line_refuses_bad_input_in_one_line(workspace, capsys, argv, said):
+    from textgen.cli import main
+
+    assert main(["experiment", "memory", *argv]) == 1
+    assert capsys.readouterr().err == said
