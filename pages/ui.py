@@ -415,9 +415,10 @@ def memory_frame(results) -> pd.DataFrame:
 def memory_chart(results, chance: float) -> alt.LayerChart:
     """Held-out accuracy against the gap for each cell (gap on a log scale), with the chance line."""
     df = memory_frame(results)
+    span = [float(df["gap"].min()), float(df["gap"].max())] if len(df) else alt.Undefined   # the gaps tried only
     line = (alt.Chart(df, height=320).mark_line(point=alt.OverlayMarkDef(filled=True, size=70), strokeWidth=2.5)
             .encode(x=alt.X("gap:Q", title="gap: noise symbols between the symbol and the question (log scale)",
-                            scale=alt.Scale(type="log")),
+                            scale=alt.Scale(type="log", nice=False, domain=span)),
                     y=alt.Y("accuracy:Q", title="held-out accuracy", axis=alt.Axis(format="%"),
                             scale=alt.Scale(domain=[0, 1])),
                     color=alt.Color("cell:N", scale=CELL_COLORS, legend=alt.Legend(orient="top", title=None,
