@@ -68,7 +68,7 @@ st.markdown("Each sequence starts with one of a few symbols, then a stretch of n
             "same time at each gap. Where a cell's accuracy falls to chance, it has forgotten.")
 if msg := st.session_state.pop("inside_error", None):
     st.error(ui.safe(msg), icon=":material/error:")
-row = st.columns([2, 1, 3], vertical_alignment="bottom")
+row = st.columns([3, 2], vertical_alignment="bottom")
 row[0].selectbox("Size", list(ex.PRESETS), key=PRESET_KEY, format_func=lambda n: {
     "Full": f"Full: gaps {', '.join(map(str, ex.PRESETS['Full'].gaps))} (about 6 minutes)",
     "Quick": f"Quick: gaps {', '.join(map(str, ex.PRESETS['Quick'].gaps))} (about a minute)"}[n])
