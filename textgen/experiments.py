@@ -169,6 +169,12 @@ def explain(results: list[CellResult], cfg: MemoryConfig) -> str:
                  "predict: a longer gap or less training time would show the difference.")
     else:
         text += " This run does not show the gated cells remembering longer than the plain RNN."
+        steps = {c: sum(r.steps for r in results if r.cell == c) for c in CELLS if any(r.cell == c for r in results)}
+        slower = [c for c in ("lstm", "gru") if c in steps and "rnn" in steps and steps[c] < steps["rnn"]]
+        if slower:   # equal time is not equal updates: a gate costs compute per step
+            text += (" In the same time the gated cells took fewer training steps (" + ", ".join(
+                f"{names[c]} {steps[c]:,}" for c in ("rnn", *slower)) + " in all): longer training per gap, or a "
+                "less busy machine, gives them the updates they need.")
     return text
 
 
