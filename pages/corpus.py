@@ -118,7 +118,7 @@ if corpus is not None:
         n1.text_input("Name", key=NAME, max_chars=80)
         if n2.button("Save corpus", icon=":material/save:", width="stretch"):
             try:
-                library.save_corpus(st.session_state.get(NAME, ""), corpus, ui.registry().home)
+                library.save_corpus(st.session_state.get(NAME, ""), corpus, ui.registry().home, ui.identity())
             except textgen.InkwellError as e:
                 ui.show_error(e)
             else:
@@ -127,7 +127,7 @@ if corpus is not None:
 
 st.divider()
 st.subheader("Saved corpora")
-saved = library.list_corpora(ui.registry().home)
+saved = library.list_corpora(ui.registry().home, ui.identity())   # only this writer's
 if not saved:
     st.caption("Nothing saved yet: check a text above and save it.")
 else:
@@ -143,7 +143,7 @@ else:
         sure = st.checkbox("Yes, delete it (runs trained on it keep their own copy)", key=SURE)
         if st.button("Delete", disabled=not sure, key="corpus_delete"):
             try:
-                library.delete_corpus(victim, ui.registry().home)
+                library.delete_corpus(victim, ui.registry().home, ui.identity())
             except textgen.InkwellError as e:
                 ui.show_error(e)
             else:

@@ -20,7 +20,8 @@ TICKED = "runs_ticked"  # ids of the runs ticked in the table: the ticks follow 
 
 ui.header("Runs", "Every model trained here: compare their learning curves, keep the good ones, share them as bundles.")
 reg = ui.registry()
-every = reg.list_runs()
+me = ui.identity()
+every = reg.list_runs(me)   # this writer's own runs (and those from before owners)
 runs = [r for r in every if r["level"] != ex.LEVEL]        # text runs; an experiment's jobs are listed apart
 AXIS_KEY = "runs_axis"
 
@@ -31,16 +32,23 @@ def _say(kind: str, text: str) -> None:
 
 def rename(run_id: str, key: str) -> None:
     try:
-        reg.update_run(run_id, label=st.session_state.get(key, ""))
+        reg.rename(run_id, st.session_state.get(key, ""), me)
     except textgen.InkwellError as e:
         _say("error", str(e))
     else:
         _say("success", "Renamed.")
 
 
+def share(run_id: str, key: str) -> None:
+    try:
+        reg.share(run_id, bool(st.session_state.get(key)), me)
+    except textgen.InkwellError as e:
+        _say("error", str(e))
+
+
 def delete(run_id: str) -> None:
     try:
-        reg.delete_run(run_id)
+        reg.delete_run(run_id, me)
     except textgen.InkwellError as e:
         _say("error", str(e))
     else:
@@ -85,11 +93,15 @@ def manage(run: dict) -> None:
         st.button("Rename", key=f"do_rename_{rid}", on_click=rename, args=(rid, key), icon=":material/edit:")
     with b:
         st.markdown("**Share**")
-        st.download_button("Download bundle (.zip)", data=lambda: bundle.bundle_bytes(rid, reg),
+        st.download_button("Download bundle (.zip)", data=lambda: bundle.bundle_bytes(rid, reg, me),
                            file_name=f"inkwell-{rid}.zip", mime="application/zip", on_click="ignore",
                            disabled=not has_weights, icon=":material/download:", key=f"download_{rid}",
                            help=None if has_weights else "This run has no trained weights yet.")
         ui.write_with_button(run, key=f"write_{rid}")
+        if run["owner"]:   # a writer's run: others in the room may write with it, never read or take it
+            st.toggle("Let the room write with it", value=bool(run["shared"]), key=f"share_{rid}",
+                      on_change=share, args=(rid, f"share_{rid}"),
+                      help="Others can write with this model; they cannot see its text, download or delete it.")
     with c:
         st.markdown("**Delete**")
         sure = st.checkbox("Yes, delete this run and its files", key=f"sure_{rid}")
@@ -147,7 +159,7 @@ def train_each_cell(run: dict) -> None:
         for cell in CELLS:
             m = dataclasses.replace(model, cell=cell, units=units_for_params(model, cell, target))
             ids.append(jobs.submit(reg.run_dir(run["id"]) / "corpus.txt", m, cfg,
-                                   f"{run['label']} · {CELL_NAMES[cell]} ({m.units} units)", reg))
+                                   f"{run['label']} · {CELL_NAMES[cell]} ({m.units} units)", reg, owner=me))
     except textgen.InkwellError as e:
         _say("error", str(e))
         return
@@ -177,7 +189,7 @@ def import_section() -> None:
     f = st.file_uploader("Bundle", type=["zip"], key="bundle_upload", label_visibility="collapsed")
     if st.button("Import", icon=":material/upload:", disabled=f is None, key="bundle_import"):
         try:
-            bundle.import_bundle(f.getvalue(), reg)
+            bundle.import_bundle(f.getvalue(), reg, owner=me)
         except textgen.InkwellError as e:
             ui.show_error(e, errors)
         else:

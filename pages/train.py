@@ -7,7 +7,7 @@ import streamlit as st
 
 import textgen
 from pages import ui
-from textgen import jobs, library, presets, sizing
+from textgen import jobs, library, presets, room, sizing
 from textgen.config import (CELL_NAMES, CELLS, SPECS, ModelConfig, TrainConfig, to_dict, widget, widget_error,
                             widget_help, widget_limits)
 from textgen.runs import ACTIVE
@@ -64,7 +64,8 @@ for _k in PRESET_KEYS[:-1]:
 
 ui.header("Train", "Teach a recurrent network your text, and watch it learn to write like it.")
 reg = ui.registry()
-corpora = library.list_corpora(reg.home)
+me = ui.identity()
+corpora = library.list_corpora(reg.home, me)   # only this writer's own texts
 
 
 def hyperparameters(custom: bool, cell: str) -> dict[str, str]:
@@ -152,8 +153,8 @@ def setup() -> None:
     if c2.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch",
                  disabled=est.refusal is not None) and est.refusal is None:
         try:
-            run_id = jobs.submit(library.corpus_path(cid, reg.home), model, cfg,
-                                 st.session_state.get(LABEL_KEY) or suggested, reg)
+            run_id = jobs.submit(library.corpus_path(cid, reg.home, me), model, cfg,
+                                 st.session_state.get(LABEL_KEY) or suggested, reg, owner=me)
         except textgen.InkwellError as e:
             ui.show_error(e, errors)
         else:
@@ -166,8 +167,7 @@ def setup() -> None:
 
 # -- the live panel ---------------------------------------------------------------------------------
 def queue_position(run_id: str) -> int:
-    queued = sorted((r for r in reg.list_runs() if r["status"] == "queued"), key=lambda r: r["created"])
-    return next((i + 1 for i, r in enumerate(queued) if r["id"] == run_id), 0)
+    return next((r["position"] for r in room.queue(reg) if r["id"] == run_id), 0)   # the fair queue's order
 
 
 def show_samples(run_id: str) -> None:
@@ -236,7 +236,7 @@ def actions(run: dict) -> None:
                                               help="Stops after the current batch and keeps a checkpoint; you can "
                                                    "resume later."):
         try:
-            jobs.cancel(run["id"], reg)
+            jobs.cancel(run["id"], reg, owner=me)
         except textgen.InkwellError as e:
             ui.show_error(e)
     if run["status"] in ("cancelled", "interrupted", "failed"):
@@ -244,7 +244,7 @@ def actions(run: dict) -> None:
         if row.button("Resume", icon=":material/play_arrow:", key="train_resume", disabled=not can,
                       help=None if can else "This run stopped before its first checkpoint."):
             try:
-                jobs.submit_resume(run["id"], reg)
+                jobs.submit_resume(run["id"], reg, owner=me)
             except textgen.InkwellError as e:
                 ui.show_error(e)
             else:
@@ -261,7 +261,7 @@ def draw(run: dict) -> None:
 def live(run_id: str) -> None:
     """Polls the registry each second while the run trains; a full rerun draws the final view once it ends."""
     jobs.pump(reg)
-    if (run := reg.get_run(run_id)) is not None:
+    if (run := reg.get_run(run_id, me)) is not None:
         draw(run)
         if run["status"] not in ACTIVE:
             st.rerun()
@@ -270,11 +270,11 @@ def live(run_id: str) -> None:
 def followed() -> dict | None:
     """The run the live panel follows; a reloaded browser reattaches to what is training."""
     if ui.TRAIN_RUN not in st.session_state:
-        active = [r for r in reg.list_runs() if r["status"] in ACTIVE]
+        active = [r for r in reg.list_runs(me) if r["status"] in ACTIVE]   # never another writer's job
         if active:
             st.session_state[ui.TRAIN_RUN] = active[0]["id"]
     run_id = st.session_state.get(ui.TRAIN_RUN)
-    return reg.get_run(run_id) if run_id else None
+    return reg.get_run(run_id, me) if run_id else None
 
 
 # The run being followed comes first, so Start (or a reload) shows it without scrolling; the form follows,

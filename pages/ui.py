@@ -16,8 +16,9 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 import textgen
-from textgen import artifacts, markup
+from textgen import artifacts, markup, room
 from textgen.artifacts import DEMO_ID
+from textgen.identity import Identity, is_token, new_token
 
 ROOT = Path(__file__).resolve().parent.parent
 ICON = ROOT / "assets" / "icon.png"   # the browser tab's icon (drawn by assets/make_icon.py)
@@ -27,12 +28,17 @@ ACTIVE_RUN = "active_run"        # run id the Write page uses; DEMO_ID for the s
 TRAIN_RUN = "train_run"          # run the Train page's live panel follows
 CHECKED_CORPUS = "corpus_checked"  # the last Corpus the Corpus page checked (textgen.Corpus)
 ACCESS_OK = "access_ok"          # workshop access code accepted
+WRITER = "writer_token"          # this browser's writer token (also in the link as ?w=...)
+HOST_OK = "host_ok"              # the host code was entered in this session (the Workshop page)
+SEEN_AT = "seen_at"              # when this session last told the room it is here
+WRITER_PARAM, WRITER_COOKIE = "w", "inkwell_writer"
 
 DEMO_LABEL = "Demo model (lighthouse town)"
 WRITE_PAGE = "pages/write.py"
 CORPUS_PAGE = "pages/corpus.py"
 TRAIN_PAGE = "pages/train.py"
 RUNS_PAGE = "pages/runs.py"
+WORKSHOP_PAGE = "pages/workshop.py"   # the host's view (INKWELL_HOST_CODE); /workshop
 
 
 
@@ -68,6 +74,43 @@ def registry() -> textgen.Registry:
     return _registry(os.environ.get("INKWELL_HOME", ""))
 
 
+def identity() -> Identity:
+    """Who this session is: the host (after the host code), a signed-in user (st.login), else the writer whose
+    random token the browser keeps: a cookie a proxy set, or the link's ?w=, carried across page switches."""
+    if st.session_state.get(HOST_OK) and room.host_code():
+        who = Identity.the_host()
+    elif (sub := _signed_in()) is not None:
+        who = Identity.user(sub)
+    else:
+        link = st.query_params.get(WRITER_PARAM)
+        token = next((t for t in (link, st.session_state.get(WRITER), _cookie()) if is_token(t)), None) or new_token()
+        st.session_state[WRITER] = token
+        if link != token:   # a page switch can drop the query string: the session's token goes back in the link
+            st.query_params[WRITER_PARAM] = token
+        who = Identity.writer(token)
+    if time.time() - st.session_state.get(SEEN_AT, 0.0) > room.SEEN_EVERY:   # the host's "writers active now"
+        st.session_state[SEEN_AT] = time.time()
+        try:
+            room.seen(registry(), who)
+        except Exception:   # a busy registry must not cost a page view
+            pass
+    return who
+
+
+def _signed_in() -> str | None:
+    try:
+        return str(st.user.sub) if st.user.is_logged_in and getattr(st.user, "sub", None) else None
+    except Exception:   # no [auth] configured, or an older Streamlit: no signed-in users
+        return None
+
+
+def _cookie() -> str | None:
+    try:
+        return st.context.cookies.get(WRITER_COOKIE)
+    except Exception:
+        return None
+
+
 def demo_available() -> bool:
     demo = artifacts.DEMO_DIR  # looked up per call, so tests can point it elsewhere
     return (demo / "weights.npz").is_file() and (demo / "config.json").is_file()
@@ -84,12 +127,18 @@ def has_weights(run: dict) -> bool:
 def model_choices() -> dict[str, str]:
     """run id -> display label for every model one can write with: finished runs with weights, then the demo."""
     out: dict[str, str] = {}
-    for run in registry().list_runs():
+    for run in registry().list_runs(identity(), shared=True):   # one's own, everyone's, and those shared
         if run["status"] == "done" and has_weights(run):
             out[run["id"]] = run_title(run)
     if demo_available():
         out[DEMO_ID] = DEMO_LABEL
     return out
+
+
+def default_model(choices: dict[str, str]) -> str:
+    """A writer starts on their own newest model, else the demo: never on someone else's newest run."""
+    mine = {r["id"] for r in registry().list_runs(identity()) if r["owner"] == identity().owner}
+    return next((i for i in choices if i in mine), DEMO_ID if DEMO_ID in choices else next(iter(choices)))
 
 
 def run_title(run: dict) -> str:

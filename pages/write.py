@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:   # `streamlit run pages/write.py` puts only pages
 
 from pages import ui  # noqa: E402
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException  # noqa: E402  (a Streamlit internal: recheck on upgrade)
-from textgen import Generator, InkwellError, insight  # noqa: E402
+from textgen import Generator, InkwellError, insight, scripts  # noqa: E402
 from textgen.artifacts import DEMO_ID  # noqa: E402
 from textgen.config import LEVEL_UNITS  # noqa: E402
 from textgen.drafts import MAX_CHARS, Draft, DraftSlot  # noqa: E402
@@ -53,6 +53,8 @@ def _generator(run_id: str, workspace: str, stamp: int) -> Generator:
 def _load(run_id: str) -> tuple[Generator | None, str | None]:
     """The cached Generator for a run, or why there is none."""
     try:
+        if run_id != DEMO_ID:   # the engine refuses another writer's run (one shared with the room may be used)
+            ui.registry().require_run(run_id, ui.identity(), use=True)
         return _generator(run_id, str(home()), weights_version(run_id)), None
     except (InkwellError, OSError, ValueError) as e:
         return None, str(e)
@@ -60,7 +62,7 @@ def _load(run_id: str) -> tuple[Generator | None, str | None]:
 
 def _draft() -> Draft:
     """The tab's draft. Callbacks call it too: they can run before the page (say, after a server restart)."""
-    draft, key, notes = DraftSlot(st.session_state).open(st.query_params.get("d"))
+    draft, key, notes = DraftSlot(st.session_state, owner=ui.identity()).open(st.query_params.get("d"))
     for kind, text in notes:
         _note("top", kind, text)
     if st.query_params.get("d") != key:
@@ -69,7 +71,7 @@ def _draft() -> Draft:
 
 
 def _save(draft: Draft, where: str = "actions") -> None:
-    problem = DraftSlot(st.session_state).save(draft)
+    problem = DraftSlot(st.session_state, owner=ui.identity()).save(draft)
     if problem:
         _note(where, "error", problem)
 
@@ -309,7 +311,9 @@ def main() -> None:
                  placeholder="Start writing, or press Continue and let the model begin.")
     _show_notes("editor")
     unknown = gen.unknown(draft.text[-PROMPT_CHARS:]) if gen is not None else ()
-    if unknown:
+    if gen is not None and (odd := scripts.mismatch(draft.text, gen.vocab)):
+        st.caption(escape_markdown(odd))    # a Chinese draft on an English model, said plainly
+    elif unknown:
         st.caption(escape_markdown(unknown_note(unknown)))
 
     # One row, left to right, in the order a writer uses them (columns spread them over the whole width).

@@ -214,7 +214,8 @@ def test_an_old_registry_gains_owner_columns_and_keeps_its_runs_open(workspace):
 
 
 # -- the fair queue -------------------------------------------------------------------------------
-def test_a_writer_waits_with_one_job_at_a_time(reg):
+def test_a_writer_waits_with_one_job_at_a_time(reg, monkeypatch):
+    monkeypatch.setenv("INKWELL_HOST_CODE", "lighthouse")   # a workshop room
     cid = library.save_corpus("A's text", load_corpus(TEXT), reg.home, owner=A)
     args = (library.corpus_path(cid, reg.home, A), ModelConfig(units=8, embedding=4), TrainConfig(epochs=1))
     room.set_limits(room.Limits(max_jobs=1), reg)
@@ -224,6 +225,8 @@ def test_a_writer_waits_with_one_job_at_a_time(reg):
     with pytest.raises(RunError, match="already have a job waiting"):
         jobs.submit(*args, "three", reg, owner=A)
     jobs.submit(*args, "host's", reg, owner=HOST)              # the host is not held to it
+    monkeypatch.delenv("INKWELL_HOST_CODE")
+    jobs.submit(*args, "alone", reg, owner=A)                   # no workshop: a writer alone may queue more
 
 
 def test_the_queue_serves_writers_in_turn(reg):

@@ -5,7 +5,9 @@ Engine calls that read, train on, export or delete a corpus, run or draft take `
 owner is a digest of the token, never the token: the host's view and the registry show no secrets.
 
 Things saved before owners existed, and what the command line makes, have no owner: they belong to
-nobody in particular and stay open to everyone, as they were (see README's "Many writers at once").
+nobody in particular and stay open to everyone, as they were. They were already everyone's on that
+server, so nothing private becomes public, and the machine owner's models (trained at the command line
+before a workshop) are the room's to write with; everything a writer makes in the app is theirs.
 """
 from __future__ import annotations
 

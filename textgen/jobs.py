@@ -72,8 +72,11 @@ def check_corpus(corpus_path: str | os.PathLike, reg: Registry, owner: Identity 
 
 
 def check_turn(reg: Registry, owner: Identity | None) -> None:
-    """The fair queue: a writer (not the host, not the command line) waits with at most one job at a time."""
-    if sees_all(owner):
+    """The fair queue of a workshop (INKWELL_HOST_CODE set): a writer (not the host, not the command line)
+    waits with at most one job at a time. Alone on a laptop, "train with each cell" may queue three."""
+    from . import room
+
+    if sees_all(owner) or not room.host_code():
         return
     with reg.connect() as db:
         waiting = db.execute("SELECT 1 FROM runs WHERE status='queued' AND owner=? LIMIT 1", (owner.owner,)).fetchone()

@@ -11,6 +11,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import atomic
 from .errors import ConfigError
@@ -39,7 +40,8 @@ class Limits:
 
 def limits(reg: Registry | None = None) -> Limits:
     """The host's limits; a missing or damaged file gives the server's defaults (never a failed page)."""
-    path = (reg or Registry()).home / ROOM_FILE
+    # Without a registry, read where it would be: a limit lookup never creates a workspace.
+    path = (reg.home if reg else Path(os.environ.get("INKWELL_HOME") or "workspace").resolve()) / ROOM_FILE
     try:
         data = json.loads(path.read_text("utf-8"))
         return Limits(int(data.get("max_jobs", 0)), float(data.get("max_train_seconds", 0))).validate()

@@ -70,8 +70,10 @@ def seconds_per_epoch(model: ModelConfig, train_chars: int, gflops: float = TRAI
 
 
 def host_time_cap(cfg: TrainConfig) -> TrainConfig:
-    """A host's INKWELL_MAX_TRAIN_SECONDS cuts longer (or unlimited) budgets down to it."""
-    cap = _env_float(MAX_TRAIN_SECONDS)
+    """A host's time per job (the Workshop page's, else INKWELL_MAX_TRAIN_SECONDS) cuts longer budgets down to it."""
+    from .room import time_cap
+
+    cap = time_cap()
     if cap and (cfg.time_budget == 0 or cfg.time_budget > cap):
         return replace(cfg, time_budget=cap)
     return cfg

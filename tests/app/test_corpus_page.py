@@ -76,7 +76,9 @@ def test_a_text_too_short_to_train_is_said_before_save(workspace):
     assert [shown(e.value) for e in at.error] == [said] and not at.warning   # not also "a short text"
     # the same sentence the Train page shows next to Start for this corpus, once saved
     next(b for b in at.button if b.label == "Save corpus").click().run()
-    train = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=30).run()
+    train = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=30)
+    train.query_params["w"] = at.query_params["w"]   # the same writer (their token is in the link)
+    train.run()
     assert [shown(e.value) for e in train.error] == [said]
     assert next(b for b in train.button if b.label == "Start training").disabled
 

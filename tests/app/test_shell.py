@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pages.ui import ACTIVE_RUN
+from textgen.identity import Identity
 from textgen import Registry
 from textgen.artifacts import DEMO_ID
 
@@ -40,13 +41,19 @@ def real_page_detection():
     """Asked for by a test that needs Streamlit's own pages/ detection (v2_navigation stands aside)."""
 
 
+WRITER = "shell-test-writer-token-0001"   # the browser's writer token: the sidebar offers this writer's runs
+
+
 def open_app():
-    return AppTest.from_file(APP, default_timeout=30).run()
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["w"] = WRITER
+    return at.run()
 
 
 def fake_finished_run(reg: Registry, label: str) -> str:
     """A registry row with a weights file: all the sidebar looks at (no TensorFlow needed)."""
-    run_id = reg.create_run(label, status="done", cell="gru", layers=1, units=8, level="char")
+    run_id = reg.create_run(label, status="done", cell="gru", layers=1, units=8, level="char",
+                            owner=Identity.writer(WRITER).owner)   # the writer's own: their newest is the default
     np.savez(reg.run_dir(run_id) / "weights.npz", embedding=np.zeros((2, 2), np.float32))
     return run_id
 

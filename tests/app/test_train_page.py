@@ -205,7 +205,9 @@ def test_stop_then_resume(workspace):
     assert not at.exception
     assert reg.get_run(run_id)["status"] in ("queued", "running")
     # the reloaded page reattaches to the active run
-    fresh = AppTest.from_file(PAGE, default_timeout=30).run()
+    fresh = AppTest.from_file(PAGE, default_timeout=30)
+    fresh.query_params["w"] = at.query_params["w"]   # a reload keeps the link, and the writer's token in it
+    fresh.run()
     assert fresh.session_state["train_run"] == run_id
     # stop once the resumed worker is really training, so the stop exercises the checkpointing path
     wait_for(reg, run_id, lambda r: r["status"] != "running" or len(reg.metrics(run_id, "batch")) > logged)
