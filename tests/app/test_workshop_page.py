@@ -117,3 +117,52 @@ def test_train_page_shows_no_stop_for_another_writers_job(reg):
     assert not [x for x in b.button if x.key == "train_stop"]
     assert "A's job" not in texts(b)
     reg.finish(rid, "done")
+
+
+def test_the_host_sees_every_job_with_its_owner_and_place_and_can_cancel_any(reg, monkeypatch):
+    monkeypatch.setenv("INKWELL_HOST_CODE", "lighthouse")
+    a_job = reg.create_run("A's waiting job", status="queued", owner=A.owner, args=[])
+    b_job = reg.create_run("B's waiting job", status="queued", owner=B.owner, args=[])
+    monkeypatch.setattr("textgen.jobs.pump", lambda reg=None: [])   # nothing starts: the queue stays as it is
+    at = session("pages/workshop.py", TB)
+    at.text_input(key="workshop_code").input("lighthouse").run()
+    table = at.dataframe[-1].value                              # the jobs (the writers here come first)
+    assert list(table["job"]) == ["A's waiting job", "B's waiting job"]
+    assert list(table["writer"]) == [A.owner[:8], B.owner[:8]] and list(table["queue position"]) == [1, 2]
+    at.selectbox(key="workshop_pick").set_value(a_job).run()
+    at.button(key="workshop_cancel").click().run()
+    assert reg.require_run(a_job)["status"] == "cancelled" and reg.require_run(b_job)["status"] == "queued"
+
+
+def test_the_workshop_page_is_in_the_menu_only_for_the_host(reg, monkeypatch):
+    import streamlit
+
+    monkeypatch.setenv("INKWELL_HOST_CODE", "lighthouse")
+    seen, page = [], streamlit.Page
+
+    def recording(target, *args, **kwargs):
+        if str(target).endswith("workshop.py"):
+            seen.append(kwargs.get("visibility", "visible"))
+        return page(target, *args, **kwargs)
+
+    monkeypatch.setattr(streamlit, "Page", recording)
+    session("app.py", TB)
+    assert seen == ["hidden"]                               # registered (its URL works) but not listed
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.query_params["w"] = TB
+    at.session_state["host_ok"] = True                      # what entering the host code on the page sets
+    at.run()
+    assert seen == ["hidden", "visible"]
+    monkeypatch.delenv("INKWELL_HOST_CODE")
+    session("app.py", TB)
+    assert seen == ["hidden", "visible"]                    # no host code: no Workshop page at all
+
+
+def test_a_followed_run_id_of_another_writer_shows_nothing_on_train(reg):
+    rid = reg.list_runs(A)[0]["id"]
+    at = AppTest.from_file(str(ROOT / "pages/train.py"), default_timeout=30)
+    at.query_params["w"] = TB
+    at.session_state["train_run"] = rid                   # as if B's session named A's run
+    at.run()
+    assert not at.exception and "A's secret model" not in texts(at)
+    assert not [s for s in at.subheader if s.value == "Training run"]
