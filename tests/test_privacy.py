@@ -178,6 +178,8 @@ def test_a_draft_key_alone_does_not_open_another_writers_draft(reg):
         Draft.from_text("B writes over it").save("key-of-a-draft", reg.home, B)
     assert Draft.load("key-of-a-draft", reg.home, A).text == "A's opening line"
     assert Draft.load("key-of-a-draft", reg.home, HOST).text == "A's opening line"
+    Draft.from_text("the host's fix").save("key-of-a-draft", reg.home, HOST)   # stays A's
+    assert Draft.load("key-of-a-draft", reg.home, A).text == "the host's fix"
 
 
 def test_a_tab_given_another_writers_link_starts_its_own_draft(reg):

@@ -216,9 +216,12 @@ class Draft:
     def save(self, key: str, workspace: str | os.PathLike | None = None, owner: Identity | None = None) -> Path:
         """Save under key as `owner`'s; another writer's draft under that key is refused, never overwritten."""
         path = drafts_dir(workspace) / f"{check_key(key)}.json"
+        keeper = owner_of(owner)
         if owner is not None and not owner.host:
             check(owner, _owner_in(path), "draft")
-        atomic.write_json(path, {**self.to_json(), "owner": owner_of(owner)})
+        elif path.exists():   # the host or the command line editing a writer's draft leaves it the writer's
+            keeper = _owner_in(path) or keeper
+        atomic.write_json(path, {**self.to_json(), "owner": keeper})
         return path
 
     @classmethod
