@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 import textgen
 from pages import ui
 from textgen import experiments as ex
-from textgen import gradients, jobs
+from textgen import gradients, jobs, neurons
 from textgen.config import CELL_NAMES
 
 EXP_KEY = "inside_experiment"        # the experiment shown (its id)
@@ -69,7 +70,7 @@ st.markdown("Each sequence starts with one of a few symbols, then a stretch of n
 if msg := st.session_state.pop("inside_error", None):
     st.error(ui.safe(msg), icon=":material/error:")
 row = st.columns([3, 2], vertical_alignment="bottom")
-row[0].selectbox("Size", list(ex.PRESETS), key=PRESET_KEY, format_func=lambda n: {
+row[0].radio("Size", list(ex.PRESETS), key=PRESET_KEY, horizontal=True, format_func=lambda n: {
     "Full": f"Full: gaps {', '.join(map(str, ex.PRESETS['Full'].gaps))} (about 6 minutes)",
     "Quick": f"Quick: gaps {', '.join(map(str, ex.PRESETS['Quick'].gaps))} (about a minute)"}[n])
 row[1].button("Run the experiment", type="primary", icon=":material/science:", on_click=start_experiment)
@@ -135,3 +136,31 @@ if finished:
                                f"{len(norms) - 1} steps, {norms[-1] / norms[0]:.2g} of it is left."))
 else:
     st.caption("Train models (say a SimpleRNN, an LSTM and a GRU on the same text) to compare their curves here.")
+
+st.subheader("Neuron explorer")
+st.markdown("Pick a unit and see a passage of held-out text shaded by its activation after each character (red "
+            "high, blue low). The table ranks the units that track simple features of the text, so a unit that "
+            "follows quotes, brackets or the line's length is quick to find.")
+char_runs = {rid: r for rid, r in finished.items() if r["level"] == "char"} if finished else {}
+if char_runs:
+    rid = st.selectbox("Run", list(char_runs), format_func=lambda i: ui.run_title(char_runs[i]), key="inside_nn_run")
+    try:
+        text, acts = ui.unit_activations(rid)
+    except (textgen.InkwellError, ValueError, OSError) as e:
+        st.caption(ui.safe(str(e)))
+    else:
+        if not text:
+            st.caption("This run keeps no held-out text to read.")
+        else:
+            layer = st.selectbox("Layer", list(range(len(acts))), format_func=lambda i: f"layer {i + 1}",
+                                 key="inside_nn_layer") if len(acts) > 1 else 0
+            ranked = neurons.rank_units(np.asarray(acts[layer]), neurons.text_features(text))
+            st.dataframe(pd.DataFrame([{"feature": name, **{f"#{i + 1}": f"unit {u} ({c:+.2f})"
+                                                            for i, (u, c) in enumerate(top)}}
+                                       for name, top in ranked.items() if top]), hide_index=True, width="stretch")
+            best = next((top[0][0] for top in ranked.values() if top), 0)
+            unit = st.number_input("Unit", 0, len(acts[layer][0]) - 1, value=best, key=f"inside_nn_unit_{rid}_{layer}")
+            shown = min(len(text), 600)
+            st.altair_chart(ui.activation_chart(text[:shown], np.asarray(acts[layer])[:shown, unit]), width="stretch")
+else:
+    st.caption("Train a character-level model to explore its units here.")

@@ -528,3 +528,33 @@ def grad_panel(metrics: list[dict], clipnorm: float) -> bool:
     st.caption(safe(describe_norms([m["step"] for m in batch], [m.get("grad_norm") for m in batch],
                                    [m.get("clipped") for m in batch], clipnorm)))
     return True
+
+
+def activation_chart(text: str, values, width: int = 60) -> alt.LayerChart:
+    """A passage as a grid of characters, each shaded by a unit's activation after reading it (-1 blue .. 1 red)."""
+    rows = [{"row": i // width, "col": i % width, "ch": visible_char(ch) if ch in "\n\t" else ch, "act": float(v)}
+            for i, (ch, v) in enumerate(zip(text, values))]
+    df = pd.DataFrame(rows, columns=["row", "col", "ch", "act"])
+    base = alt.Chart(df, height=22 * (df["row"].max() + 1 if len(df) else 1)).encode(
+        x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None))
+    cells = base.mark_rect().encode(color=alt.Color("act:Q", scale=alt.Scale(scheme="redblue", reverse=True,
+                                                                             domain=[-1, 1]), title="activation"),
+                                    tooltip=["ch", alt.Tooltip("act:Q", format=".2f")])
+    return alt.layer(cells, base.mark_text(fontSize=13, font="monospace").encode(text="ch:N"))
+
+
+@st.cache_data(show_spinner="Reading the run's units…", max_entries=8)
+def _unit_activations(run_dir: str, weights_mtime: float) -> tuple[str, list]:
+    from textgen import neurons
+    from textgen.stepper import Stepper
+
+    run = artifacts.open_run_dir(Path(run_dir))
+    text = neurons.passage(run)
+    ids = run.vocab.encode(text)[0] if text else []
+    return text, [a.tolist() for a in neurons.activations(Stepper(run.model, run.weights), ids)] if text else []
+
+
+def unit_activations(run_id: str) -> tuple[str, list]:
+    """(a held-out passage, per layer its (chars, units) activations) of a char-level run; cached per weights."""
+    run_dir = registry().run_dir(run_id)
+    return _unit_activations(str(run_dir), (run_dir / "weights.npz").stat().st_mtime)

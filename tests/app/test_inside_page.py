@@ -54,7 +54,7 @@ def test_the_run_button_queues_the_chosen_preset(workspace, monkeypatch):
 
     monkeypatch.setattr(jobs, "pump", lambda reg=None: [])
     at = open_page()
-    at.selectbox(key="inside_preset").set_value("Quick").run()
+    at.radio(key="inside_preset").set_value("Quick").run()
     at.button[0].click().run()
     assert not at.exception
     reg = Registry()
@@ -79,3 +79,25 @@ def test_a_trained_run_shows_its_vanishing_curve(tiny_run, tmp_path, monkeypatch
     curve = next(f for f in frames if "k" in f.columns)
     assert curve["norm"].tolist() == pytest.approx(expected.tolist(), rel=1e-6)
     assert any("each step back keeps about" in c.value for c in at.caption)
+
+
+def test_the_neuron_explorer_ranks_a_char_runs_units(tiny_run, tmp_path, monkeypatch):
+    home, run_id = tiny_run
+    copy = tmp_path / "ws"
+    shutil.copytree(home, copy)
+    monkeypatch.setenv("INKWELL_HOME", str(copy))
+    from textgen import load_run, neurons
+    from textgen.stepper import Stepper
+
+    run = load_run(run_id, copy)
+    text = neurons.passage(run)
+    acts = neurons.activations(Stepper(run.model, run.weights), run.vocab.encode(text)[0])
+    ranked = neurons.rank_units(acts[0], neurons.text_features(text))   # layer 1 of the tiny LSTM's two
+    at = open_page()
+    assert not at.exception
+    table = at.dataframe[-1].value.to_dict("records")
+    first = {r["feature"]: r["#1"] for r in table}
+    assert first == {name: f"unit {top[0][0]} ({top[0][1]:+.2f})" for name, top in ranked.items() if top}
+    grid = chart_data(at, len(at.get("vega_lite_chart")) - 1)
+    unit = next(top[0][0] for top in ranked.values() if top)
+    assert grid["act"].tolist()[:50] == pytest.approx(acts[0][:50, unit].tolist(), rel=1e-5)
