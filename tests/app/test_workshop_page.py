@@ -166,3 +166,20 @@ def test_a_followed_run_id_of_another_writer_shows_nothing_on_train(reg):
     at.run()
     assert not at.exception and "A's secret model" not in texts(at)
     assert not [s for s in at.subheader if s.value == "Training run"]
+
+
+def test_a_signed_in_user_is_their_stable_id_not_the_links_token(workspace, monkeypatch):
+    import streamlit
+
+    class SignedIn:   # what st.user gives with [auth] configured and the user logged in (st.login)
+        is_logged_in, sub = True, "oidc-subject-42"
+
+    monkeypatch.setattr(streamlit, "user", SignedIn())
+    at = session("pages/corpus.py", TA)
+    at.text_area(key="corpus_paste").input(TEXT).run()
+    next(b for b in at.button if b.label == "Check text").click().run()
+    next(b for b in at.button if b.label == "Save corpus").click().run()
+    saved = library.list_corpora(Registry(workspace).home)
+    assert [c["owner"] for c in saved] == [Identity.user("oidc-subject-42").owner]
+    other = session("pages/corpus.py", TB)                  # another link, same signed-in user: same space
+    assert list(other.dataframe[0].value["name"]) == [saved[0]["name"]]
