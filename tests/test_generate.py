@@ -425,3 +425,24 @@ def test_resuming_with_the_same_token_rewrites_the_same_greedy_text(gen):
     assert len(branched.tokens) == 30 and branched.tokens[:12] == cont.tokens[:12]
     with pytest.raises(GenerationError, match="no such token"):
         gen.resume(cont, 30, other, 30)
+
+
+def test_the_cli_takes_the_penalty_and_banned_words(tiny_run, monkeypatch, capsys):
+    from textgen import cli
+
+    home, run_id = tiny_run
+    monkeypatch.setenv("INKWELL_HOME", str(home))
+    args = ["generate", run_id, "--prompt", "The ", "--length", "120", "--seed", "4"]
+    assert cli.main(args) == 0
+    free = capsys.readouterr().out[len("The "):-1]
+    starts = [i for i, ch in enumerate(free) if ch in "tT" and (i == 0 or not free[i - 1].isalnum())]
+    assert starts, "the test needs a word starting with t when nothing is banned"
+    assert cli.main(args + ["--ban", "t, T"]) == 0
+    banned = capsys.readouterr().out[len("The "):-1]
+    assert len(banned) == 120 and not [i for i, ch in enumerate(banned)
+                                       if ch in "tT" and (i == 0 or not banned[i - 1].isalnum())]
+    assert cli.main(args + ["--repetition-penalty", "1.5"]) == 0
+    assert capsys.readouterr().out[len("The "):-1] != free
+    assert cli.main(args + ["--repetition-penalty", "0.5"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["textgen: The repetition penalty must be between 1 (off) and 3, not 0.5."]

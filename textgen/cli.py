@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--n", type=int, default=1, help="alternatives, sampled as one batch")
     g.add_argument("--seed", type=int, default=None)
     g.add_argument("--stop", default="length", help="length, sentence, line, or any text to stop after")
+    g.add_argument("--repetition-penalty", type=float, default=1.0,
+                   help="above 1, what the model wrote recently becomes less likely; 1 (default) is off")
+    g.add_argument("--ban", default="", help="comma-separated words the model may not write (any case, and "
+                                             "longer forms: 'sea' also bans 'seas')")
 
     e = sub.add_parser("evaluate", help="loss, bits per character and perplexity of a run on a text")
     e.add_argument("run")
@@ -245,10 +249,13 @@ class _Progress:
 def cmd_generate(args) -> int:
     from .generate import Generator
 
+    from .sampling import parse_bans
+
     gen = Generator(args.run)
+    ban = parse_bans(args.ban)
     kw = dict(length=args.length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-              seed=args.seed, stop=args.stop)
-    gen.check(args.length, args.temperature, args.top_k, args.top_p, args.n)
+              seed=args.seed, stop=args.stop, repetition_penalty=args.repetition_penalty, ban=ban)
+    gen.check(args.length, args.temperature, args.top_k, args.top_p, args.n, args.repetition_penalty, ban)
     unknown = gen.unknown(args.prompt)
     if unknown:
         print(f"textgen: note: the model never saw {''.join(unknown[:20])!r} in the prompt; it reads them as unknown",
