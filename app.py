@@ -19,7 +19,6 @@ from textgen import jobs  # noqa: E402
 from pages import ui  # noqa: E402
 from textgen import drafts, room, roomcache  # noqa: E402
 from textgen.config import env_int  # noqa: E402
-from textgen.identity import may  # noqa: E402
 
 # The tab's icon ships with the app: a Material icon favicon is fetched from a font server on the internet.
 st.set_page_config(page_title="Inkwell", page_icon=ui.ICON, layout="wide")
@@ -92,7 +91,7 @@ def training_now() -> bool:
     Every session reads the same shared snapshot of the registry (roomcache), not the registry itself.
     """
     snap = roomcache.snapshot(ui.registry(), pump=jobs.pump)   # pump: the queue moves while a page polls
-    mine = [r for r in snap.active if may(ui.identity(), r.get("owner"))]   # others' labels are theirs too
+    mine = snap.active_for(ui.identity())   # others' labels are theirs too
     if not mine:
         return False
     st.markdown("**Training now**")
@@ -133,7 +132,7 @@ page = st.navigation(pages)
 
 with st.sidebar:
     model_picker(choices)
-    if any(may(ui.identity(), r.get("owner")) for r in roomcache.snapshot(ui.registry(), pump=jobs.pump).active):
+    if roomcache.snapshot(ui.registry(), pump=jobs.pump).active_for(ui.identity()):
         training_now_polling()
 
 page.run()

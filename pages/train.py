@@ -7,7 +7,7 @@ import streamlit as st
 
 import textgen
 from pages import ui
-from textgen import jobs, library, presets, room, sizing
+from textgen import jobs, library, presets, room, roomcache, sizing
 from textgen.config import (CELL_NAMES, CELLS, SPECS, ModelConfig, TrainConfig, to_dict, widget, widget_error,
                             widget_help, widget_limits)
 from textgen.runs import ACTIVE
@@ -259,10 +259,10 @@ def draw(run: dict) -> None:
 
 @st.fragment(run_every=1)
 def live(run_id: str) -> None:
-    """Polls the registry each second while the run trains; a full rerun draws the final view once it ends."""
-    jobs.pump(reg)
-    if (run := reg.get_run(run_id, me)) is not None:
-        draw(run)
+    """Polls each second while the run trains, from the snapshot of the registry every session's polling
+    shares (textgen.roomcache); a full rerun draws the final view once it ends."""
+    if (run := roomcache.snapshot(reg, pump=jobs.pump).get(run_id, me)) is not None:
+        draw(dict(run))
         if run["status"] not in ACTIVE:
             st.rerun()
 

@@ -103,3 +103,19 @@ def test_workspaces_are_kept_apart(tmp_path):
     one.create_run("only in one", status="queued")
     assert len(roomcache.snapshot(one).active) == 1
     assert roomcache.snapshot(two).active == []
+
+
+def test_a_writer_sees_only_their_own_and_ownerless_runs(reg):
+    from textgen.identity import Identity
+
+    ann, bob = Identity.writer("a" * 24), Identity.writer("b" * 24)
+    theirs = reg.create_run("Ann's manuscript", status="queued", owner=ann.owner)
+    shared = reg.create_run("Bob's, shared", status="queued", owner=bob.owner, shared=1)
+    anyone = reg.create_run("made on the command line", status="queued")
+    snap = roomcache.snapshot(reg)
+    assert [r["id"] for r in snap.active_for(ann)] == [theirs, anyone]
+    assert [r["id"] for r in snap.active_for(bob)] == [shared, anyone]
+    assert [r["id"] for r in snap.active_for(Identity.the_host())] == [theirs, shared, anyone]
+    assert snap.get(theirs, bob) is None and snap.get(theirs, ann)["label"] == "Ann's manuscript"
+    assert snap.get(shared, ann) is None     # shared with the room: others write with it, not follow it
+    assert snap.get(anyone, ann)["id"] == anyone

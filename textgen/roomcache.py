@@ -16,6 +16,7 @@ from typing import Callable, Mapping
 
 from . import artifacts
 from .errors import InkwellError
+from .identity import Identity, may
 from .runs import ACTIVE, Registry
 
 MAX_AGE = 5.0   # seconds a snapshot may be reused while the registry's files are unchanged
@@ -34,8 +35,14 @@ class Snapshot:
         """Queued and running runs, oldest first: the order the queue runs them in."""
         return [r for r in reversed(self.runs) if r["status"] in ACTIVE]
 
-    def get(self, run_id: str) -> Mapping | None:
-        return next((r for r in self.runs if r["id"] == run_id), None)
+    def active_for(self, who: Identity | None) -> list[Mapping]:
+        """The active runs `who` may see (their own, ownerless ones; the host sees all)."""
+        return [r for r in self.active if may(who, r["owner"])]
+
+    def get(self, run_id: str, who: Identity | None = None) -> Mapping | None:
+        """The run's row, or None, also when `who` may not see it (the same rule as Registry.get_run)."""
+        run = next((r for r in self.runs if r["id"] == run_id), None)
+        return run if run is not None and may(who, run["owner"], bool(run["shared"])) else None
 
 
 def stamp(reg: Registry) -> tuple:
