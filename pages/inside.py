@@ -56,9 +56,9 @@ def experiment_view(exp_id: str, rows: list[dict]) -> None:
     if results:
         st.altair_chart(ui.memory_chart(results, cfg.chance), width="stretch")
         st.markdown(ui.safe(ex.explain(results, cfg)))
-        st.caption(f"Each cell has about {cfg.params:,} parameters and trained {cfg.seconds:g} s per gap on "
-                   f"{cfg.symbols} symbols ({cfg.noise} kinds of noise); accuracy is on {cfg.test_size} "
-                   "sequences it never saw.")
+        st.caption(f"{len(results)} of {expected} trainings measured. Each cell has about {cfg.params:,} "
+                   f"parameters and trained {cfg.seconds:g} s per gap on {cfg.symbols} symbols ({cfg.noise} kinds "
+                   f"of noise); accuracy is on {cfg.test_size} sequences it never saw.")
     elif not active:
         st.caption("This experiment has no results.")
 
