@@ -80,7 +80,7 @@ if saved:
     if st.session_state.get(EXP_KEY) not in ids:
         st.session_state[EXP_KEY] = ids[0]
     st.selectbox("Experiment", ids, key=EXP_KEY, format_func=lambda i: next(
-        f"{ui.date(e['created'])} · gaps {', '.join(map(str, e['gaps']))} · {e['done']} of {e['expected']} measured"
+        f"{ui.date(e['created'])} · gaps {', '.join(map(str, e['gaps']))}"   # progress is the fragment's to show
         for e in saved if e["id"] == i))
     exp_id = st.session_state[EXP_KEY]
     rows = experiment_jobs(exp_id)
