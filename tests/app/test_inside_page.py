@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from _shown import shown
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
@@ -101,3 +102,25 @@ def test_the_neuron_explorer_ranks_a_char_runs_units(tiny_run, tmp_path, monkeyp
     grid = chart_data(at, len(at.get("vega_lite_chart")) - 1)
     unit = next(top[0][0] for top in ranked.values() if top)
     assert grid["act"].tolist()[:50] == pytest.approx(acts[0][:50, unit].tolist(), rel=1e-5)
+
+
+def test_a_runs_gradient_norms_are_charted_with_the_threshold_and_read_out(tiny_run, tmp_path, monkeypatch):
+    home, run_id = tiny_run
+    copy = tmp_path / "ws"
+    shutil.copytree(home, copy)
+    monkeypatch.setenv("INKWELL_HOME", str(copy))
+    reg = Registry(copy)
+    with reg.connect() as db:   # the norms a run recorded: a steady start, then a tenfold rise, clipped
+        db.execute("DELETE FROM metrics WHERE kind='batch'")
+    reg.add_metrics(run_id, [{"kind": "batch", "step": 10 * i, "grad_norm": 0.5 if i <= 5 else 8.0,
+                              "clipped": 0 if i <= 5 else 10, "loss": 2.0} for i in range(1, 11)])
+    at = open_page()
+    assert not at.exception
+    frames = [chart_data(at, i) for i in range(len(at.get("vega_lite_chart")))]
+    norms = next(f for f in frames if "grad_norm" in f.columns)
+    assert norms["grad_norm"].tolist() == [0.5] * 5 + [8.0] * 5
+    from textgen.artifacts import read_config
+
+    clip = read_config(copy / "runs" / run_id)[1].clipnorm
+    assert any(shown(c.value) == f"The gradient norm explodes: it grew from about 0.5 to 8. 50 of 100 batches were clipped "
+                          f"(threshold {clip:g})." for c in at.caption)
