@@ -183,3 +183,14 @@ def test_a_signed_in_user_is_their_stable_id_not_the_links_token(workspace, monk
     assert [c["owner"] for c in saved] == [Identity.user("oidc-subject-42").owner]
     other = session("pages/corpus.py", TB)                  # another link, same signed-in user: same space
     assert list(other.dataframe[0].value["name"]) == [saved[0]["name"]]
+
+
+def test_a_run_shared_from_the_runs_page_is_offered_to_others_to_write_with_only(reg):
+    rid = reg.list_runs(A)[0]["id"]
+    a = session("pages/runs.py", TA)
+    a.toggle(key=f"share_{rid}").set_value(True).run()
+    assert reg.require_run(rid)["shared"] == 1
+    b = session("app.py", TB)
+    assert any(shown(o).startswith("A's secret model") for o in b.sidebar.radio(key="sidebar_model").options)
+    assert b.session_state["active_run"] == "demo"          # offered, never made B's default
+    assert not session("pages/runs.py", TB).dataframe         # not B's to manage, export or delete
