@@ -6,6 +6,7 @@ import streamlit as st
 
 import textgen
 from pages import ui
+from pages import charts
 from textgen import library, presets, sizing
 from textgen.corpus import ACCEPTED_SUFFIXES, DEFAULT_MAX_BYTES
 
@@ -94,7 +95,7 @@ if corpus is not None:
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Most frequent characters** (␣ is a space, ↵ a new line)")
-        st.altair_chart(ui.top_chars_chart(s.top_chars), width="stretch")
+        st.altair_chart(charts.top_chars_chart(s.top_chars), width="stretch")
     with right:
         st.markdown("**Preview**")
         st.code(corpus.text[:PREVIEW_CHARS] + ("…" if s.chars > PREVIEW_CHARS else ""), language=None,

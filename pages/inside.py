@@ -7,6 +7,7 @@ import streamlit as st
 
 import textgen
 from pages import ui
+from pages import charts
 from textgen import experiments as ex
 from textgen import gradients, jobs, neurons
 from textgen.config import CELL_NAMES
@@ -54,7 +55,7 @@ def experiment_view(exp_id: str, rows: list[dict]) -> None:
         if r["status"] == "failed":
             st.error(ui.safe(f"{CELL_NAMES.get(r['cell'], r['cell'])}: {r['message']}"), icon=":material/error:")
     if results:
-        st.altair_chart(ui.memory_chart(results, cfg.chance), width="stretch")
+        st.altair_chart(charts.memory_chart(results, cfg.chance), width="stretch")
         st.markdown(ui.safe(ex.explain(results, cfg)))
         st.caption(f"{len(results)} of {expected} trainings measured. Each cell has about {cfg.params:,} "
                    f"parameters and trained {cfg.seconds:g} s per gap on {cfg.symbols} symbols ({cfg.noise} kinds "
@@ -129,7 +130,7 @@ if finished:
     for n in notes:
         st.caption(ui.safe(n))
     if curves:
-        st.altair_chart(ui.vanishing_chart(curves), width="stretch")
+        st.altair_chart(charts.vanishing_chart(curves), width="stretch")
         for name, norms in curves.items():
             ratio = gradients.Curve(np.asarray(norms), 0).ratio_per_step()
             st.caption(ui.safe(f"{name}: each step back keeps about {ratio:.0%} of the gradient; after "
@@ -161,6 +162,6 @@ if char_runs:
             best = next((top[0][0] for top in ranked.values() if top), 0)
             unit = st.number_input("Unit", 0, len(acts[layer][0]) - 1, value=best, key=f"inside_nn_unit_{rid}_{layer}")
             shown = min(len(text), 600)
-            st.altair_chart(ui.activation_chart(text[:shown], np.asarray(acts[layer])[:shown, unit]), width="stretch")
+            st.altair_chart(charts.activation_chart(text[:shown], np.asarray(acts[layer])[:shown, unit]), width="stretch")
 else:
     st.caption("Train a character-level model to explore its units here.")

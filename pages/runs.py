@@ -9,6 +9,7 @@ import streamlit as st
 
 import textgen
 from pages import ui
+from pages import charts
 from textgen import artifacts, bundle, jobs
 from textgen import experiments as ex
 from textgen.config import CELL_NAMES, CELLS
@@ -218,9 +219,9 @@ else:
     st.session_state[TICKED] = [r["id"] for r in chosen]
     st.subheader("Compare")
     if chosen:
-        if st.session_state.get(AXIS_KEY) not in ui.COMPARE_AXES:
+        if st.session_state.get(AXIS_KEY) not in charts.COMPARE_AXES:
             st.session_state[AXIS_KEY] = default_axis(chosen)
-        axis = st.segmented_control("Along", list(ui.COMPARE_AXES), key=AXIS_KEY, format_func={
+        axis = st.segmented_control("Along", list(charts.COMPARE_AXES), key=AXIS_KEY, format_func={
             "time": "training time", "characters": "characters seen", "epoch": "epochs"}.get) or "time"
         curves, seen = {}, set()
         for r in chosen:
@@ -228,7 +229,7 @@ else:
             seen.add(r["label"])
             curves[name] = compare_points(r, axis)
         if any(curves.values()):
-            st.altair_chart(ui.compare_chart(curves, axis), width="stretch")
+            st.altair_chart(charts.compare_chart(curves, axis), width="stretch")
         else:
             st.caption("The selected runs have no finished epochs yet.")
     else:

@@ -7,6 +7,7 @@ import streamlit as st
 
 import textgen
 from pages import ui
+from pages import charts
 from textgen import jobs, library, presets, room, roomcache, sizing
 from textgen.config import (CELL_NAMES, CELLS, SPECS, ModelConfig, TrainConfig, to_dict, widget, widget_error,
                             widget_help, widget_limits)
@@ -217,9 +218,9 @@ def panel_body(run: dict) -> None:
         m[2].metric("Elapsed", ui.duration(run["elapsed"]))
     st.caption(SCORE_NOTE)
     metrics = reg.metrics(run["id"])
-    points = ui.curve_steps(metrics) if metrics else 0
-    if points >= ui.MIN_CURVE_STEPS:
-        st.altair_chart(ui.loss_chart(metrics), width="stretch")
+    points = charts.curve_steps(metrics) if metrics else 0
+    if points >= charts.MIN_CURVE_STEPS:
+        st.altair_chart(charts.loss_chart(metrics), width="stretch")
         ui.grad_panel(metrics, ui.clipnorm(run["id"]))   # the gradient norm per step, clipping drawn
     elif status in ACTIVE:
         st.caption("The learning curve appears after the first few training steps (the trainer takes a few "

@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:   # `streamlit run pages/write.py` puts only pages
     sys.path.insert(0, str(ROOT))
 
 from pages import ui  # noqa: E402
+from pages import charts  # noqa: E402
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException  # noqa: E402  (a Streamlit internal: recheck on upgrade)
 from textgen import Generator, InkwellError, insight, scripts  # noqa: E402
 from textgen.artifacts import DEMO_ID  # noqa: E402
@@ -406,7 +407,7 @@ def _insight(gen: Generator, draft: Draft, s: Settings) -> None:
     except InkwellError:
         return   # the settings' own error is shown beside them
     st.subheader("What the model expects next")
-    st.altair_chart(ui.odds_chart(odds), key="w_odds")
+    st.altair_chart(charts.odds_chart(odds), key="w_odds")
     latest = st.session_state.get(LATEST)
     cont = latest["cont"] if latest else None
     # Only while the draft still ends with the piece as written (a click racing an edit is refused).

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from pages import ui
+from pages import charts
 from textgen import Registry, load_corpus, library
 from textgen.presets import PRESETS
 
@@ -155,14 +155,14 @@ def test_start_a_tiny_run_and_watch_it_finish(workspace):
     assert numbers["Parameters"] == f"{run['params']:,}"
     assert at.get("progress")[-1].proto.text == "finished 1 epoch"
     # the loss chart carries the registry's numbers: per-batch train loss and the epoch's validation point
-    # (a run with fewer than ui.MIN_CURVE_STEPS steps says so in words instead of drawing a lone dot)
+    # (a run with fewer than charts.MIN_CURVE_STEPS steps says so in words instead of drawing a lone dot)
     frames = [chart_frame(at, i) for i in range(len(at.get("vega_lite_chart")))]
     loss = next((f for f in frames if "series" in f.columns), None)
     if loss is None:
-        steps = ui.curve_steps(reg.metrics(run_id))
-        assert steps < ui.MIN_CURVE_STEPS
+        steps = charts.curve_steps(reg.metrics(run_id))
+        assert steps < charts.MIN_CURVE_STEPS
         assert any(c.value.startswith(f"This run took only {steps} training step") for c in at.caption)
-        loss = ui.loss_frame(reg.metrics(run_id))
+        loss = charts.loss_frame(reg.metrics(run_id))
     val = loss[loss.series == "validation"]
     assert val["bpc"].round(6).tolist() == [round(run["best_val_bpc"], 6)]
     assert (loss.series == "train (per batch)").sum() >= 1

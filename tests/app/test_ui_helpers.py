@@ -2,29 +2,30 @@
 import pytest
 
 from pages import ui
+from pages import charts
 
 
 def test_smoothing_is_centred_and_exact():
-    assert ui.smooth([0.0, 0.0, 3.0, 0.0, 0.0], half=1) == [0.0, 1.0, 1.0, 1.0, 0.0]
-    assert ui.smooth([4.0, 0.0, 2.0, 6.0, 8.0], half=2) == [4.0, 2.0, 4.0, 16 / 3, 8.0]   # windows shrink at the ends
-    assert ui.smooth([]) == []
-    assert ui.smooth([5.0]) == [5.0]
+    assert charts.smooth([0.0, 0.0, 3.0, 0.0, 0.0], half=1) == [0.0, 1.0, 1.0, 1.0, 0.0]
+    assert charts.smooth([4.0, 0.0, 2.0, 6.0, 8.0], half=2) == [4.0, 2.0, 4.0, 16 / 3, 8.0]   # windows shrink at the ends
+    assert charts.smooth([]) == []
+    assert charts.smooth([5.0]) == [5.0]
 
 
 def test_smoothed_falling_line_does_not_sit_above_it():
     """A trailing average lags a falling loss and draws above it; the centred one follows a straight line."""
     line = [6.0 - 0.01 * i for i in range(400)]
-    smoothed = ui.smooth(line)                       # default: 10 points either side for 400 batches
+    smoothed = charts.smooth(line)                       # default: 10 points either side for 400 batches
     assert smoothed == pytest.approx(line, abs=1e-9)
     assert smoothed[200] == pytest.approx(line[200], abs=1e-12)
     # and it still smooths: alternating noise around the line averages out in the middle
     noisy = [v + (0.5 if i % 2 else -0.5) for i, v in enumerate(line)]
-    assert ui.smooth(noisy)[100:300] == pytest.approx(line[100:300], abs=0.5 / 21 + 1e-9)
+    assert charts.smooth(noisy)[100:300] == pytest.approx(line[100:300], abs=0.5 / 21 + 1e-9)
 
 
 def test_visible_characters():
-    assert [ui.visible_char(c) for c in " \n\tA\u00a0\x07é"] == ["␣", "↵", "⇥", "A", "⍽", "U+0007", "é"]
-    frame = ui.top_chars_frame([(" ", 5), ("\n", 2), ("a", 1)])
+    assert [charts.visible_char(c) for c in " \n\tA\u00a0\x07é"] == ["␣", "↵", "⇥", "A", "⍽", "U+0007", "é"]
+    frame = charts.top_chars_frame([(" ", 5), ("\n", 2), ("a", 1)])
     assert frame.to_dict("records") == [{"character": "␣", "count": 5}, {"character": "↵", "count": 2},
                                         {"character": "a", "count": 1}]
 
@@ -36,7 +37,7 @@ def test_loss_frame_has_raw_smoothed_and_validation():
         {"kind": "epoch", "step": 2, "val_bpc": 4.5, "bpc": 5.0},
         {"kind": "batch", "step": 3, "bpc": None},            # skipped
     ]
-    rows = ui.loss_frame(metrics).to_dict("records")
+    rows = charts.loss_frame(metrics).to_dict("records")
     assert rows == [
         {"step": 1, "bpc": 6.0, "series": "train (per batch)"},
         {"step": 2, "bpc": 4.0, "series": "train (per batch)"},
@@ -44,11 +45,11 @@ def test_loss_frame_has_raw_smoothed_and_validation():
         {"step": 2, "bpc": 4.0, "series": "train (smoothed)"},
         {"step": 2, "bpc": 4.5, "series": "validation"},
     ]
-    assert ui.loss_frame([]).empty
+    assert charts.loss_frame([]).empty
 
 
 def test_overlay_frame():
-    frame = ui.overlay_frame({"a": [{"epoch": 1, "val_bpc": 3.0}, {"epoch": 2, "val_bpc": None}],
+    frame = charts.overlay_frame({"a": [{"epoch": 1, "val_bpc": 3.0}, {"epoch": 2, "val_bpc": None}],
                               "b": [{"epoch": 1, "val_bpc": 2.5}]})
     assert frame.to_dict("records") == [{"epoch": 1, "val_bpc": 3.0, "run": "a"},
                                         {"epoch": 1, "val_bpc": 2.5, "run": "b"}]
@@ -74,7 +75,7 @@ def test_overlay_y_title_fits_beside_the_plot():
     chart grows with its legend."""
     one = {"a": [{"epoch": 1, "val_bpc": 3.0}]}
     four = {k: one["a"] for k in "abcd"}
-    spec = ui.overlay_chart(one).to_dict()
+    spec = charts.overlay_chart(one).to_dict()
     assert spec["encoding"]["y"]["title"] == ["held-out bits per character", "(lower is better)"]
     assert max(len(line) for line in spec["encoding"]["y"]["title"]) <= 28
-    assert (spec["height"], ui.overlay_chart(four).to_dict()["height"]) == (310, 400)
+    assert (spec["height"], charts.overlay_chart(four).to_dict()["height"]) == (310, 400)

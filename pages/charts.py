@@ -1,0 +1,250 @@
+"""Chart builders for the pages: pandas frames and Altair specs, no Streamlit, so they test without a browser.
+
+Pages import it as `from pages import charts`; pages/ui.py keeps the Streamlit helpers.
+"""
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+
+# -- charts --------------------------------------------------------------------------------------
+VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍", "\f": "␌", "\u00a0": "⍽"}
+
+
+def visible_char(ch: str) -> str:
+    if ch in VISIBLE:
+        return VISIBLE[ch]
+    return ch if ch.isprintable() else f"U+{ord(ch):04X}"
+
+
+def top_chars_frame(top_chars, limit: int = 30) -> pd.DataFrame:
+    rows = [{"character": visible_char(c), "count": n} for c, n in list(top_chars)[:limit]]
+    return pd.DataFrame(rows, columns=["character", "count"])
+
+
+def top_chars_chart(top_chars, limit: int = 30) -> alt.Chart:
+    df = top_chars_frame(top_chars, limit)
+    return (alt.Chart(df, height=260)
+            .mark_bar(color="#7b4bd6", cornerRadiusEnd=3)
+            .encode(x=alt.X("character:N", sort="-y", title=None, axis=alt.Axis(labelAngle=0, labelFontSize=13)),
+                    y=alt.Y("count:Q", title="occurrences"),
+                    tooltip=["character", alt.Tooltip("count:Q", format=",")]))
+
+
+def smooth(values: list[float], half: int | None = None) -> list[float]:
+    """Centred moving average of the noisy per-batch loss, `half` points either side.
+
+    Centred, so the line does not lag behind a falling curve (a trailing average sits above it); near the
+    ends the window shrinks symmetrically, so a straight stretch is returned unchanged. By default the
+    window spans about a fortieth of the curve on each side, 1 to 20 points.
+    """
+    n = len(values)
+    if half is None:
+        half = min(20, max(1, n // 40))
+    sums = np.concatenate([[0.0], np.cumsum(np.asarray(values, dtype=float))])
+    i = np.arange(n)
+    h = np.minimum(half, np.minimum(i, n - 1 - i))
+    return ((sums[i + h + 1] - sums[i - h]) / (2 * h + 1)).tolist()
+
+
+def loss_frame(metrics: list[dict]) -> pd.DataFrame:
+    """Long form (step, bpc, series): raw and smoothed train loss per batch, validation per epoch."""
+    batch = [m for m in metrics if m["kind"] == "batch" and m.get("bpc") is not None and m.get("step") is not None]
+    epoch = [m for m in metrics if m["kind"] == "epoch" and m.get("val_bpc") is not None and m.get("step") is not None]
+    rows = [{"step": m["step"], "bpc": m["bpc"], "series": "train (per batch)"} for m in batch]
+    rows += [{"step": m["step"], "bpc": v, "series": "train (smoothed)"}
+             for m, v in zip(batch, smooth([m["bpc"] for m in batch]))]
+    rows += [{"step": m["step"], "bpc": m["val_bpc"], "series": "validation"} for m in epoch]
+    return pd.DataFrame(rows, columns=["step", "bpc", "series"])
+
+
+MIN_CURVE_STEPS = 3   # fewer distinct steps than this draw a lone dot, not a curve: say so in words instead
+BPC_TITLE = "bits per character (lower is better)"
+
+
+def curve_steps(metrics: list[dict]) -> int:
+    """How many distinct training steps the loss chart would have points at."""
+    return int(loss_frame(metrics)["step"].nunique())
+
+
+SERIES_COLORS = alt.Scale(domain=["train (per batch)", "train (smoothed)", "validation"],
+                          range=["#cdbdf0", "#7b4bd6", "#e0683a"])
+
+
+def loss_chart(metrics: list[dict]) -> alt.LayerChart:
+    df = loss_frame(metrics)
+    base = alt.Chart(df, height=300).encode(
+        x=alt.X("step:Q", title="training step", axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("bpc:Q", title=BPC_TITLE, scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", scale=SERIES_COLORS,
+                        legend=alt.Legend(orient="top", title=None, labelFontSize=13)),
+        tooltip=["series", "step", alt.Tooltip("bpc:Q", format=".3f")])
+    lines = base.mark_line(strokeWidth=2).transform_filter(alt.datum.series != "validation")
+    val = base.transform_filter(alt.datum.series == "validation")
+    return alt.layer(lines, val.mark_line(strokeDash=[4, 3]), val.mark_point(filled=True, size=60))
+
+
+def overlay_frame(curves: dict[str, list[dict]]) -> pd.DataFrame:
+    """curves: display label -> epoch metric rows. Long form (epoch, val_bpc, run)."""
+    rows = [{"epoch": m["epoch"], "val_bpc": m["val_bpc"], "run": name}
+            for name, ms in curves.items() for m in ms if m.get("val_bpc") is not None]
+    return pd.DataFrame(rows, columns=["epoch", "val_bpc", "run"])
+
+
+OVERLAY_Y_TITLE = ["held-out bits per character", "(lower is better)"]   # two lines: one was cut off
+
+
+def overlay_chart(curves: dict[str, list[dict]]) -> alt.Chart:
+    df = overlay_frame(curves)
+    # The height includes the legend, one row per run: it grows with them so the plot keeps its room.
+    return (alt.Chart(df, height=280 + 30 * len(curves))
+            .mark_line(point=True, strokeWidth=2)
+            .encode(x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d", tickMinStep=1)),
+                    y=alt.Y("val_bpc:Q", title=OVERLAY_Y_TITLE, scale=alt.Scale(zero=False)),
+                    # Labels are run names, often long: a vertical legend with room for the whole name.
+                    color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
+                                                               labelLimit=900, labelFontSize=13)),
+                    tooltip=["run", "epoch", alt.Tooltip("val_bpc:Q", format=".3f")]))
+
+
+KEPT_COLORS = alt.Scale(domain=["can be drawn", "cut by top-k / top-p"], range=["#7b4bd6", "#d4d4d8"])
+
+
+def odds_frame(odds) -> pd.DataFrame:
+    """textgen.insight.Odds rows as (token, rank, chance, kind): a cut token's bar is its chance before the cut."""
+    rows, seen = [], {}
+    for rank, o in enumerate(odds):
+        seen[o.shown] = seen.get(o.shown, 0) + 1
+        label = o.shown if seen[o.shown] == 1 else f"{o.shown} ·{seen[o.shown]}"   # labels must differ
+        rows.append({"token": label, "rank": rank, "chance": o.prob if o.kept else o.before,
+                     "kind": "can be drawn" if o.kept else "cut by top-k / top-p", "before": o.before})
+    return pd.DataFrame(rows, columns=["token", "rank", "chance", "kind", "before"])
+
+
+def odds_chart(odds) -> alt.LayerChart:
+    """The likeliest next tokens as horizontal bars, likeliest on top; greyed bars for what was cut away."""
+    df = odds_frame(odds)
+    # Streamlit fits legend and axes inside the height too: 28 px per row plus theirs, so no label is dropped
+    base = alt.Chart(df).encode(
+        y=alt.Y("token:N", sort=list(df["token"]), title=None,
+                axis=alt.Axis(labelFontSize=15, labelLimit=200, labelOverlap=False)),
+        x=alt.X("chance:Q", title="chance of being written next", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1])),
+        tooltip=["token", alt.Tooltip("chance:Q", format=".1%"),
+                 alt.Tooltip("before:Q", format=".1%", title="before top-k / top-p")])
+    bars = base.mark_bar(cornerRadiusEnd=3).encode(
+        color=alt.Color("kind:N", scale=KEPT_COLORS, legend=alt.Legend(orient="top", title=None)))
+    return alt.layer(bars, base.mark_text(align="left", dx=4, fontSize=12, color="#555").encode(
+        text=alt.Text("chance:Q", format=".0%"))).properties(height=28 * max(1, len(df)) + 100)
+
+
+# -- the Inside page's charts (also the Train page's gradient panel) ----------------------------------
+GRAD_COLORS = alt.Scale(domain=["gradient norm", "clipped"], range=["#7b4bd6", "#e0683a"])
+
+
+def grad_frame(metrics: list[dict]) -> pd.DataFrame:
+    """(step, grad_norm, clipped, series) of the batch rows that carry a gradient norm (older runs have none)."""
+    rows = [{"step": m["step"], "grad_norm": m["grad_norm"], "clipped": int(m.get("clipped") or 0),
+             "series": "clipped" if m.get("clipped") else "gradient norm"}
+            for m in metrics if m["kind"] == "batch" and m.get("grad_norm") and m.get("step") is not None
+            and math.isfinite(m["grad_norm"])]
+    return pd.DataFrame(rows, columns=["step", "grad_norm", "clipped", "series"])
+
+
+def grad_chart(metrics: list[dict], clipnorm: float = 0.0) -> alt.LayerChart:
+    """The gradient norm per training step on a log scale, clipped stretches marked, the clipping threshold drawn."""
+    df = grad_frame(metrics)
+    base = alt.Chart(df, height=260).encode(
+        x=alt.X("step:Q", title="training step", axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("grad_norm:Q", title="gradient norm (log scale)", scale=alt.Scale(type="log")),
+        tooltip=["step", alt.Tooltip("grad_norm:Q", format=".3g"), "clipped"])
+    layers = [base.mark_line(strokeWidth=2, color="#7b4bd6"),
+              base.mark_point(filled=True, size=40).encode(
+                  color=alt.Color("series:N", scale=GRAD_COLORS, legend=alt.Legend(orient="top", title=None)))]
+    if clipnorm:
+        rule = pd.DataFrame({"y": [clipnorm], "label": [f"clipping threshold {clipnorm:g}"]})
+        layers.append(alt.Chart(rule).mark_rule(strokeDash=[6, 4], color="#e0683a").encode(y="y:Q"))
+        layers.append(alt.Chart(rule).mark_text(align="left", dx=4, dy=-6, color="#b0461f").encode(
+            y="y:Q", x=alt.value(0), text="label:N"))
+    return alt.layer(*layers)
+
+
+def vanishing_frame(curves: dict[str, list[float]]) -> pd.DataFrame:
+    """curves: run label -> mean |dL/dh_{T-k}| for k = 0..K. Long form (k, norm, run)."""
+    rows = [{"k": k, "norm": float(v), "run": name} for name, vals in curves.items()
+            for k, v in enumerate(vals) if v > 0 and math.isfinite(v)]
+    return pd.DataFrame(rows, columns=["k", "norm", "run"])
+
+
+def vanishing_chart(curves: dict[str, list[float]]) -> alt.Chart:
+    df = vanishing_frame(curves)
+    return (alt.Chart(df, height=300 + 24 * len(curves)).mark_line(strokeWidth=2)
+            .encode(x=alt.X("k:Q", title="steps back (k)"),
+                    y=alt.Y("norm:Q", title="gradient reaching k steps back (log)", scale=alt.Scale(type="log")),
+                    color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
+                                                               labelLimit=900)),
+                    tooltip=["run", "k", alt.Tooltip("norm:Q", format=".3g")]))
+
+
+CELL_COLORS = alt.Scale(domain=["SimpleRNN", "LSTM", "GRU"], range=["#e0683a", "#7b4bd6", "#2a9d8f"])
+
+
+def memory_frame(results) -> pd.DataFrame:
+    """textgen.experiments.CellResult rows as (gap, accuracy, cell)."""
+    names = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+    return pd.DataFrame([{"gap": r.gap, "accuracy": r.accuracy, "cell": names[r.cell], "steps": r.steps}
+                         for r in results], columns=["gap", "accuracy", "cell", "steps"])
+
+
+def memory_chart(results, chance: float) -> alt.LayerChart:
+    """Held-out accuracy against the gap for each cell (gap on a log scale), with the chance line."""
+    df = memory_frame(results)
+    span = [float(df["gap"].min()), float(df["gap"].max())] if len(df) else alt.Undefined   # the gaps tried only
+    line = (alt.Chart(df, height=320).mark_line(point=alt.OverlayMarkDef(filled=True, size=70), strokeWidth=2.5)
+            .encode(x=alt.X("gap:Q", title="gap: noise symbols between the symbol and the question (log scale)",
+                            scale=alt.Scale(type="log", nice=False, domain=span)),
+                    y=alt.Y("accuracy:Q", title="held-out accuracy", axis=alt.Axis(format="%"),
+                            scale=alt.Scale(domain=[0, 1])),
+                    color=alt.Color("cell:N", scale=CELL_COLORS, legend=alt.Legend(orient="top", title=None,
+                                                                                  labelFontSize=13)),
+                    tooltip=["cell", "gap", alt.Tooltip("accuracy:Q", format=".1%"), "steps"]))
+    rule = pd.DataFrame({"y": [chance], "label": [f"chance ({chance:.0%})"]})
+    return alt.layer(line, alt.Chart(rule).mark_rule(strokeDash=[6, 4], color="#6b7280").encode(y="y:Q"),
+                     alt.Chart(rule).mark_text(align="left", dx=4, dy=-6, color="#4a4d5c").encode(
+                         y="y:Q", x=alt.value(0), text="label:N"))
+
+
+COMPARE_AXES = {"time": "training time (seconds)", "characters": "characters seen", "epoch": "epoch"}
+
+
+def compare_chart(curves: dict[str, list[dict]], axis: str) -> alt.Chart:
+    """curves: run label -> [{"x", "val_bpc"}] with x in the axis' unit (COMPARE_AXES): held-out score per run."""
+    df = pd.DataFrame([{"x": p["x"], "val_bpc": p["val_bpc"], "run": name} for name, pts in curves.items()
+                       for p in pts if p.get("val_bpc") is not None and p.get("x") is not None],
+                      columns=["x", "val_bpc", "run"])
+    return (alt.Chart(df, height=280 + 30 * len(curves)).mark_line(point=True, strokeWidth=2)
+            .encode(x=alt.X("x:Q", title=COMPARE_AXES[axis]),
+                    y=alt.Y("val_bpc:Q", title=OVERLAY_Y_TITLE, scale=alt.Scale(zero=False)),
+                    color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
+                                                               labelLimit=900, labelFontSize=13)),
+                    tooltip=["run", alt.Tooltip("x:Q", title=COMPARE_AXES[axis], format=",.0f"),
+                             alt.Tooltip("val_bpc:Q", format=".3f")]))
+
+
+def activation_chart(text: str, values, width: int = 60) -> alt.LayerChart:
+    """A passage as a grid of characters, each shaded by a unit's activation after reading it (-1 blue .. 1 red)."""
+    rows = [{"row": i // width, "col": i % width, "ch": visible_char(ch) if ch in "\n\t" else ch, "act": float(v)}
+            for i, (ch, v) in enumerate(zip(text, values))]
+    df = pd.DataFrame(rows, columns=["row", "col", "ch", "act"])
+    base = alt.Chart(df, height=22 * (df["row"].max() + 1 if len(df) else 1)).encode(
+        x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None))
+    cells = base.mark_rect().encode(color=alt.Color("act:Q", scale=alt.Scale(scheme="redblue", reverse=True,
+                                                                             domain=[-1, 1]), title="activation"),
+                                    tooltip=["ch", alt.Tooltip("act:Q", format=".2f")])
+    return alt.layer(cells, base.mark_text(fontSize=13, font="monospace").encode(text="ch:N"))
+
+
