@@ -55,6 +55,11 @@ def probe(phase, info):
     else:
         stats["young"] += 1
 gc.callbacks.append(probe)
+def collect_now(*_):   # SIGUSR1: one full collection, to tell garbage from live memory
+    stats["collected"] = gc.collect()
+    stats["tracked_after"] = len(gc.get_objects())
+import signal
+signal.signal(signal.SIGUSR1, collect_now)
 def dump():
     while True:
         time.sleep(1)
@@ -196,6 +201,10 @@ def round_(server: Server, mode: str, writers: int, steady_seconds: int, profile
     time.sleep(1.5)   # the probe writes its counts each second
     gc1 = server.gc()
     rss.append(server.rss_mb())
+    os.kill(server.proc.pid, signal.SIGUSR1)   # then one full collection: what memory was only garbage
+    time.sleep(3)
+    after = server.gc()
+    rss_collected = server.rss_mb()
     rows = [json.loads(line) for line in samples.read_text().splitlines() if line.strip()]
     samples.unlink()
     opened = [r for r in rows if r.get("kind") != "open"]
@@ -210,6 +219,8 @@ def round_(server: Server, mode: str, writers: int, steady_seconds: int, profile
             "complete_median": pct(done, 0.5), "complete_p95": pct(done, 0.95),
             "drafts_intact": _drafts_ok(server, rows), "server_cpu_s": cpu1 - cpu0, "server_peak_mb": peak,
             "server_rss_mb": [round(x) for x in rss], "full_collections_per_s": full / wall,
+            "full_collections": full, "garbage_collected_at_end": after.get("collected"),
+            "server_rss_after_full_collection_mb": round(rss_collected),
             "full_collection_ms": 1000 * (gc1["full_s"] - gc0["full_s"]) / full if full else 0.0,
             "wall_s": wall, "server_cores": (cpu1 - cpu0) / wall, "loadavg_before": load0,
             "loadavg_after": os.getloadavg(), "locust_log_tail": _tail(log),
