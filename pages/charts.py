@@ -75,7 +75,28 @@ SERIES_COLORS = alt.Scale(domain=["train (per batch)", "train (smoothed)", "vali
                           range=["#cdbdf0", "#7b4bd6", "#e0683a"])
 
 
-def loss_chart(metrics: list[dict]) -> alt.LayerChart:
+def baseline_frame(refs) -> pd.DataFrame:
+    """A run's n-gram baselines (textgen.baselines.Baselines or None) as labelled reference levels."""
+    from textgen.baselines import NAMES
+
+    rows = [] if refs is None else [{"bpc": getattr(refs, k), "label": name} for k, name in NAMES.items()]
+    return pd.DataFrame(rows, columns=["bpc", "label"])
+
+
+def baseline_rules(refs) -> list:
+    """Grey dashed levels, each named at the chart's right edge: what a network must get below."""
+    df = baseline_frame(refs)
+    if df.empty:
+        return []
+    rule = alt.Chart(df).mark_rule(color="#9a9aa6", strokeDash=[2, 3]).encode(
+        y="bpc:Q", tooltip=["label", alt.Tooltip("bpc:Q", format=".3f")])
+    text = alt.Chart(df).mark_text(align="right", dx=-2, dy=-6, color="#4a4d5c", fontSize=12).encode(
+        y="bpc:Q", x=alt.value({"expr": "width"}), text="label:N")
+    return [rule, text]
+
+
+def loss_chart(metrics: list[dict], refs=None) -> alt.LayerChart:
+    """refs: the run's baselines, drawn as labelled reference lines (None: none recorded)."""
     df = loss_frame(metrics)
     base = alt.Chart(df, height=300).encode(
         x=alt.X("step:Q", title="training step", axis=alt.Axis(format="d", tickMinStep=1)),
@@ -85,7 +106,8 @@ def loss_chart(metrics: list[dict]) -> alt.LayerChart:
         tooltip=["series", "step", alt.Tooltip("bpc:Q", format=".3f")])
     lines = base.mark_line(strokeWidth=2).transform_filter(alt.datum.series != "validation")
     val = base.transform_filter(alt.datum.series == "validation")
-    return alt.layer(lines, val.mark_line(strokeDash=[4, 3]), val.mark_point(filled=True, size=60))
+    return alt.layer(lines, val.mark_line(strokeDash=[4, 3]), val.mark_point(filled=True, size=60),
+                     *baseline_rules(refs))
 
 
 def overlay_frame(curves: dict[str, list[dict]]) -> pd.DataFrame:
@@ -221,18 +243,20 @@ def memory_chart(results, chance: float) -> alt.LayerChart:
 COMPARE_AXES = {"time": "training time (seconds)", "characters": "characters seen", "epoch": "epoch"}
 
 
-def compare_chart(curves: dict[str, list[dict]], axis: str) -> alt.Chart:
-    """curves: run label -> [{"x", "val_bpc"}] with x in the axis' unit (COMPARE_AXES): held-out score per run."""
+def compare_chart(curves: dict[str, list[dict]], axis: str, refs=None) -> alt.Chart:
+    """curves: run label -> [{"x", "val_bpc"}] with x in the axis' unit (COMPARE_AXES): held-out score per run.
+    refs: baselines the runs share (same text, same split), drawn as reference lines."""
     df = pd.DataFrame([{"x": p["x"], "val_bpc": p["val_bpc"], "run": name} for name, pts in curves.items()
                        for p in pts if p.get("val_bpc") is not None and p.get("x") is not None],
                       columns=["x", "val_bpc", "run"])
-    return (alt.Chart(df, height=280 + 30 * len(curves)).mark_line(point=True, strokeWidth=2)
+    lines = (alt.Chart(df, height=280 + 30 * len(curves)).mark_line(point=True, strokeWidth=2)
             .encode(x=alt.X("x:Q", title=COMPARE_AXES[axis]),
                     y=alt.Y("val_bpc:Q", title=OVERLAY_Y_TITLE, scale=alt.Scale(zero=False)),
                     color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
                                                                labelLimit=900, labelFontSize=13)),
                     tooltip=["run", alt.Tooltip("x:Q", title=COMPARE_AXES[axis], format=",.0f"),
                              alt.Tooltip("val_bpc:Q", format=".3f")]))
+    return alt.layer(lines, *baseline_rules(refs)) if refs is not None else lines
 
 
 def activation_chart(text: str, values, width: int = 60) -> alt.LayerChart:

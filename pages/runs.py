@@ -10,7 +10,7 @@ import streamlit as st
 import textgen
 from pages import ui
 from pages import charts
-from textgen import artifacts, bundle, jobs
+from textgen import artifacts, baselines, bundle, jobs
 from textgen import experiments as ex
 from textgen.config import CELL_NAMES, CELLS
 from textgen.models import param_count, units_for_params
@@ -229,7 +229,9 @@ else:
             seen.add(r["label"])
             curves[name] = compare_points(r, axis)
         if any(curves.values()):
-            st.altair_chart(charts.compare_chart(curves, axis), width="stretch")
+            shared = {baselines.load(reg.run_dir(r["id"])) for r in chosen}   # one text and split: its levels
+            st.altair_chart(charts.compare_chart(curves, axis, next(iter(shared)) if len(shared) == 1 else None),
+                            width="stretch")
         else:
             st.caption("The selected runs have no finished epochs yet.")
     else:

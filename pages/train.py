@@ -8,13 +8,15 @@ import streamlit as st
 import textgen
 from pages import ui
 from pages import charts
-from textgen import jobs, library, presets, room, roomcache, sizing
+from textgen import baselines, jobs, library, presets, room, roomcache, sizing
 from textgen.config import (CELL_NAMES, CELLS, SPECS, ModelConfig, TrainConfig, to_dict, widget, widget_error,
                             widget_help, widget_limits)
 from textgen.runs import ACTIVE
 
 CUSTOM = "Custom"
 STARTED = "train_started_toast"   # a run was just started: toast it on the rerun that shows its panel
+LAST = "Latest score"   # metric labels stay short: long ones are cut off on a projector
+SCORE_NOTE = "Score: bits per character on text held back from training (lower is better)."
 PRESET_KEY, CELL_KEY, LEVEL_KEY, CORPUS_KEY, LABEL_KEY = "train_preset", "train_cell", "train_level", "train_corpus", "train_label"
 MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 # The hyperparameter widgets in page order; each one's label, step, help and limits are its config field's.
@@ -32,9 +34,6 @@ def field_value(k: str, cell: str, value):
     kind = type(SPECS[k].default)
     return kind(value) * widget(k).scale if applies(k, cell) else kind(0)
 
-
-LAST = "Latest score"   # metric labels stay short: long ones are cut off on a projector
-SCORE_NOTE = "Score: bits per character on text held back from training (lower is better)."
 
 
 def preset_values(name: str) -> dict:
@@ -181,9 +180,9 @@ def show_samples(run_id: str) -> None:
             st.markdown(f"**What it writes** after epoch {epoch} (newest first)")
         elif i == 1:
             older = st.expander(f"Earlier epochs ({len(epochs) - 1})")
-        for s in by_epoch[epoch]:
-            (st if i == 0 else older).caption(f"epoch {epoch} · temperature {s['temperature']:g}")
-            (st if i == 0 else older).code(s["text"] or " ", language=None, wrap_lines=True)
+        for s, box in ((s, st if i == 0 else older) for s in by_epoch[epoch]):
+            box.caption(f"epoch {epoch} · temperature {s['temperature']:g}")
+            box.code(s["text"] or " ", language=None, wrap_lines=True)
 
 
 STOPPED = {"failed": (st.error, "Training stopped with an error.", ":material/error:"),
@@ -220,7 +219,10 @@ def panel_body(run: dict) -> None:
     metrics = reg.metrics(run["id"])
     points = charts.curve_steps(metrics) if metrics else 0
     if points >= charts.MIN_CURVE_STEPS:
-        st.altair_chart(charts.loss_chart(metrics), width="stretch")
+        refs = baselines.load(reg.run_dir(run["id"]))
+        st.altair_chart(charts.loss_chart(metrics, refs), width="stretch")
+        if refs is not None and run["best_val_bpc"] is not None:
+            st.caption(baselines.describe(run["best_val_bpc"], refs))
         ui.grad_panel(metrics, ui.clipnorm(run["id"]))   # the gradient norm per step, clipping drawn
     elif status in ACTIVE:
         st.caption("The learning curve appears after the first few training steps (the trainer takes a few "
@@ -260,8 +262,7 @@ def draw(run: dict) -> None:
 
 @st.fragment(run_every=1)
 def live(run_id: str) -> None:
-    """Polls each second while the run trains, from the snapshot of the registry every session's polling
-    shares (textgen.roomcache); a full rerun draws the final view once it ends."""
+    """Polls each second while it trains, from the registry snapshot all sessions share (textgen.roomcache)."""
     if (run := roomcache.snapshot(reg, pump=jobs.pump).get(run_id, me)) is not None:
         draw(dict(run))
         if run["status"] not in ACTIVE:

@@ -68,3 +68,28 @@ def test_describe():
 def test_empty_text_is_refused():
     with pytest.raises(ValueError):
         compute("", "abc")
+
+
+def test_a_run_records_its_own_baselines(tiny_run):
+    from textgen import data
+    from textgen.runs import Registry
+
+    home, run_id = tiny_run
+    run_dir = Registry(home).run_dir(run_id)
+    text = (run_dir / "corpus.txt").read_text("utf-8")
+    train, val = data.split(text, 0.1)   # the tiny run's validation fraction (TrainConfig's default)
+    assert baselines.load(run_dir) == compute(train, val)
+    assert baselines.load(run_dir / "nowhere") is None
+
+
+def test_loss_chart_draws_the_baselines_as_labelled_levels():
+    from pages import charts
+
+    refs = baselines.Baselines(uniform=6.0, unigram=4.5, bigram=3.4, trigram=2.9)
+    frame = charts.baseline_frame(refs)
+    assert frame.to_dict("records") == [{"bpc": 6.0, "label": "uniform guess"}, {"bpc": 4.5, "label": "unigram"},
+                                        {"bpc": 3.4, "label": "bigram (Kneser-Ney)"},
+                                        {"bpc": 2.9, "label": "trigram (Kneser-Ney)"}]
+    metrics = [{"kind": "batch", "step": i, "bpc": 5.0 - 0.1 * i} for i in range(10)]
+    assert len(charts.loss_chart(metrics, refs).to_dict()["layer"]) == len(charts.loss_chart(metrics).to_dict()["layer"]) + 2
+    assert charts.baseline_frame(None).empty

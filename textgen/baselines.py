@@ -8,12 +8,16 @@ after Chen and Goodman, 1998). NumPy only: counting a few megabytes takes about 
 """
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import asdict, dataclass
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 import numpy as np
 
 DISCOUNT = 0.75
+FILE = "baselines.json"   # in the run directory, written by the worker when the run starts
 NAMES = {"uniform": "uniform guess", "unigram": "unigram", "bigram": "bigram (Kneser-Ney)",
          "trigram": "trigram (Kneser-Ney)"}
 
@@ -133,3 +137,22 @@ def describe(network_bpc: float, baselines: Baselines) -> str:
     if gap >= 0:
         return f"{gap:.2f} bits per character better than {model}."
     return f"{-gap:.2f} bits per character worse than {model}: the network has not learned more than it yet."
+
+
+def save(run_dir: str | os.PathLike, text: str, val_fraction: float) -> Baselines:
+    """Fit on the run's training side and score its validation side (the last val_fraction of the text)."""
+    from . import atomic, data
+
+    train, val = data.split(text, val_fraction)
+    result = compute(train, val)
+    atomic.write_json(Path(run_dir) / FILE, result.as_dict())
+    return result
+
+
+def load(run_dir: str | os.PathLike) -> Baselines | None:
+    """A run's baselines, or None for a run made before they were recorded (or an unreadable file)."""
+    try:
+        raw = json.loads((Path(run_dir) / FILE).read_text("utf-8"))
+        return Baselines(**{f.name: float(raw[f.name]) for f in fields(Baselines)})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

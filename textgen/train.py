@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from . import atomic, checkpoint, data
+from . import atomic, baselines, checkpoint, data
 from .artifacts import open_run_dir, read_config, write_config
 from .config import LEVEL_UNITS, ModelConfig, TrainConfig
 from .corpus import Corpus
@@ -272,6 +272,7 @@ def _create(reg: Registry, corpus: Corpus | str, model_cfg: ModelConfig, cfg: Tr
     write_config(run_dir, model_cfg, cfg, meta)
     vocab.save(run_dir / "vocab.json")
     atomic.write_text(run_dir / "corpus.txt", text)
+    baselines.save(run_dir, text, cfg.val_fraction)   # the chart's reference lines: n-gram models of this text
     reg.update_run(run_id, started=time.time(), heartbeat=time.time())
     return Job(run_id, run_dir, model_cfg, cfg, vocab, text, base_weights)
 
