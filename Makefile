@@ -7,7 +7,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 LOCK   := constraints.txt
 
-.PHONY: run test bench bench-quality browser demo lock clean
+.PHONY: run test bench bench-quality bench-room browser demo lock clean
 
 # The target is pip, not python: on Debian without python3-venv, venv leaves a python but no pip behind.
 $(BIN)/pip:
@@ -56,6 +56,11 @@ bench: $(VENV)/.installed
 bench-quality: $(VENV)/.installed
 	@command -v bible >/dev/null 2>&1 || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q bible-kjv)
 	$(BIN)/python -m benchmarks.quality
+
+# The workshop room: 30 writers through Streamlit's protocol (Locust); BEFORE=REF measures that commit beside this one.
+bench-room: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -r benchmarks/requirements-load.txt
+	$(BIN)/python -m benchmarks.room $(if $(BEFORE),--before $(BEFORE))
 
 # Rebuild the demo model shipped in assets/demo from the team's sample text.
 demo: $(VENV)/.installed
