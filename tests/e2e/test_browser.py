@@ -144,3 +144,47 @@ def test_inside_runs_the_quick_memory_experiment(server, browser):
     _settle(page)
     _shot(page, "8-inside-experiment")
     page.close()
+
+
+def test_write_odds_branch_and_surprise(server, browser):
+    """Write with the demo model: the odds chart is drawn, one branch rewrites the model's piece, and the
+    Surprise view shades the draft."""
+    url, home = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.set_default_timeout(60_000)
+    page.goto(url + "/write")
+    expect(page.get_by_role("heading", name="Write")).to_be_visible(timeout=90_000)
+    _settle(page)
+    box = page.get_by_role("textbox", name="Your draft")
+    box.fill("The keeper climbed the tower")
+    box.press("Tab")
+    _settle(page)
+    odds = page.locator(".st-key-w_odds [data-testid='stVegaLiteChart'], [data-testid='stVegaLiteChart']").first
+    expect(page.get_by_text("What the model expects next")).to_be_visible()
+    expect(odds).to_be_visible()
+    page.get_by_role("button", name="Continue", exact=True).click()
+    deadline = time.time() + 60
+    while time.time() < deadline and len(box.input_value()) <= len("The keeper climbed the tower"):
+        page.wait_for_timeout(500)
+    _settle(page)
+    continued = box.input_value()
+    assert continued.startswith("The keeper climbed the tower") and len(continued) > len("The keeper climbed the tower")
+    expect(page.get_by_text("Branch the model's last piece")).to_be_visible()
+    _shot(page, "8-write-odds")
+
+    # Branch: the first alternative the model weighed that is not the token it wrote.
+    choice = page.locator(".st-key-w_branch_row button:not([disabled])").first
+    expect(choice).to_be_visible()
+    choice.click()
+    _settle(page)
+    branched = box.input_value()
+    assert branched.startswith("The keeper climbed the tower") and branched != continued
+    _shot(page, "9-write-branched")
+
+    # Surprise: the view is shaded, with the two averages beside it.
+    page.get_by_text("Surprise", exact=True).click()
+    _settle(page)
+    expect(page.get_by_text("Your text", exact=True)).to_be_visible()
+    expect(page.get_by_text("The model's text", exact=True)).to_be_visible()
+    _shot(page, "10-write-surprise")
+    page.close()
