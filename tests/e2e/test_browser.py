@@ -57,7 +57,12 @@ def _shot(page, name):
 
 
 def _open(page, url, path, heading, shot=None):
-    page.goto(url + path)
+    """Go to a page by its address, as a writer following their own link: the writer token (?w=) comes along,
+    since a writer's corpora and runs belong to it."""
+    from urllib.parse import parse_qs, urlparse
+
+    token = parse_qs(urlparse(page.url).query).get("w")
+    page.goto(url + path + (f"?w={token[0]}" if token else ""))
     expect(page.get_by_role("heading", name=heading)).to_be_visible()
     _settle(page)
     if shot:
