@@ -157,9 +157,10 @@ def test_write_odds_branch_and_surprise(server, browser):
     url, home = server
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.set_default_timeout(60_000)
-    page.goto(url + "/write")
+    page.goto(url)   # Write is the default page: its address is the root, not /write
     expect(page.get_by_role("heading", name="Write")).to_be_visible(timeout=90_000)
     _settle(page)
+    _shot(page, "8-write-open")
     box = page.get_by_role("textbox", name="Your draft")
     box.fill("The keeper climbed the tower")
     box.press("Tab")
@@ -175,7 +176,7 @@ def test_write_odds_branch_and_surprise(server, browser):
     continued = box.input_value()
     assert continued.startswith("The keeper climbed the tower") and len(continued) > len("The keeper climbed the tower")
     expect(page.get_by_text("Branch the model's last piece")).to_be_visible()
-    _shot(page, "8-write-odds")
+    _shot(page, "9-write-odds")
 
     # Branch: the first alternative the model weighed that is not the token it wrote.
     choice = page.locator(".st-key-w_branch_row button:not([disabled])").first
@@ -184,12 +185,12 @@ def test_write_odds_branch_and_surprise(server, browser):
     _settle(page)
     branched = box.input_value()
     assert branched.startswith("The keeper climbed the tower") and branched != continued
-    _shot(page, "9-write-branched")
+    _shot(page, "10-write-branched")
 
     # Surprise: the view is shaded, with the two averages beside it.
     page.get_by_text("Surprise", exact=True).click()
     _settle(page)
     expect(page.get_by_text("Your text", exact=True)).to_be_visible()
     expect(page.get_by_text("The model's text", exact=True)).to_be_visible()
-    _shot(page, "10-write-surprise")
+    _shot(page, "11-write-surprise")
     page.close()
