@@ -222,11 +222,12 @@ def _docx_lines(container):
 
     for block in container.iter_inner_content():
         if isinstance(block, Table):
-            seen = set()
+            # The cell elements themselves, not their id(): a proxy freed meanwhile can hand its id to another cell.
+            seen: list = []
             for row in block.rows:
                 for cell in row.cells:
-                    if id(cell._tc) not in seen:
-                        seen.add(id(cell._tc))
+                    if not any(cell._tc is tc for tc in seen):
+                        seen.append(cell._tc)
                         yield from _docx_lines(cell)   # a cell holds paragraphs and maybe tables of its own
         else:
             yield block.text
