@@ -14,7 +14,7 @@ from . import sampling
 from .drafts import Draft
 from .errors import GenerationError
 from .generate import PROMPT_TAIL, Continuation, Generator, Primed, Settings
-from .markup import NBSP, escape_markdown
+from .markup import NBSP, escape_markdown, join_lines, split_lines
 
 SHOWN = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 STALE = ("The draft has changed since the model wrote that piece, so it cannot be branched; "
@@ -199,25 +199,8 @@ def legend(level: str) -> str:
 def shaded_markdown(s: Surprise) -> str:
     """The draft as Streamlit Markdown, each token shaded by its bits. Every character of the text is
     escaped; the only markup is the palette's :colour[...] around escaped text."""
-    lines: list[list[tuple[str, str | None]]] = [[]]
-    for text, bits, _ in s.pieces:
-        colour = shade(bits, s.level)
-        for i, part in enumerate(text.split("\n")):
-            if i:
-                lines.append([])
-            if part:
-                lines[-1].append((part, colour))
-    out, blank = [], False
-    for line in lines:
-        rendered = _shaded_line(line)
-        if not rendered:
-            blank = bool(out)
-            continue
-        if out:
-            out.append("\n\n" if blank else "\\\n")
-        out.append(rendered)
-        blank = False
-    return "".join(out)
+    lines = split_lines((shade(bits, s.level), text) for text, bits, _ in s.pieces)   # per line: (colour, text)
+    return join_lines(_shaded_line([(text, colour) for colour, text in line]) for line in lines)
 
 
 def _shaded_line(parts: list[tuple[str, str | None]]) -> str:

@@ -91,23 +91,33 @@ def draft_markdown(segments: list[dict], model_format: str = "*{}*", screen: boo
     would join the lines or read indented ones as code. `screen`: for Streamlit's Markdown (every
     punctuation mark escaped, bare URLs kept from becoming links); otherwise for a .md file.
     """
-    lines: list[list[tuple[str, str]]] = [[]]          # per line: (author, text) pieces
-    for seg in segments:
-        for i, part in enumerate(seg["text"].split("\n")):
+    lines = split_lines((seg["author"], seg["text"]) for seg in segments)   # per line: (author, text) pieces
+    return join_lines(_render_line(pieces, model_format, screen) for pieces in lines)
+
+
+def split_lines(tagged) -> list[list[tuple]]:
+    """(tag, text) pieces regrouped per line of the whole text: [[(tag, text on line 1), ...], ...]."""
+    lines: list[list[tuple]] = [[]]
+    for tag, text in tagged:
+        for i, part in enumerate(text.split("\n")):
             if i:
                 lines.append([])
             if part:
-                lines[-1].append((seg["author"], part))
+                lines[-1].append((tag, part))
+    return lines
+
+
+def join_lines(rendered) -> str:
+    """Rendered lines joined as Markdown: a hard break between lines, a paragraph break where blank lines were."""
     out: list[str] = []
     blank = False
-    for pieces in lines:
-        rendered = _render_line(pieces, model_format, screen)
-        if not rendered:
+    for line in rendered:
+        if not line:
             blank = bool(out)
             continue
         if out:
             out.append("\n\n" if blank else "\\\n")
-        out.append(rendered)
+        out.append(line)
         blank = False
     return "".join(out)
 
