@@ -116,7 +116,7 @@ def train_cell(cell: str, gap: int, cfg: MemoryConfig, should_stop=lambda: False
     layer = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
     net = keras.Sequential([keras.Input((gap + 2,), dtype="int32"), keras.layers.Embedding(cfg.vocab, cfg.embedding),
                             layer(units), keras.layers.Dense(cfg.symbols)])
-    net.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=cfg.clipnorm),
+    net.compile(optimizer=keras.optimizers.Adam(cfg.lr, global_clipnorm=cfg.clipnorm),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     rng = np.random.default_rng([cfg.seed, gap])
     test_x, test_y = sequences(cfg, gap, cfg.test_size, np.random.default_rng([cfg.seed, gap, 1]))

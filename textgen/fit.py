@@ -49,14 +49,16 @@ LN2 = math.log(2.0)
 
 
 def make_optimizer(cfg: TrainConfig):
-    """Adam at the config's learning rate and clipping; with weight_decay, AdamW, whose decay spares the biases.
+    """Adam at the config's learning rate, clipping all gradients by their global norm (not each weight's on its
+    own); with weight_decay, AdamW, whose decay spares the biases.
 
     AdamW's decay is decoupled from the gradient: each step every weight matrix shrinks by lr x weight_decay
     of itself (lr as the schedule sets it), whatever its gradient. Its slots are Adam's, so checkpoints match.
     """
     if cfg.weight_decay <= 0:
-        return keras.optimizers.Adam(learning_rate=cfg.lr, clipnorm=cfg.clipnorm or None)
-    opt = keras.optimizers.AdamW(learning_rate=cfg.lr, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm or None)
+        return keras.optimizers.Adam(learning_rate=cfg.lr, global_clipnorm=cfg.clipnorm or None)
+    opt = keras.optimizers.AdamW(learning_rate=cfg.lr, weight_decay=cfg.weight_decay,
+                                  global_clipnorm=cfg.clipnorm or None)
     opt.exclude_from_weight_decay(var_names=[r"(^|/)bias(:\d+)?$"])   # "bias" or ".../gru_cell/bias:0", nothing else
     return opt
 

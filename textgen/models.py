@@ -96,9 +96,9 @@ def build_model(cfg: ModelConfig, seed: int = 0, stateful_batch: int | None = No
 def record_gradient_norms(model) -> None:
     """Give a model a train_step that also reports each batch's gradient norm (logs "grad_norm", "clipped").
 
-    grad_norm is the global norm of all gradients before the optimizer clips them; clipped is 1.0 when the
-    optimizer's clipnorm acted, which Keras applies to each weight's gradient on its own (so: when any one
-    weight's gradient norm exceeds it). Set on the instance, so the saved model is an ordinary functional one.
+    grad_norm is the global norm of all gradients before clipping, the very number the optimizer's
+    global_clipnorm compares with its threshold; clipped is 1.0 when it was over, so the step was scaled down.
+    Set on the instance, so the saved model is an ordinary functional one.
     """
     import types
 
@@ -106,20 +106,23 @@ def record_gradient_norms(model) -> None:
 
 
 def gradient_norms(grads: list, clipnorm: float | None):
-    """(global norm, 1.0 if clipnorm clips any weight's gradient else 0.0), as tensors, for these gradients."""
-    import tensorflow as tf
+    """(the gradients made dense, their global norm, 1.0 if a global clipnorm scales them else 0.0), as tensors.
 
-    # The embedding's gradient comes sparse; densified, a row two ids in the batch share is summed first.
-    dense = [tf.convert_to_tensor(g) for g in grads if g is not None]
-    norm = tf.linalg.global_norm(dense)
+    The embedding's gradient comes sparse with a row per id in the batch; Keras' global norm would square those
+    rows apart and undercount a repeated id, so the optimizer is handed the dense sum whose norm is the true one.
+    """
+    import tensorflow as tf
+    from keras.src.optimizers.base_optimizer import global_norm   # what global_clipnorm itself measures
+
+    dense = [None if g is None else tf.convert_to_tensor(g) for g in grads]
+    norm = global_norm(dense)
     if not clipnorm:
-        return norm, tf.constant(0.0)
-    worst = tf.reduce_max(tf.stack([tf.norm(g) for g in dense]))
-    return norm, tf.cast(worst > clipnorm, tf.float32)
+        return dense, norm, tf.constant(0.0)
+    return dense, norm, tf.cast(norm > clipnorm, tf.float32)
 
 
 def _train_step_with_norms(self, data):
-    # Keras 3's TensorFlow train_step (trainer.py), with the gradients' norms measured before apply_gradients.
+    # Keras 3's TensorFlow train_step (trainer.py), with the gradients' norm measured before apply_gradients.
     import keras
     import tensorflow as tf
 
@@ -130,8 +133,7 @@ def _train_step_with_norms(self, data):
         self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
         loss = self.optimizer.scale_loss(loss)
     weights = self.trainable_weights
-    grads = tape.gradient(loss, weights)
-    norm, clipped = gradient_norms(grads, self.optimizer.clipnorm)
+    grads, norm, clipped = gradient_norms(tape.gradient(loss, weights), self.optimizer.global_clipnorm)
     self.optimizer.apply_gradients(zip(grads, weights))
     logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
     return {**logs, "grad_norm": norm, "clipped": clipped}
