@@ -7,7 +7,7 @@ import secrets
 
 import streamlit as st
 
-from pages import charts, ui, writing
+from pages import odds as odds_chart, ui, writing
 from textgen import Generator, InkwellError, insight
 from textgen.artifacts import DEMO_ID
 from textgen.drafts import Draft
@@ -47,7 +47,7 @@ def panel(gen: Generator, draft: Draft, s: Settings) -> None:
     except InkwellError:
         return   # the settings' own error is shown beside them
     st.subheader("What the model expects next")
-    st.altair_chart(charts.odds_chart(odds), key="w_odds")
+    st.vega_lite_chart(odds_chart.spec(odds), width="stretch", key="w_odds")
     latest = st.session_state.get(writing.LATEST)
     cont = latest["cont"] if latest else None
     # Only while the draft still ends with the piece as written (a click racing an edit is refused).
