@@ -197,3 +197,28 @@ def test_training_events_carry_the_norms_and_clipped_counts(tmp_path, sample_tex
     steps = [0] + [e["global_step"] for e in batches]
     # A threshold this low clips every batch: each event counts all the batches since the one before.
     assert [e["clipped"] for e in batches] == [b - a for a, b in zip(steps, steps[1:])]
+
+
+def test_the_worker_stores_the_vanishing_curve_the_numpy_function_gives(tmp_path, sample_text):
+    import json
+
+    from textgen import ModelConfig as M, TrainConfig, load_corpus
+    from textgen import atomic
+    from textgen.artifacts import open_run_dir
+    from textgen.data import split_encoded
+    from textgen.gradients import CURVE_FILE, CURVE_WINDOWS, read_curve
+    from textgen.train import train
+
+    cfg = TrainConfig(seq_len=12, batch_size=4, epochs=1, lr=1e-2, seed=3, sample_length=0)
+    result = train(load_corpus(sample_text[:3000]), M(cell="gru", layers=1, units=8, embedding=4), cfg,
+                   workspace=tmp_path)
+    saved = json.loads((result.run_dir / CURVE_FILE).read_text("utf-8"))
+    run = open_run_dir(result.run_dir)
+    _, val = split_encoded(run.vocab, run.corpus_path.read_text("utf-8"), cfg.val_fraction)
+    expected = vanishing_curve(Stepper(run.model, atomic.read_npz(result.run_dir / "weights.npz")), val,
+                               min(100, len(val) - 3), CURVE_WINDOWS, cfg.seed)
+    assert saved["windows"] == CURVE_WINDOWS and len(saved["norms"]) == 101
+    np.testing.assert_array_equal(np.array(saved["norms"]), expected.norms)   # JSON keeps a float64 exactly
+    np.testing.assert_array_equal(read_curve(result.run_dir).norms, expected.norms)
+    assert not [p.name for p in result.run_dir.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
+    assert read_curve(tmp_path / "nowhere") is None

@@ -33,13 +33,14 @@ def import_tf_quietly() -> None:
 import_tf_quietly()
 import keras  # noqa: E402
 
-from . import atomic, checkpoint, data, kernels  # noqa: E402
+from . import atomic, checkpoint, data, gradients, kernels  # noqa: E402
 from .artifacts import Run, check_weights, read_config, write_config  # noqa: E402
 from .config import TrainConfig  # noqa: E402
 from .generate import Generator  # noqa: E402
 from .models import (build_model, export_weights, flops_per_token, import_weights, param_count,  # noqa: E402
                      record_gradient_norms)
 from .schedule import learning_rate  # noqa: E402
+from .stepper import Stepper  # noqa: E402
 from .train import Job, Outcome  # noqa: E402 - what train.py prepares, and what this loop tells it
 
 FLUSH_EVERY = 0.5               # seconds between batch-metric events (each one is a registry write)
@@ -156,6 +157,9 @@ def fit(job: Job, stop, emit: Callable[[dict], None], cancelled: Callable[[], bo
     if (ckpt_dir / "best.npz").exists():
         checkpoint.restore(ckpt_dir / "best.npz", val_net, with_optimizer=False)
         _save_keras(val_net, run_dir)   # the saved model takes any batch size
+    if (run_dir / "weights.npz").exists():   # the best weights' vanishing curve, so the page need only read it
+        gradients.measure_and_save(run_dir, Stepper(model_cfg, atomic.read_npz(run_dir / "weights.npz")), val_ids,
+                                   cfg.seed)
     return Outcome(status, message, elapsed, best_val / LN2 / val_cpt if math.isfinite(best_val) else None)
 
 

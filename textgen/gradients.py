@@ -4,11 +4,15 @@ For a window of tokens, the loss at its last step is backpropagated through the 
 at a time (vector-Jacobian products of Keras' cells, written out by hand), giving |dL_T / dh_{T-k}| for
 k = 0..K. Only the top layer's own recurrence carries h_{T-k} forward (lower layers never read it), so the
 numbers are exact for stacked models too. Averaged over validation windows, a plain RNN's curve falls
-geometrically with k; the gated cells' falls much slower. No TensorFlow: the web process draws it.
+geometrically with k; the gated cells' falls much slower. The worker measures it once training ends and
+keeps it in the run directory (CURVE_FILE); the web process only reads that file.
 """
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -115,6 +119,34 @@ def run_curve(run, max_k: int = 100, windows: int = 32) -> Curve:
     if max_k < 2:
         raise ValueError(f"Run {run.id}'s validation text is too short to measure.")
     return vanishing_curve(Stepper(run.model, run.weights), val, max_k, windows)
+
+
+CURVE_FILE = "vanishing.json"   # in the run directory: {"norms": [...], "windows": n}, null where not finite
+CURVE_STEPS, CURVE_WINDOWS = 100, 32
+
+
+def measure_and_save(run_dir: Path, st: Stepper, val_ids: np.ndarray, seed: int = 0) -> Curve | None:
+    """The worker's end of training: the curve over validation windows, written atomically to CURVE_FILE.
+    None (and no file) when the validation text is too short to measure."""
+    from . import atomic
+
+    max_k = min(CURVE_STEPS, len(val_ids) - 3)
+    if max_k < 2:
+        return None
+    curve = vanishing_curve(st, np.asarray(val_ids), max_k, CURVE_WINDOWS, seed)
+    norms = [float(v) if math.isfinite(v) else None for v in curve.norms]
+    atomic.write_json(Path(run_dir) / CURVE_FILE, {"norms": norms, "windows": curve.windows})
+    return curve
+
+
+def read_curve(run_dir: Path) -> Curve | None:
+    """The curve the worker stored for this run, or None (trained before Inkwell measured it, or too short)."""
+    path = Path(run_dir) / CURVE_FILE
+    try:
+        saved = json.loads(path.read_text("utf-8"))
+        return Curve(np.array([np.nan if v is None else v for v in saved["norms"]], float), int(saved["windows"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def describe_norms(steps: list[int], norms: list[float | None], clipped: list[int], clipnorm: float) -> str:

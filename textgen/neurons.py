@@ -43,6 +43,36 @@ def activations(st: Stepper, ids: np.ndarray) -> list[np.ndarray]:
     return [h[0] for h in tr.hidden]
 
 
+# The gate whose openness says how much of the old memory a step keeps: a GRU's update gate z (h = z*h_prev +
+# (1-z)*candidate) and an LSTM's forget gate f (c = f*c_prev + i*g). Near 1 the unit holds on; near 0 it rewrites.
+KEEP_GATE = {"gru": "update gate", "lstm": "forget gate"}
+
+
+def _sigmoid(x):
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+def keep_gates(st: Stepper, ids: np.ndarray) -> list[np.ndarray]:
+    """Per layer, (time, units): each unit's keep gate (KEEP_GATE) at each token of ids (1-D), from a zero state;
+    [] for a SimpleRNN, which has no gate. Recomputed from the trace's states, the same products the stepper does."""
+    cell, u = st.cfg.cell, st.cfg.units
+    if cell not in KEEP_GATE:
+        return []
+    ids = np.asarray(ids)
+    tr = st.trace(ids[None, :])
+    out, below = [], None
+    for i, (k, r, b, b_rec) in enumerate(st.layers):
+        xin = st.input_table[ids] if i == 0 else below @ k + b                  # (time, gates*units)
+        h = tr.hidden[i][0]                                                      # (time, units)
+        h_prev = np.vstack([np.zeros((1, u), h.dtype), h[:-1]])                 # the state each step starts from
+        if cell == "gru":
+            out.append(_sigmoid(xin[:, :u] + h_prev @ r[:, :u] + b_rec[:u]))
+        else:
+            out.append(_sigmoid(xin[:, u:2 * u] + h_prev @ r[:, u:2 * u]))
+        below = h
+    return out
+
+
 def rank_units(acts: np.ndarray, features: dict[str, np.ndarray], top: int = 5) -> dict[str, list[tuple[int, float]]]:
     """For each feature, the `top` units whose activation correlates most with it: [(unit, correlation)]."""
     a = acts - acts.mean(axis=0)
