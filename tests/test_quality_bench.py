@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks import quality, texts
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -13,11 +15,51 @@ def test_quality_benchmark_tiny(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads(out.read_text())
-    row = report["rows"][0]
-    assert row["preset"] == "Quick"
-    for key in ("inkwell", "tutorial"):
-        assert row[key]["val_bpc"] > 0 and row[key]["carried_val_bpc"] > 0
-        assert row[key]["chars_seen"] > 0 and row[key]["sample"]
-    assert row["gain_bpc"] == row["tutorial"]["val_bpc"] - row["inkwell"]["val_bpc"]
-    assert row["carried_gain_bpc"] == row["tutorial"]["carried_val_bpc"] - row["inkwell"]["carried_val_bpc"]
-    assert "| Quick | 3 s | windows of 100 |" in r.stdout and "| Quick | 3 s | state carried |" in r.stdout
+    samples = [t["text"] for t in report["texts"]]
+    assert samples[0] == "sample" and [row["text"] for row in report["rows"]] == samples   # one row per text
+    for row in report["rows"]:
+        assert row["preset"] == "Quick"
+        for key in ("inkwell", "tutorial"):
+            assert row[key]["val_bpc"] > 0 and row[key]["carried_val_bpc"] > 0
+            assert row[key]["chars_seen"] > 0 and row[key]["sample"]
+        assert row["gain_bpc"] == row["tutorial"]["val_bpc"] - row["inkwell"]["val_bpc"]
+        assert row["carried_gain_bpc"] == row["tutorial"]["carried_val_bpc"] - row["inkwell"]["carried_val_bpc"]
+        chars = next(t["chars"] for t in report["texts"] if t["text"] == row["text"])
+        assert f"| {row['text']} | {chars:,} | Quick | 3 s | windows of 100 |" in r.stdout
+        assert f"| {row['text']} | {chars:,} | Quick | 3 s | state carried |" in r.stdout
+
+
+def test_unknown_text_and_preset_are_one_line_errors():
+    for args, said in ((["--texts", "kjv,nope"], "unknown text 'nope': choose from kjv,"),
+                       (["--presets", "Huge"], "unknown preset 'Huge': choose from Quick,")):
+        r = subprocess.run([sys.executable, "-m", "benchmarks.quality", *args], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and r.stderr.startswith(said) and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_the_texts_are_several_kinds_and_sizes():
+    kinds = {t.kind for t in texts.TEXTS.values()}
+    assert {"prose", "verse", "dialogue"} <= {k.split(" ")[0] for k in kinds}
+    assert "kjv" in texts.TEXTS
+
+
+def test_fortune_separators_and_colours_are_stripped(tmp_path, monkeypatch):
+    (tmp_path / "a").write_text("\x1b[32m《题》\x1b[m\n一行。\n%\nSecond entry.\n%\n", "utf-8")
+    monkeypatch.setattr(texts, "FORTUNES", tmp_path)
+    assert texts._fortune_files(["a"]) == "《题》\n一行。\n\nSecond entry.\n\n"
+
+
+def test_prompt_is_the_texts_own_first_words():
+    assert quality.prompt_from("\nab\nIn the beginning was the word and more words\n") == "In the beginning was the"
+
+
+def test_a_missing_package_names_it(monkeypatch):
+    def gone():
+        raise FileNotFoundError("x")
+    monkeypatch.setitem(texts.TEXTS, "kjv", texts.Text("kjv", "t", "prose", "bible-kjv", gone))
+    try:
+        texts.read("kjv")
+    except SystemExit as e:
+        assert str(e) == "benchmarks.quality needs Debian's bible-kjv package for 'kjv': run `make bench-quality`."
+    else:
+        raise AssertionError("no SystemExit")
