@@ -68,6 +68,7 @@ class StreamlitSession:
         self.poll_fragments = poll_fragments
         self.ws = None
         self.widget_ids: dict[str, str] = {}      # user key -> widget id
+        self.widget_fragments: dict[str, str] = {}  # user key -> the st.fragment it is drawn in
         self.values: dict[str, WidgetState] = {}  # widget id -> the value a browser would send again
         self.block_paths: dict[str, tuple[int, ...]] = {}   # keyed container -> its delta path
         self.page_hashes: dict[str, str] = {}     # url path name -> page_script_hash
@@ -80,6 +81,8 @@ class StreamlitSession:
         self._send_lock = threading.Lock()
         self._closed = threading.Event()
         self._in_fragment_run = False
+        self._run_fragments: tuple[str, ...] = ()  # the fragments the run now streaming redraws
+        self._awaited = ""                        # the fragment whose run `rerun` waits for
 
     # -- connection -------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -100,11 +103,14 @@ class StreamlitSession:
     # -- one script run ------------------------------------------------------------------------------
     def rerun(self, query_string: str | None = None, page: str | None = None, triggers: tuple[str, ...] = (),
               strings: dict[str, str] | None = None) -> int:
-        """Send the rerun a browser sends and wait until the full run (and any st.rerun() it makes) ends.
+        """Send the rerun a browser sends and wait until the run (and any st.rerun() it makes) ends.
 
-        triggers: keys of buttons pressed now; strings: key -> new text of a text widget. Returns the
+        triggers: keys of buttons pressed now; strings: key -> new text of a text widget. As a browser
+        does, a change to widgets that all sit in one st.fragment reruns only that fragment. Returns the
         final script_finished status. Raises ProtocolError on a timeout, a closed socket or an exception.
         """
+        changed = {self.widget_fragments.get(k, "") for k in (*triggers, *(strings or {}))}
+        fragment = changed.pop() if len(changed) == 1 and query_string is None and page is None else ""
         if query_string is not None:
             self.query_string = query_string
         if page is not None:
@@ -124,6 +130,8 @@ class StreamlitSession:
         if page is not None:
             cs.page_name = page
         cs.widget_states.widgets.extend(states.values())
+        cs.fragment_id = fragment
+        self._awaited = fragment
         self._send(msg)
         deadline = time.monotonic() + self.timeout
         while True:
@@ -137,6 +145,7 @@ class StreamlitSession:
             if isinstance(status, Exception):
                 raise status
             if status != ForwardMsg.FINISHED_EARLY_FOR_RERUN:   # st.rerun(): the next run follows by itself
+                self._awaited = ""
                 if self.exceptions:
                     raise ProtocolError("the page showed an exception: " + self.exceptions[-1][:200])
                 return status
@@ -172,7 +181,8 @@ class StreamlitSession:
         fwd.ParseFromString(raw)
         kind = fwd.WhichOneof("type")
         if kind == "new_session":
-            self._in_fragment_run = bool(fwd.metadata.run.fragment_ids)
+            self._run_fragments = tuple(fwd.metadata.run.fragment_ids)
+            self._in_fragment_run = bool(self._run_fragments)
             for p in fwd.new_session.app_pages:
                 self.page_hashes[p.url_pathname] = p.page_script_hash
             if not self._in_fragment_run:
@@ -183,17 +193,21 @@ class StreamlitSession:
         elif kind == "delta":
             path = tuple(fwd.metadata.delta_path)
             self._learn(path, fwd.delta)
-            if self.listener is not None and not self._in_fragment_run:
+            if self.listener is not None and self._watched(self._run_fragments):
                 self.listener(now, path, fwd.delta)
         elif kind == "script_finished":
-            fragment = bool(fwd.metadata.run.fragment_ids) if fwd.metadata.HasField("run") else self._in_fragment_run
-            if not fragment:
+            ran = tuple(fwd.metadata.run.fragment_ids) if fwd.metadata.HasField("run") else self._run_fragments
+            if self._watched(ran):
                 self._finished.put(fwd.script_finished)
         elif kind == "auto_rerun":
             self.fragments[fwd.auto_rerun.fragment_id] = fwd.auto_rerun.interval
         elif kind == "stop_auto_rerun":
             for fid in fwd.stop_auto_rerun.fragment_ids:
                 self.fragments.pop(fid, None)
+
+    def _watched(self, fragments: tuple[str, ...]) -> bool:
+        """Whether a run is the one `rerun` waits for: a full run, or a run of the fragment it asked for."""
+        return not fragments or bool(self._awaited) and self._awaited in fragments
 
     def _learn(self, path: tuple[int, ...], delta) -> None:
         """Remember widget ids by their keys, and keyed containers' paths."""
@@ -208,6 +222,7 @@ class StreamlitSession:
             if wid.startswith(ID_PREFIX) and wid.count("-") >= 2:
                 key = wid.split("-", 2)[2]
                 self.widget_ids[key] = wid
+                self.widget_fragments[key] = delta.fragment_id
             widget = getattr(el, kind) if kind in ("text_area", "text_input") else None
             if widget is not None and widget.set_value:
                 # The script set the box's text (st.session_state[key] = ...): a browser shows it and sends it

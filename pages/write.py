@@ -31,6 +31,7 @@ from textgen.markup import escape_markdown, stream_markdown  # noqa: E402
 
 EDITOR = "write_editor"                                                 # the text box's widget key
 ALTS = "write_alternatives"
+REGEN = "write_regenerate"          # set by Regenerate's callback; the desk makes them
 VIEW_FORMAT = ":violet[*{}*]"        # the model's text in the read-only view; {} is already escaped
 STREAM_EVERY = 0.04                  # seconds between screen updates while streaming
 UNEXPECTED = "Something went wrong while the model was writing. Your draft is safe; please try again."
@@ -194,11 +195,75 @@ def _model(active: str) -> Generator | None:
 def main() -> None:
     st.title("Write")
     st.caption("Write with the model: it proposes, you keep, edit or undo. Your draft is saved as you go.")
-    draft = writing.current_draft()
+    writing.current_draft()
     writing.show_notes("top")
     gen = _model(st.session_state.get(ui.ACTIVE_RUN) or DEMO_ID)
-    s = _settings(gen)
+    _desk(gen, _settings(gen))
 
+
+@st.fragment
+def _desk(gen: Generator | None, s: Settings) -> None:
+    """The draft, its buttons and views. A Continue reruns only this part and needs no rerun after it:
+    a rerun would drop the stream's messages still queued. So the places are laid out first, the
+    Continue streams into the view, and everything that shows the draft is drawn after it."""
+    draft = writing.current_draft()
+    top = st.container()
+    row = st.container(horizontal=True, key="w_actions")
+    go = row.button("Continue", type="primary", disabled=gen is None, key="w_continue",
+                    help="Ask the model to continue the draft from where it ends.")
+    said, toggle = st.container(), st.container()
+    with st.container(border=True, key="w_view"):
+        shown, streaming = st.empty(), st.empty()   # the draft; below it, the text as it streams in
+    below = st.container()
+    seed = s.seed if s.seed is not None else secrets.randbits(31)
+    if go and gen is not None:
+        if s.n == 1:
+            st.session_state.pop(ALTS, None)
+            _draft_view(shown, draft, None)
+            _continue_one(gen, draft, s, seed, streaming)
+            streaming.empty()   # the piece is in the draft now, drawn there below
+        else:
+            _make_alternatives(gen, draft, s, seed)
+    if st.session_state.pop(REGEN, False) and gen is not None and (alts := st.session_state.get(ALTS)):
+        _make_alternatives(gen, draft, dataclasses.replace(s, n=len(alts["texts"])), secrets.randbits(31))
+    with top:
+        _editor(gen, draft)
+    with row:
+        _actions(draft)
+    with said:
+        writing.show_notes("actions")
+        if st.session_state.get("write_last"):
+            st.caption(st.session_state.pop("write_last"))
+    # The read-only view: the writer's text plain, the model's in violet italics, all escaped; or, with
+    # Surprise on, every token shaded by the model's surprise (escaped text in Streamlit's palette).
+    with toggle:
+        shaded = gen is not None and bool(draft.text) and st.toggle(
+            "Surprise", key="w_surprise", help="Shade each token by how surprised the model was to read it.")
+    surprise = writing.kept(writing.SURPRISE, writing.model_key(gen, draft.text),
+                            lambda: insight.surprise(gen, draft.segments)) if shaded else None
+    _draft_view(shown, draft, surprise)
+    with below:
+        if surprise is not None:
+            expects.surprise_key(surprise)
+        else:
+            st.caption("Your words are in plain type; the model's are in :violet[*violet italics*].")
+    alts = st.session_state.get(ALTS)
+    if alts and alts["base"] == draft.text:     # only while the draft is the text they continue
+        _alternatives(gen, alts)
+    if gen is not None:
+        expects.panel(gen, draft, s)
+
+
+def _draft_view(slot, draft: Draft, surprise) -> None:
+    if surprise is not None:
+        slot.markdown(insight.shaded_markdown(surprise))
+    elif draft.text:
+        slot.markdown(draft.to_markdown(VIEW_FORMAT, screen=True))
+    else:
+        slot.caption("The draft is empty.")
+
+
+def _editor(gen: Generator | None, draft: Draft) -> None:
     # The text box shows the canonical draft, unless an edit was refused (then the writer's text stays).
     if not st.session_state.pop("editor_kept", False) and st.session_state.get(EDITOR) != draft.text:
         st.session_state[EDITOR] = draft.text
@@ -211,61 +276,24 @@ def main() -> None:
     elif unknown:
         st.caption(escape_markdown(unknown_note(unknown)))
 
-    # One row, left to right, in the order a writer uses them (columns spread them over the whole width).
-    row = st.container(horizontal=True, key="w_actions")
-    go = row.button("Continue", type="primary", disabled=gen is None, key="w_continue",
-                    help="Ask the model to continue the draft from where it ends.")
+
+def _actions(draft: Draft) -> None:
+    """The row after Continue, left to right in the order a writer uses them."""
     branched = st.session_state.get(writing.BRANCHED) or []
-    row.button("Undo", key="w_undo", on_click=_undo, help="Remove the model's last piece, or take back a branch.",
-               disabled=not (draft.can_undo or (branched and branched[-1][0] == draft.to_json())))
-    row.button("Redo", key="w_redo", on_click=writing.change, args=(Draft.redo, "Nothing to redo."),
-               disabled=not draft.can_redo)
-    with row.popover("Clear draft", disabled=not draft.text):
+    st.button("Undo", key="w_undo", on_click=_undo, help="Remove the model's last piece, or take back a branch.",
+              disabled=not (draft.can_undo or (branched and branched[-1][0] == draft.to_json())))
+    st.button("Redo", key="w_redo", on_click=writing.change, args=(Draft.redo, "Nothing to redo."),
+              disabled=not draft.can_redo)
+    with st.popover("Clear draft", disabled=not draft.text):
         st.write("This deletes the whole draft. Download it first if you want to keep it.")
         st.button("Yes, clear it", key="w_clear", type="primary", on_click=writing.change, args=(_clear,))
-    row.download_button("Download .txt", draft.to_text(), file_name="draft.txt", mime="text/plain",
-                        on_click="ignore", key="w_txt", disabled=not draft.text, icon=":material/download:")
-    row.download_button("Download .md", draft.to_markdown(), file_name="draft.md", mime="text/markdown",
-                        on_click="ignore", key="w_md", disabled=not draft.text, icon=":material/download:")
-    writing.show_notes("actions")
-    if st.session_state.get("write_last"):
-        st.caption(st.session_state.pop("write_last"))
-
-    # The read-only view: the writer's text plain, the model's in violet italics, all escaped; or, with
-    # Surprise on, every token shaded by the model's surprise (escaped text in Streamlit's palette).
-    shaded = gen is not None and bool(draft.text) and st.toggle(
-        "Surprise", key="w_surprise", help="Shade each token by how surprised the model was to read it.")
-    surprise = writing.kept(writing.SURPRISE, writing.model_key(gen, draft.text),
-                            lambda: insight.surprise(gen, draft.segments)) \
-        if shaded else None
-    with (view := st.container(border=True, key="w_view")):
-        if surprise is not None:
-            st.markdown(insight.shaded_markdown(surprise))
-        elif draft.text:
-            st.markdown(draft.to_markdown(VIEW_FORMAT, screen=True))
-        else:
-            st.caption("The draft is empty.")
-    if surprise is not None:
-        expects.surprise_key(surprise)
-    else:
-        st.caption("Your words are in plain type; the model's are in :violet[*violet italics*].")
-
-    seed = s.seed if s.seed is not None else secrets.randbits(31)
-    if go and gen is not None:
-        if s.n == 1:
-            st.session_state.pop(ALTS, None)
-            _continue_one(gen, draft, s, seed, view)
-            st.rerun()      # so the text box, the view and undo show the new piece
-        _make_alternatives(gen, draft, s, seed)
-        st.rerun()
-    alts = st.session_state.get(ALTS)
-    if alts and alts["base"] == draft.text:     # only while the draft is the text they continue
-        _alternatives(gen, s, alts)
-    if gen is not None:
-        expects.panel(gen, draft, s)
+    st.download_button("Download .txt", draft.to_text(), file_name="draft.txt", mime="text/plain",
+                       on_click="ignore", key="w_txt", disabled=not draft.text, icon=":material/download:")
+    st.download_button("Download .md", draft.to_markdown(), file_name="draft.md", mime="text/markdown",
+                       on_click="ignore", key="w_md", disabled=not draft.text, icon=":material/download:")
 
 
-def _alternatives(gen: Generator | None, s: Settings, alts: dict) -> None:
+def _alternatives(gen: Generator | None, alts: dict) -> None:
     st.subheader("Alternatives")
     st.caption(f"Seed {alts['seed']}. Pick one to add it to the draft.")
     for i, text in enumerate(alts["texts"]):
@@ -278,13 +306,11 @@ def _alternatives(gen: Generator | None, s: Settings, alts: dict) -> None:
                 st.caption("(the model stopped at once here)")
             st.button("Use this", key=f"w_use_{i}", on_click=_use, args=(i,), disabled=not text)
     row = st.container(horizontal=True, key="w_alt_actions")
-    regen = row.button("Regenerate", key="w_regen", disabled=gen is None, help="New alternatives with a new seed.")
+    # The desk makes the new ones before it draws them, so no rerun is needed to show them.
+    row.button("Regenerate", key="w_regen", disabled=gen is None, help="New alternatives with a new seed.",
+               on_click=st.session_state.__setitem__, args=(REGEN, True))
     row.button("Dismiss", key="w_dismiss", on_click=st.session_state.pop, args=(ALTS, None))
     writing.show_notes("alternatives")
-    if regen and gen is not None:
-        _make_alternatives(gen, writing.current_draft(), dataclasses.replace(s, n=len(alts["texts"])),
-                           secrets.randbits(31))
-        st.rerun()
 
 
 main()
