@@ -52,10 +52,12 @@ test: $(VENV)/.installed-dev browser
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks
 
-# Quality at a time budget (about an hour): installs Debian's bible-kjv for its public-domain text.
+# Quality at a time budget (hours: TEXTS=kjv PRESETS=Quick narrows it): installs the Debian packages
+# whose public-domain and freely licensed texts it trains on (benchmarks/texts.py).
+QUALITY_PACKAGES := bible-kjv fortunes fortunes-zh dict-devil
 bench-quality: $(VENV)/.installed
-	@command -v bible >/dev/null 2>&1 || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q bible-kjv)
-	$(BIN)/python -m benchmarks.quality
+	@dpkg -s $(QUALITY_PACKAGES) >/dev/null 2>&1 || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(QUALITY_PACKAGES))
+	$(BIN)/python -m benchmarks.quality $(if $(TEXTS),--texts $(TEXTS)) $(if $(PRESETS),--presets $(PRESETS))
 
 # The workshop room: 30 writers through Streamlit's protocol (Locust); BEFORE=REF measures that commit beside this one.
 bench-room: $(VENV)/.installed

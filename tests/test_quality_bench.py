@@ -63,3 +63,8 @@ def test_a_missing_package_names_it(monkeypatch):
         assert str(e) == "benchmarks.quality needs Debian's bible-kjv package for 'kjv': run `make bench-quality`."
     else:
         raise AssertionError("no SystemExit")
+
+
+def test_make_bench_quality_installs_every_texts_package():
+    line = next(ln for ln in (ROOT / "Makefile").read_text().splitlines() if ln.startswith("QUALITY_PACKAGES"))
+    assert sorted(line.split(":=")[1].split()) == texts.PACKAGES
