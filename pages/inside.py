@@ -7,13 +7,15 @@ import streamlit as st
 
 import textgen
 from pages import ui
-from pages import charts
+from pages import charts, gatecharts
+from textgen import clipping
 from textgen import experiments as ex
 from textgen import gradients, jobs, neurons
 from textgen.config import CELL_NAMES
 
 EXP_KEY = "inside_experiment"        # the experiment shown (its id)
 PRESET_KEY = "inside_preset"
+PAIR_KEY = "inside_pair"            # the clipping pair shown (its id)
 
 ui.header("Inside", "Why gates matter, measured on this machine: memory over long gaps, gradients, vanishing.")
 reg = ui.registry()
@@ -21,7 +23,7 @@ reg = ui.registry()
 
 def start_experiment() -> None:
     try:
-        st.session_state[EXP_KEY] = ex.submit(ex.PRESETS[st.session_state[PRESET_KEY]], reg)
+        st.session_state[EXP_KEY] = ex.submit(ex.PRESETS[st.session_state[PRESET_KEY]], reg, owner=ui.identity())
     except textgen.InkwellError as e:
         st.session_state["inside_error"] = str(e)
 
@@ -42,7 +44,7 @@ def experiment_live(exp_id: str) -> None:
 
 
 def experiment_view(exp_id: str, rows: list[dict]) -> None:
-    cfg, cells, results = ex.load(reg, exp_id)
+    cfg, cells, results = ex.load(reg, exp_id, ui.identity())
     expected = len(cells) * len(cfg.gaps)
     active = [r for r in rows if r["status"] in ("queued", "running")]
     if active:
@@ -50,7 +52,7 @@ def experiment_view(exp_id: str, rows: list[dict]) -> None:
                     + ", ".join(f"{CELL_NAMES.get(r['cell'], r['cell'])} {r['status']}" for r in active))
         if st.button("Stop the experiment", icon=":material/stop_circle:", key=f"stop_{exp_id}"):
             for r in active:
-                jobs.cancel(r["id"], reg)
+                jobs.cancel(r["id"], reg, ui.identity())
     for r in rows:
         if r["status"] == "failed":
             st.error(ui.safe(f"{CELL_NAMES.get(r['cell'], r['cell'])}: {r['message']}"), icon=":material/error:")
@@ -75,7 +77,7 @@ row[0].radio("Size", list(ex.PRESETS), key=PRESET_KEY, horizontal=True, format_f
     "Full": f"Full: gaps {', '.join(map(str, ex.PRESETS['Full'].gaps))} (about 6 minutes)",
     "Quick": f"Quick: gaps {', '.join(map(str, ex.PRESETS['Quick'].gaps))} (about a minute)"}[n])
 row[1].button("Run the experiment", type="primary", icon=":material/science:", on_click=start_experiment)
-saved = ex.list_experiments(reg)
+saved = ex.list_experiments(reg, ui.identity())
 if saved:
     ids = [e["id"] for e in saved]
     if st.session_state.get(EXP_KEY) not in ids:
@@ -96,6 +98,7 @@ text_runs = [r for r in reg.list_runs(ui.identity()) if r["level"] != ex.LEVEL] 
 
 st.subheader("Gradients, seen")
 with_norms = {r["id"]: r for r in text_runs if r["status"] != "queued"}
+pick = None
 if with_norms:
     pick = st.selectbox("Run", list(with_norms), format_func=lambda i: ui.run_title(with_norms[i]),
                         key="inside_grad_run")
@@ -104,12 +107,70 @@ if with_norms:
         metrics = []
     clipnorm = ui.clipnorm(pick)
     if metrics and ui.grad_panel(metrics, clipnorm):
-        st.caption("The size of the whole gradient before clipping, per training step. Keras clips each weight's "
-                   "gradient on its own: a step counts as clipped when any one of them was over the threshold.")
+        st.caption("The size of the whole gradient (all weights together) before clipping, per training step. A "
+                   "step over the threshold is scaled down to it.")
     else:
         st.caption("This run recorded no gradient norms (it was trained before Inkwell kept them).")
 else:
     st.caption("Train a model to see its gradients here.")
+
+
+def start_pair(run_id: str) -> None:
+    try:
+        st.session_state[PAIR_KEY] = clipping.submit(reg.run_dir(run_id) / "corpus.txt", reg, ui.identity(),
+                                                     source=ui.run_title(with_norms[run_id]))
+    except textgen.InkwellError as e:
+        st.session_state["inside_pair_error"] = str(e)
+
+
+def pair_view(pair: dict) -> None:
+    runs = {side: reg.get_run(rid, ui.identity()) for side, rid in pair["runs"].items()}
+    if any(r is None for r in runs.values()):
+        st.caption("One of this pair's runs was deleted.")
+        return
+    series = {f"clipping {side}": reg.metrics(r["id"], "batch") for side, r in runs.items()}
+    cols = st.columns(2)
+    cols[0].altair_chart(gatecharts.pair_chart(series, "grad_norm", "gradient norm (log scale)", pair["clipnorm"],
+                                               log=True), width="stretch")
+    cols[1].altair_chart(gatecharts.pair_chart(series, "loss", "training loss (nats)"), width="stretch")
+    for side, r in runs.items():
+        rows = series[f"clipping {side}"]
+        said = gradients.describe_norms([m["step"] for m in rows], [m.get("grad_norm") for m in rows],
+                                        [m.get("clipped") for m in rows], pair["clipnorm"] if side == "on" else 0.0)
+        status = {"diverged": "diverged", "done": "finished", "cancelled": "was stopped"}.get(r["status"], r["status"])
+        st.caption(ui.safe(f"Clipping {side} ({status}): {said} {r['message'] or ''}".strip()))
+
+
+@st.fragment(run_every=2)
+def pair_live(pair: dict) -> None:
+    """Polls while the pair trains; a full rerun once both are finished ends the polling."""
+    jobs.pump(reg)
+    pair_view(pair)
+    if not any((reg.get_run(rid) or {}).get("status") in ("queued", "running") for rid in pair["runs"].values()):
+        st.rerun()
+
+
+st.markdown(f"**Clipping on and off.** The same SimpleRNN ({clipping.MODEL.units} units) trained twice on a run's "
+            f"text at a high learning rate ({clipping.TRAIN.lr:g}), once without clipping and once clipped to a "
+            f"global norm of {clipping.CLIP_ON:g}, {clipping.TRAIN.time_budget:g} s each, one after the other.")
+if msg := st.session_state.pop("inside_pair_error", None):
+    st.error(ui.safe(msg), icon=":material/error:")
+if pick is not None:
+    st.button("Train it with clipping off and on", icon=":material/compare_arrows:", key="inside_pair_start",
+              on_click=start_pair, args=(pick,), disabled=not (reg.run_dir(pick) / "corpus.txt").is_file(),
+              help="Uses the text of the run picked above.")
+pairs = clipping.list_pairs(reg, ui.identity())
+if pairs:
+    by_id = {p["id"]: p for p in pairs}
+    if st.session_state.get(PAIR_KEY) not in by_id:
+        st.session_state[PAIR_KEY] = pairs[0]["id"]
+    st.selectbox("Pair", list(by_id), key=PAIR_KEY, format_func=lambda i: f"{ui.date(by_id[i]['created'])} · "
+                 f"{by_id[i]['source'] or 'a run'} · lr {by_id[i]['lr']:g}")
+    pair = by_id[st.session_state[PAIR_KEY]]
+    if any((reg.get_run(rid) or {}).get("status") in ("queued", "running") for rid in pair["runs"].values()):
+        pair_live(pair)
+    else:
+        pair_view(pair)
 
 st.subheader("Vanishing, measured")
 st.markdown("How much of the error at the last character still reaches the memory k steps earlier, averaged over "
@@ -120,13 +181,13 @@ if finished:
                             format_func=lambda i: ui.run_title(finished[i]))
     curves, notes = {}, []
     for rid in picked:
-        try:
-            norms = ui.vanishing_curve(rid)
-        except (textgen.InkwellError, ValueError) as e:
-            notes.append(str(e))
+        curve = gradients.read_curve(reg.run_dir(rid))   # measured by the worker when training ended
+        if curve is None:
+            notes.append(f"{ui.run_title(finished[rid])} has no curve: it was trained before Inkwell measured it, "
+                         "or its held-out text is too short.")
             continue
         name = f"{ui.run_title(finished[rid])} ({CELL_NAMES.get(finished[rid]['cell'], '')})"
-        curves[name] = norms
+        curves[name] = curve.norms.tolist()
     for n in notes:
         st.caption(ui.safe(n))
     if curves:
@@ -138,10 +199,29 @@ if finished:
 else:
     st.caption("Train models (say a SimpleRNN, an LSTM and a GRU on the same text) to compare their curves here.")
 
+@st.cache_data(show_spinner="Reading the run's gates…", max_entries=8)
+def _keep_gates(run_dir: str, weights_mtime: float) -> list:
+    from pathlib import Path
+
+    from textgen.artifacts import open_run_dir
+    from textgen.stepper import Stepper
+
+    run = open_run_dir(Path(run_dir))
+    text = neurons.passage(run)   # the passage ui.unit_activations shades
+    return [g.tolist() for g in neurons.keep_gates(Stepper(run.model, run.weights), run.vocab.encode(text)[0])]
+
+
+def keep_gates(run_id: str) -> list:
+    """Per layer, (chars, units): the keep gate of a GRU or LSTM run over the passage; cached per weights."""
+    run_dir = reg.run_dir(run_id)
+    return _keep_gates(str(run_dir), (run_dir / "weights.npz").stat().st_mtime)
+
+
 st.subheader("Neuron explorer")
 st.markdown("Pick a unit and see a passage of held-out text shaded by its activation after each character (red "
-            "high, blue low). The table ranks the units that track simple features of the text, so a unit that "
-            "follows quotes, brackets or the line's length is quick to find.")
+            "high, blue low), and for an LSTM or GRU how much of its memory it kept at each character. The table "
+            "ranks the units that track simple features of the text, so a unit that follows quotes, brackets or "
+            "the line's length is quick to find.")
 char_runs = {rid: r for rid, r in finished.items() if r["level"] == "char"} if finished else {}
 if char_runs:
     rid = st.selectbox("Run", list(char_runs), format_func=lambda i: ui.run_title(char_runs[i]), key="inside_nn_run")
@@ -162,6 +242,16 @@ if char_runs:
             best = next((top[0][0] for top in ranked.values() if top), 0)
             unit = st.number_input("Unit", 0, len(acts[layer][0]) - 1, value=best, key=f"inside_nn_unit_{rid}_{layer}")
             shown = min(len(text), 600)
-            st.altair_chart(charts.activation_chart(text[:shown], np.asarray(acts[layer])[:shown, unit]), width="stretch")
+            cell = char_runs[rid]["cell"]
+            gate_name = neurons.KEEP_GATE.get(cell)
+            gates = np.asarray(keep_gates(rid)[layer])[:shown, unit] if gate_name else None
+            st.altair_chart(gatecharts.gate_chart(text[:shown], np.asarray(acts[layer])[:shown, unit], gates,
+                                                  gate_name or ""), width="stretch")
+            if gate_name:
+                st.caption(ui.safe(f"The green band under each character is the unit's {gate_name}: dark where "
+                                   f"the {CELL_NAMES.get(cell, cell)} kept this unit's memory through that "
+                                   "character, pale where it wrote over it."))
+            else:
+                st.caption("A SimpleRNN has no gates: every character rewrites all of its memory.")
 else:
     st.caption("Train a character-level model to explore its units here.")

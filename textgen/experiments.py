@@ -189,9 +189,10 @@ def _dir(reg, exp_id: str):
     return reg.home / "experiments" / check_run_id(exp_id)   # ids are run ids: never a path
 
 
-def create(cfg: MemoryConfig, reg, cells: tuple[str, ...] = CELLS) -> str:
-    """A new experiment folder with its config; returns its id."""
+def create(cfg: MemoryConfig, reg, cells: tuple[str, ...] = CELLS, owner=None) -> str:
+    """A new experiment folder with its config, `owner`'s (a textgen.identity.Identity; None: everyone's); its id."""
     from . import atomic
+    from .identity import owner_of
     from .runs import new_run_id
 
     cfg.validate()
@@ -200,36 +201,42 @@ def create(cfg: MemoryConfig, reg, cells: tuple[str, ...] = CELLS) -> str:
     exp_id = new_run_id()
     _dir(reg, exp_id).mkdir(parents=True)
     atomic.write_json(_dir(reg, exp_id) / "config.json", {"memory": asdict(cfg), "cells": list(cells),
-                                                         "created": time.time()})
+                                                         "created": time.time(), "owner": owner_of(owner)})
     return exp_id
 
 
-def submit(cfg: MemoryConfig, reg=None, cells: tuple[str, ...] = CELLS) -> str:
-    """Queue one worker job per cell (it trains the gaps in turn: TensorFlow starts once per cell, not per gap)."""
+def submit(cfg: MemoryConfig, reg=None, cells: tuple[str, ...] = CELLS, owner=None) -> str:
+    """Queue one worker job per cell (it trains the gaps in turn: TensorFlow starts once per cell, not per gap),
+    all `owner`'s: other writers see neither the jobs nor the experiment."""
     from . import jobs
+    from .identity import owner_of
     from .runs import Registry
 
     reg = reg or Registry()
-    exp_id = create(cfg, reg, cells)
+    jobs.check_turn(reg, owner)   # once: the experiment is one request
+    exp_id = create(cfg, reg, cells, owner)
     for cell in cells:
         units = units_for(cell, cfg)
         rid = reg.create_run(f"Why gates? {NAMES[cell]}", status="queued", level=LEVEL, cell=cell, layers=1,
                              units=units, params=param_count(cell, units, cfg), corpus=f"memory task {exp_id}",
-                             epochs=len(cfg.gaps))
+                             epochs=len(cfg.gaps), owner=owner_of(owner))
         reg.update_run(rid, args=json.dumps(["experiment", "memory", "--experiment", exp_id, "--cell", cell,
                                              "--run-id", rid]))
     jobs.pump(reg)
     return exp_id
 
 
-def load(reg, exp_id: str) -> tuple[MemoryConfig, tuple[str, ...], list[CellResult]]:
-    """A saved experiment's config, cells and the results measured so far (read from disk: no retraining)."""
+def load(reg, exp_id: str, owner=None) -> tuple[MemoryConfig, tuple[str, ...], list[CellResult]]:
+    """A saved experiment's config, cells and the results measured so far (read from disk: no retraining);
+    with `owner`, another writer's experiment is refused."""
     from .errors import RunError
+    from .identity import check
 
     d = _dir(reg, exp_id)
     if not (d / "config.json").is_file():
         raise RunError(f"There is no experiment {exp_id} in {reg.home}.")
     saved = json.loads((d / "config.json").read_text("utf-8"))
+    check(owner, saved.get("owner"), f"experiment {exp_id}")
     cfg = MemoryConfig(**{**saved["memory"], "gaps": tuple(saved["memory"]["gaps"])})
     results = []
     for cell in saved["cells"]:
@@ -238,13 +245,13 @@ def load(reg, exp_id: str) -> tuple[MemoryConfig, tuple[str, ...], list[CellResu
     return cfg, tuple(saved["cells"]), results
 
 
-def list_experiments(reg) -> list[dict]:
-    """Saved experiments, newest first: {"id", "created", "cells", "gaps", "done"} (done: results / expected)."""
+def list_experiments(reg, owner=None) -> list[dict]:
+    """The saved experiments `owner` may see, newest first: {"id", "created", "cells", "gaps", "done", "expected"}."""
     root = reg.home / "experiments"
     out = []
     for d in sorted(root.glob("*/config.json"), reverse=True) if root.is_dir() else []:
         try:
-            cfg, cells, results = load(reg, d.parent.name)
+            cfg, cells, results = load(reg, d.parent.name, owner)
         except (ValueError, TypeError, KeyError, InkwellError):
             continue   # a half-written or foreign folder is skipped, not fatal
         out.append({"id": d.parent.name, "created": d.stat().st_mtime, "cells": cells, "gaps": cfg.gaps,

@@ -71,15 +71,21 @@ def test_a_trained_run_shows_its_vanishing_curve(tiny_run, tmp_path, monkeypatch
     copy = tmp_path / "ws"
     shutil.copytree(home, copy)
     monkeypatch.setenv("INKWELL_HOME", str(copy))
-    from textgen import gradients, load_run
+    from textgen import gradients
 
-    expected = gradients.run_curve(load_run(run_id, copy)).norms
+    expected = gradients.read_curve(copy / "runs" / run_id).norms   # what the worker stored when training ended
+    monkeypatch.setattr(gradients, "vanishing_curve", lambda *a, **k: pytest.fail("the page measured the curve"))
     at = open_page()
     assert not at.exception
     frames = [chart_data(at, i) for i in range(len(at.get("vega_lite_chart")))]
     curve = next(f for f in frames if "k" in f.columns)
-    assert curve["norm"].tolist() == pytest.approx(expected.tolist(), rel=1e-6)
+    assert curve["norm"].tolist() == expected.tolist()
     assert any("each step back keeps about" in c.value for c in at.caption)
+
+    (copy / "runs" / run_id / gradients.CURVE_FILE).unlink()   # a run trained before the worker measured it
+    at = open_page()
+    assert not at.exception and not any("k" in chart_data(at, i).columns for i in range(len(at.get("vega_lite_chart"))))
+    assert any("has no curve: it was trained before Inkwell measured it" in shown(c.value) for c in at.caption)
 
 
 def test_the_neuron_explorer_ranks_a_char_runs_units(tiny_run, tmp_path, monkeypatch):
@@ -102,6 +108,9 @@ def test_the_neuron_explorer_ranks_a_char_runs_units(tiny_run, tmp_path, monkeyp
     grid = chart_data(at, len(at.get("vega_lite_chart")) - 1)
     unit = next(top[0][0] for top in ranked.values() if top)
     assert grid["act"].tolist()[:50] == pytest.approx(acts[0][:50, unit].tolist(), rel=1e-5)
+    forget = neurons.keep_gates(Stepper(run.model, run.weights), run.vocab.encode(text)[0])[0]
+    assert grid["gate"].tolist()[:50] == pytest.approx(forget[:50, unit].tolist(), rel=1e-5)   # the LSTM's f
+    assert any("green band under each character is the unit's forget gate" in shown(c.value) for c in at.caption)
 
 
 def test_a_runs_gradient_norms_are_charted_with_the_threshold_and_read_out(tiny_run, tmp_path, monkeypatch):
@@ -124,3 +133,82 @@ def test_a_runs_gradient_norms_are_charted_with_the_threshold_and_read_out(tiny_
     clip = read_config(copy / "runs" / run_id)[1].clipnorm
     assert any(shown(c.value) == f"The gradient norm explodes: it grew from about 0.5 to 8. 50 of 100 batches were clipped "
                           f"(threshold {clip:g})." for c in at.caption)
+
+
+def as_writer(at, token):
+    at.query_params["w"] = token
+    return at.run()
+
+
+def test_an_experiment_belongs_to_the_writer_who_ran_it(workspace, monkeypatch):
+    from textgen import jobs
+    from textgen.identity import Identity
+
+    monkeypatch.setattr(jobs, "pump", lambda reg=None: [])
+    ana, ben = "a" * 22, "b" * 22
+    at = as_writer(AppTest.from_file(PAGE, default_timeout=60), ana)
+    at.radio(key="inside_preset").set_value("Quick").run()
+    at.button[0].click().run()
+    assert not at.exception
+    reg = Registry()
+    exp_id = at.session_state["inside_experiment"]
+    assert {r["owner"] for r in reg.list_runs()} == {Identity.writer(ana).owner}
+    assert [e["id"] for e in ex.list_experiments(reg, Identity.writer(ana))] == [exp_id]
+    assert ex.list_experiments(reg, Identity.writer(ben)) == [] and reg.list_runs(Identity.writer(ben)) == []
+    other = as_writer(AppTest.from_file(PAGE, default_timeout=60), ben)
+    assert not other.exception
+    assert "No experiment yet: run one above." in [c.value for c in other.caption]
+    with pytest.raises(textgen_errors().RunError, match="belongs to another writer"):
+        ex.load(reg, exp_id, Identity.writer(ben))
+
+
+def textgen_errors():
+    from textgen import errors
+
+    return errors
+
+
+def test_the_clipping_pair_is_queued_and_drawn_side_by_side(tiny_run, tmp_path, monkeypatch):
+    from textgen import clipping, jobs
+    from textgen.identity import Identity
+
+    home, run_id = tiny_run
+    copy = tmp_path / "ws"
+    shutil.copytree(home, copy)
+    monkeypatch.setenv("INKWELL_HOME", str(copy))
+    monkeypatch.setattr(jobs, "pump", lambda reg=None: [])
+    token = "c" * 22
+    at = as_writer(AppTest.from_file(PAGE, default_timeout=60), token)
+    at.button(key="inside_pair_start").click().run()
+    assert not at.exception
+    reg = Registry(copy)
+    pair = clipping.list_pairs(reg)[0]
+    owner = Identity.writer(token).owner
+    runs = {side: reg.get_run(rid) for side, rid in pair["runs"].items()}
+    assert {s: (r["status"], r["cell"], r["owner"]) for s, r in runs.items()} == {
+        "off": ("queued", "rnn", owner), "on": ("queued", "rnn", owner)}
+    args = {s: json.loads(r["args"]) for s, r in runs.items()}
+    assert args["off"][0] == str(copy / "runs" / run_id / "corpus.txt")
+    flag = {s: a[a.index("--clipnorm") + 1] for s, a in args.items()}
+    assert (float(flag["off"]), float(flag["on"])) == (0.0, clipping.CLIP_ON)
+
+    # Both trained: the unclipped norm blows up and its loss goes with it; the clipped one learns.
+    with reg.connect() as db:
+        db.execute("UPDATE runs SET status='diverged' WHERE id=?", (pair["runs"]["off"],))
+        db.execute("UPDATE runs SET status='done' WHERE id=?", (pair["runs"]["on"],))
+    reg.add_metrics(pair["runs"]["off"], [{"kind": "batch", "step": i, "grad_norm": 2.0 * 10 ** i, "clipped": 0,
+                                           "loss": 4.0 + i} for i in range(1, 6)])
+    reg.add_metrics(pair["runs"]["on"], [{"kind": "batch", "step": i, "grad_norm": 2.0, "clipped": 1,
+                                          "loss": 4.0 - 0.1 * i} for i in range(1, 6)])
+    assert clipping.list_pairs(reg, Identity.writer("d" * 22)) == []   # another writer's page shows no pair
+    at = as_writer(AppTest.from_file(PAGE, default_timeout=60), token)
+    assert not at.exception
+    frames = [chart_data(at, i) for i in range(len(at.get("vega_lite_chart")))]
+    pairs = [f for f in frames if "run" in f.columns and "value" in f.columns]
+    norms, losses = pairs
+    assert sorted(zip(norms["run"], norms["step"], norms["value"])) == sorted(
+        [("clipping off", i, 2.0 * 10 ** i) for i in range(1, 6)] + [("clipping on", i, 2.0) for i in range(1, 6)])
+    assert sorted(zip(losses["run"], losses["value"]))[:2] == [("clipping off", 5.0), ("clipping off", 6.0)]
+    words = [shown(c.value) for c in at.caption]
+    assert any(w.startswith("Clipping off (diverged): The gradient norm explodes") for w in words)
+    assert any(w.startswith("Clipping on (finished):") and "5 of 5 batches were clipped" in w for w in words)

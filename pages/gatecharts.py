@@ -1,0 +1,70 @@
+"""The Inside page's own charts: a passage shaded by a unit and its keep gate, and the clipping on/off pair."""
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import pandas as pd
+
+from pages.charts import visible_char
+
+GATE_ROW = 0.3                   # of each text row: the gate's band under the character's shaded cell
+PAIR_COLORS = alt.Scale(domain=["clipping off", "clipping on"], range=["#e0683a", "#2a9d8f"])
+
+
+def gate_frame(text: str, acts, gates, width: int = 60) -> pd.DataFrame:
+    """One row per character: its grid place, the unit's activation and its keep gate (None without gates)."""
+    rows = []
+    for i, ch in enumerate(text):
+        r = i // width
+        rows.append({"row": r, "col": i % width, "ch": visible_char(ch) if ch in "\n\t" else ch,
+                     "act": float(acts[i]), "gate": None if gates is None else float(gates[i]),
+                     "top": float(r), "mid": r + 1 - GATE_ROW, "bottom": r + 1.0})
+    return pd.DataFrame(rows, columns=["row", "col", "ch", "act", "gate", "top", "mid", "bottom"])
+
+
+def gate_chart(text: str, acts, gates, gate_name: str, width: int = 60) -> alt.LayerChart:
+    """The passage as a grid: each character's cell shaded by the unit's activation (-1 blue .. 1 red), and under
+    it a band by how open its keep gate was (dark: the unit kept its memory; pale: it wrote over it)."""
+    df = gate_frame(text, acts, gates, width)
+    lines = int(df["row"].max()) + 1 if len(df) else 1
+    x = alt.X("col:O", axis=None)
+    y = alt.Y("top:Q", axis=None, scale=alt.Scale(domain=[lines, 0], nice=False))
+    base = alt.Chart(df, height=30 * lines)
+    tip = ["ch", alt.Tooltip("act:Q", format=".2f", title="activation"),
+           alt.Tooltip("gate:Q", format=".2f", title=gate_name)]
+    cells = base.mark_rect().encode(x=x, y=y, y2="mid:Q", tooltip=tip, color=alt.Color(
+        "act:Q", title="activation", scale=alt.Scale(scheme="redblue", reverse=True, domain=[-1, 1])))
+    letters = base.transform_calculate(at="datum.top + 0.36").mark_text(fontSize=13, font="monospace").encode(
+        x=x, y=alt.Y("at:Q", axis=None, scale=alt.Scale(domain=[lines, 0], nice=False)), text="ch:N")
+    layers = [cells, letters]
+    if gates is not None:
+        layers.append(base.mark_rect().encode(x=x, y=alt.Y("mid:Q", axis=None), y2="bottom:Q", tooltip=tip,
+                                              color=alt.Color("gate:Q", title=gate_name,
+                                                              scale=alt.Scale(scheme="greens", domain=[0, 1]))))
+    return alt.layer(*layers).resolve_scale(color="independent")
+
+
+def pair_frame(series: dict[str, list[dict]], field: str) -> pd.DataFrame:
+    """Long form (step, value, run) of each run's batch rows where `field` is a finite number."""
+    rows = [{"step": m["step"], "value": float(m[field]), "run": name} for name, metrics in series.items()
+            for m in metrics if m.get("kind") == "batch" and m.get("step") is not None
+            and m.get(field) is not None and math.isfinite(m[field]) and (field != "grad_norm" or m[field] > 0)]
+    return pd.DataFrame(rows, columns=["step", "value", "run"])
+
+
+def pair_chart(series: dict[str, list[dict]], field: str, title: str, clipnorm: float = 0.0,
+               log: bool = False) -> alt.LayerChart:
+    """The clipping off and on runs' `field` per training step in one chart (a log scale for the norms), with
+    the clipping threshold drawn where given."""
+    df = pair_frame(series, field)
+    scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
+    layers = [alt.Chart(df, height=280).mark_line(strokeWidth=2, point=True).encode(
+        x=alt.X("step:Q", title="training step", axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("value:Q", title=title, scale=scale),
+        color=alt.Color("run:N", scale=PAIR_COLORS, legend=alt.Legend(orient="top", title=None)),
+        tooltip=["run", "step", alt.Tooltip("value:Q", format=".3g", title=title)])]
+    if clipnorm:
+        rule = pd.DataFrame({"y": [clipnorm]})
+        layers.append(alt.Chart(rule).mark_rule(strokeDash=[6, 4], color="#555").encode(y="y:Q"))
+    return alt.layer(*layers)

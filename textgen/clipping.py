@@ -1,0 +1,69 @@
+"""The clipping companion: one SimpleRNN trained twice on the same text, clipping off and on, at a learning rate
+high enough that the unclipped run's gradient norm blows up.
+
+Both trainings are ordinary worker jobs (queue, cancel, limits and the divergence guard apply) owned by the writer
+who asked; the pair is a small JSON file in the workspace (companions/<id>.json), so the page can find the two
+runs again and draw them side by side.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from .config import ModelConfig, TrainConfig
+from .errors import RunError
+from .identity import Identity, may, owner_of
+
+# Small enough for a couple of minutes on two cores with one job at a time; the rate is the one where,
+# measured on the sample text, the unclipped run diverges and the clipped one learns.
+MODEL = ModelConfig(cell="rnn", layers=1, units=256, embedding=32)
+TRAIN = TrainConfig(seq_len=100, batch_size=32, epochs=100, time_budget=40, lr=0.1, clipnorm=0.0,
+                    sample_length=0, seed=1)
+CLIP_ON = 1.0                    # the clipped run's threshold (global norm)
+SIDES = {"off": 0.0, "on": CLIP_ON}
+
+
+def _dir(reg) -> Path:
+    return reg.home / "companions"
+
+
+def submit(corpus_path: str | os.PathLike, reg, owner: Identity | None = None, source: str = "") -> str:
+    """Queue the pair on corpus_path as `owner`'s (the same checks as any training); returns the pair's id."""
+    from . import atomic, jobs
+    from .runs import new_run_id
+
+    jobs.check_corpus(corpus_path, reg, owner)
+    jobs.check_turn(reg, owner)   # once for the pair: it is one request
+    pair_id = new_run_id()
+    runs = {}
+    for side, clip in SIDES.items():
+        cfg = replace(TRAIN, clipnorm=clip)
+        label = f"Clipping {side}: SimpleRNN at lr {cfg.lr:g}" + (f" on {source}" if source else "")
+        rid = reg.create_run(label, status="queued", cell=MODEL.cell, layers=MODEL.layers, units=MODEL.units,
+                             level=cfg.level, epochs=cfg.epochs, corpus=Path(corpus_path).stem[:200],
+                             owner=owner_of(owner))
+        reg.update_run(rid, args=json.dumps([str(corpus_path), *jobs.config_args(MODEL, cfg), "--run-id", rid]))
+        runs[side] = rid
+    atomic.write_json(_dir(reg) / f"{pair_id}.json", {"runs": runs, "owner": owner_of(owner), "source": source,
+                                                      "lr": TRAIN.lr, "clipnorm": CLIP_ON, "created": time.time()})
+    jobs.pump(reg)
+    return pair_id
+
+
+def list_pairs(reg, owner: Identity | None = None) -> list[dict]:
+    """The pairs `owner` may see, newest first: {"id", "runs": {"off", "on"}, "source", "lr", "clipnorm", ...}."""
+    from .runs import check_run_id
+
+    out = []
+    for path in sorted(_dir(reg).glob("*.json"), reverse=True) if _dir(reg).is_dir() else []:
+        try:
+            pair = {**json.loads(path.read_text("utf-8")), "id": check_run_id(path.stem)}
+            if not may(owner, pair.get("owner")) or set(pair["runs"]) != set(SIDES):
+                continue
+        except (OSError, ValueError, KeyError, TypeError, RunError):
+            continue   # a half-written or foreign file is skipped, not fatal
+        out.append(pair)
+    return out
