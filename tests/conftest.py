@@ -33,3 +33,83 @@ def tiny_run(tmp_path_factory, sample_text):
                    TrainConfig(seq_len=16, batch_size=8, epochs=1, seed=5, sample_length=10),
                    label="tiny shared", workspace=home)
     return home, result.run_id
+
+
+# -- the registry on both databases ----------------------------------------------------------------------
+def _pg_bin(name: str) -> str | None:
+    import glob
+    import shutil
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster (initdb + pg_ctl in a temp dir, a unix socket only, no TCP port), stopped
+    afterwards: its base URL. PostgreSQL refuses to run as root, so as root it runs as the `postgres` user."""
+    import pwd
+    import shutil
+    import subprocess
+    import tempfile
+
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql): the PostgreSQL cases skip.")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install 'psycopg[binary]'): the PostgreSQL cases skip.")
+    root = Path(tempfile.mkdtemp(prefix="inkwell-pg-"))
+    prefix = []
+    if os.geteuid() == 0:
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("Running as root without a `postgres` user to run PostgreSQL as: the PostgreSQL cases skip.")
+        os.chown(root, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    data, log = root / "data", root / "server.log"
+    opts = f"-k {root} -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c max_connections=300"
+    try:
+        subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "inkwell", "-E", "UTF8", "--no-sync"],
+                       check=True, capture_output=True, timeout=120)
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", opts, "start"],
+                       check=True, capture_output=True, timeout=90)
+    except (subprocess.SubprocessError, OSError) as e:
+        detail = getattr(e, "stderr", b"") or b""
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(f"A throwaway PostgreSQL could not start here ({e}; {detail.decode(errors='replace')[-300:]}).")
+    try:
+        yield f"postgresql://inkwell@/postgres?host={root}"
+    finally:
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True,
+                       timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry_db(request, monkeypatch):
+    """The registry's database for one test: SQLite in the workspace (INKWELL_DB unset), or an empty schema of
+    its own in the throwaway PostgreSQL (INKWELL_DB set, so worker processes the test starts use it too)."""
+    if request.param == "sqlite":
+        monkeypatch.delenv("INKWELL_DB", raising=False)
+        yield None
+        return
+    import secrets
+
+    import psycopg
+
+    base = request.getfixturevalue("postgres_server")
+    schema = "t_" + secrets.token_hex(6)
+    conninfo = base   # psycopg reads the same URL (the socket directory is its host)
+    with psycopg.connect(conninfo, autocommit=True) as c:
+        c.execute(f"CREATE SCHEMA {schema}")
+    url = f"{base}&options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("INKWELL_DB", url)
+    yield url
+    from textgen import db
+
+    db.dispose()
+    with psycopg.connect(conninfo, autocommit=True) as c:
+        c.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -13,7 +13,7 @@ OTHER = os.getppid()   # another live process: a second worker
 
 
 @pytest.fixture()
-def reg(tmp_path, monkeypatch):
+def reg(tmp_path, monkeypatch, registry_db):   # each test on SQLite and on PostgreSQL
     monkeypatch.setattr(time, "time", lambda: NOW)   # rows carry exact times
     return Registry(tmp_path)
 

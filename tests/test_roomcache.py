@@ -10,7 +10,7 @@ from textgen.runs import Registry
 
 
 @pytest.fixture()
-def reg(workspace):
+def reg(workspace, registry_db):   # on SQLite and on PostgreSQL
     roomcache.forget()
     return Registry()
 

@@ -16,6 +16,7 @@ from textgen.errors import RunError
 from textgen.runs import Registry, check_run_id, clean_label
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.usefixtures("registry_db")   # every test on SQLite and on PostgreSQL
 
 
 def test_labels_are_display_text_and_ids_are_checked(tmp_path):

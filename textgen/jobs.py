@@ -106,7 +106,8 @@ def cancel(run_id: str, reg: Registry | None = None, owner: Identity | None = No
 def pump(reg: Registry | None = None) -> list[str]:
     """Start queued jobs while fewer than max_jobs() run. Safe to call from many processes at once."""
     import json
-    import sqlite3
+
+    from .db import BUSY
 
     reg = reg or Registry()
     for child in list(_children):
@@ -126,7 +127,7 @@ def pump(reg: Registry | None = None) -> list[str]:
             reg.update_run(row["id"], pid=pid)
             started.append(row["id"])
         return started
-    except sqlite3.OperationalError:
+    except BUSY:
         return started   # a busy registry: the next poll tries again
 
 

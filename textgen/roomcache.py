@@ -1,7 +1,7 @@
 """One shared read of the registry for every session of a web process: what the polling panels show.
 
 Every open tab's sidebar (and a Train page's live panel) asks "what is training now?" every second or
-two. Read separately, thirty idle tabs open thirty SQLite connections and read config.json each tick;
+two. Read separately, thirty idle tabs open thirty registry connections and read config.json each tick;
 read here, they share one snapshot, taken again only when the registry's files changed (a worker's
 progress, a new job) or the snapshot is older than `max_age` (so a worker that died silently is noticed).
 """
@@ -46,7 +46,10 @@ class Snapshot:
 
 
 def stamp(reg: Registry) -> tuple:
-    """Size and mtime of registry.sqlite and its WAL: every commit (a worker's metrics, a new job) changes one."""
+    """Size and mtime of registry.sqlite and its WAL: every commit (a worker's metrics, a new job) changes one.
+    Another database (PostgreSQL) counts its writes itself: one small read."""
+    if not reg.db.sqlite:
+        return (reg.db.changes(),)
     out = []
     for path in (reg.path, reg.path.with_name(reg.path.name + "-wal")):
         try:

@@ -6,11 +6,11 @@ import os
 import re
 import secrets
 import shutil
-import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import db as database
 from .errors import RunError
 from .identity import Identity, check, may, sees_all
 
@@ -30,31 +30,10 @@ RUN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{3,40}$")
 HEARTBEAT_TIMEOUT = 90.0   # seconds without a heartbeat before a running worker counts as dead
 MAX_LABEL = 80
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-  id TEXT PRIMARY KEY, label TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL,
-  started REAL, finished REAL, heartbeat REAL, pid INTEGER, message TEXT DEFAULT '',
-  level TEXT, cell TEXT, layers INTEGER, units INTEGER, params INTEGER, corpus TEXT,
-  epoch INTEGER DEFAULT 0, epochs INTEGER DEFAULT 0, step INTEGER DEFAULT 0, steps INTEGER DEFAULT 0,
-  eta REAL, chars_per_sec REAL, best_val_bpc REAL, last_val_bpc REAL, elapsed REAL DEFAULT 0,
-  args TEXT DEFAULT '[]', cancel INTEGER DEFAULT 0, owner TEXT, shared INTEGER DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS metrics (
-  run_id TEXT NOT NULL, kind TEXT NOT NULL, epoch INTEGER, step INTEGER, elapsed REAL,
-  loss REAL, val_loss REAL, bpc REAL, val_bpc REAL, chars_per_sec REAL, lr REAL, grad_norm REAL, clipped INTEGER
-);
-CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id, kind, step);
-CREATE TABLE IF NOT EXISTS samples (
-  run_id TEXT NOT NULL, epoch INTEGER, temperature REAL, text TEXT
-);
-CREATE INDEX IF NOT EXISTS samples_run ON samples(run_id, epoch);
-CREATE TABLE IF NOT EXISTS experiment_results (
-  experiment TEXT NOT NULL, run_id TEXT, cell TEXT NOT NULL, gap INTEGER NOT NULL, units INTEGER, params INTEGER,
-  accuracy REAL, steps INTEGER, seconds REAL
-);
-"""
-# Columns added since the first registries: (table, column, type), added to an older file when it is opened.
-ADDED_COLUMNS = (("metrics", "grad_norm", "REAL"), ("metrics", "clipped", "INTEGER"))
+# The schema lives in textgen/migrations (Alembic); these are the columns the registry reads back in order.
+METRIC_COLUMNS = ("run_id", "kind", "epoch", "step", "elapsed", "loss", "val_loss", "bpc", "val_bpc", "chars_per_sec",
+                  "lr", "grad_norm", "clipped")
+EXPERIMENT_COLUMNS = ("experiment", "run_id", "cell", "gap", "units", "params", "accuracy", "steps", "seconds")
 
 
 def home(path: str | os.PathLike | None = None) -> Path:
@@ -104,36 +83,20 @@ class Busy(RunError):
 
 
 class Registry:
-    """Thin access to registry.sqlite. Each call opens a short connection: safe across processes and threads."""
+    """Thin access to the registry database (INKWELL_DB, else registry.sqlite in the workspace). Each call opens
+    a short connection: safe across processes, threads and (on PostgreSQL) machines."""
 
     def __init__(self, workspace: str | os.PathLike | None = None):
         self.home = home(workspace)
-        self.path = self.home / "registry.sqlite"
-        with self.connect() as db:
-            db.executescript(SCHEMA)
-            # Registries made before owners existed gain the columns; their runs keep no owner (everyone's).
-            have = {r["name"] for r in db.execute("PRAGMA table_info(runs)")}
-            for col, decl in (("owner", "TEXT"), ("shared", "INTEGER DEFAULT 0")):
-                if col not in have:
-                    db.execute(f"ALTER TABLE runs ADD COLUMN {col} {decl}")
-            for table, col, kind in ADDED_COLUMNS:
-                if col not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
-                    try:
-                        db.execute(f"ALTER TABLE {table} ADD COLUMN {col} {kind}")
-                    except sqlite3.OperationalError:   # another process added it a moment ago
-                        pass
+        self.path = self.home / "registry.sqlite"   # the default database; unused when INKWELL_DB names another
+        self.url = database.url_for(self.home)
+        self.db = database.open_db(self.url)        # migrated to the newest schema on open
 
     @contextmanager
     def connect(self):
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        try:
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+        """A connection in autocommit mode: execute(sql, params) with ? placeholders, rows by name or position."""
+        with self.db.connect() as db:
             yield db
-        finally:
-            db.close()
 
     def run_dir(self, run_id: str) -> Path:
         return self.home / "runs" / check_run_id(run_id)
@@ -178,15 +141,9 @@ class Registry:
 
     @contextmanager
     def _locked(self):
-        """One write transaction (BEGIN IMMEDIATE): a status is read and moved under the same lock."""
-        with self.connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        """One write transaction under the registry's lock: a status is read and moved under the same lock."""
+        with self.db.locked() as db:
+            yield db
 
     def _transition(self, run_id: str, to: str, frm: tuple[str, ...], **fields) -> None:
         with self._locked() as db:
@@ -206,10 +163,10 @@ class Registry:
                 # Served in turn: the owner whose latest start is oldest goes first (one training now counts as
                 # just started: its heartbeat), then the oldest job.
                 row = db.execute(
-                    "SELECT q.id, q.args FROM runs q LEFT JOIN (SELECT IFNULL(owner, '') AS o,"
-                    " MAX(IFNULL(started, heartbeat)) AS last FROM runs WHERE status!='queued'"
-                    " GROUP BY IFNULL(owner, '')) s ON s.o = IFNULL(q.owner, '')"
-                    " WHERE q.status='queued' ORDER BY IFNULL(s.last, 0), q.created LIMIT 1").fetchone()
+                    "SELECT q.id, q.args FROM runs q LEFT JOIN (SELECT COALESCE(owner, '') AS o,"
+                    " MAX(COALESCE(started, heartbeat)) AS last FROM runs WHERE status!='queued'"
+                    " GROUP BY COALESCE(owner, '')) s ON s.o = COALESCE(q.owner, '')"
+                    " WHERE q.status='queued' ORDER BY COALESCE(s.last, 0), q.created LIMIT 1").fetchone()
             if row is not None:   # its worker is not started yet: no pid
                 self._move(db, row["id"], "running", ("queued",), pid=None, heartbeat=time.time(),
                            message="Starting…")
@@ -346,8 +303,7 @@ class Registry:
             raise RunError("A run's status changes only through the registry's transitions (start, finish, ...).")
         with self._locked() as db:
             for r in rows:
-                db.execute("INSERT INTO metrics (run_id, kind, epoch, step, elapsed, loss, val_loss, bpc, val_bpc,"
-                           " chars_per_sec, lr, grad_norm, clipped) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                db.execute(f"INSERT INTO metrics ({', '.join(METRIC_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            (run_id, r.get("kind", "batch"), r.get("epoch"), r.get("step"), r.get("elapsed"),
                             r.get("loss"), r.get("val_loss"), r.get("bpc"), r.get("val_bpc"),
                             r.get("chars_per_sec"), r.get("lr"), r.get("grad_norm"), r.get("clipped")))
@@ -356,21 +312,21 @@ class Registry:
                            [*run_fields.values(), run_id])
 
     def metrics(self, run_id: str, kind: str | None = None, after_step: int = -1) -> list[dict]:
-        q = "SELECT * FROM metrics WHERE run_id=? AND (step IS NULL OR step>?)"
+        q = f"SELECT {', '.join(METRIC_COLUMNS)} FROM metrics WHERE run_id=? AND (step IS NULL OR step>?)"
         args: list = [check_run_id(run_id), after_step]
         if kind:
             q += " AND kind=?"
             args.append(kind)
         with self.connect() as db:
-            return [dict(r) for r in db.execute(q + " ORDER BY rowid", args).fetchall()]
+            return [dict(r) for r in db.execute(q + f" ORDER BY {self.db.order}", args).fetchall()]
 
     def add_sample(self, run_id: str, epoch: int, temperature: float, text: str) -> None:
         with self.connect() as db:
-            db.execute("INSERT INTO samples VALUES (?,?,?,?)", (run_id, epoch, temperature, text))
+            db.execute("INSERT INTO samples (run_id, epoch, temperature, text) VALUES (?,?,?,?)", (run_id, epoch, temperature, text))
 
     def samples(self, run_id: str) -> list[dict]:
         with self.connect() as db:
-            rows = db.execute("SELECT * FROM samples WHERE run_id=? ORDER BY epoch, temperature",
+            rows = db.execute("SELECT run_id, epoch, temperature, text FROM samples WHERE run_id=? ORDER BY epoch, temperature",
                               (check_run_id(run_id),)).fetchall()
         return [dict(r) for r in rows]
 
@@ -385,12 +341,13 @@ class Registry:
     # -- experiments' measurements (their configs and results also live as JSON under experiments/) ----------
     def add_experiment_result(self, experiment: str, run_id: str | None, r: dict) -> None:
         with self.connect() as db:
-            db.execute("INSERT INTO experiment_results VALUES (?,?,?,?,?,?,?,?,?)",
+            db.execute(f"INSERT INTO experiment_results ({', '.join(EXPERIMENT_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?)",
                        (experiment, run_id, r["cell"], r["gap"], r["units"], r["params"], r["accuracy"], r["steps"],
                         r["seconds"]))
 
     def experiment_results(self, experiment: str) -> list[dict]:
         with self.connect() as db:
-            rows = db.execute("SELECT * FROM experiment_results WHERE experiment=? ORDER BY rowid",
+            rows = db.execute(f"SELECT {', '.join(EXPERIMENT_COLUMNS)} FROM experiment_results WHERE experiment=?"
+                              f" ORDER BY {self.db.order}",
                               (experiment,)).fetchall()
         return [dict(r) for r in rows]
