@@ -139,6 +139,8 @@ def pair_view(pair: dict) -> None:
                                         [m.get("clipped") for m in rows], pair["clipnorm"] if side == "on" else 0.0)
         status = {"diverged": "diverged", "done": "finished", "cancelled": "was stopped"}.get(r["status"], r["status"])
         st.caption(ui.safe(f"Clipping {side} ({status}): {said} {r['message'] or ''}".strip()))
+    if said := clipping.verdict(runs["off"]["status"], runs["on"]["status"]):
+        st.markdown(ui.safe(said))
 
 
 @st.fragment(run_every=2)

@@ -67,3 +67,19 @@ def list_pairs(reg, owner: Identity | None = None) -> list[dict]:
             continue   # a half-written or foreign file is skipped, not fatal
         out.append(pair)
     return out
+
+
+def verdict(off: str, on: str) -> str:
+    """One sentence on what the pair showed, from the two runs' final statuses (done, diverged, cancelled...)."""
+    if "running" in (off, on) or "queued" in (off, on):
+        return ""
+    if off == "diverged" and on != "diverged":
+        return "Without clipping the run diverged; clipped, the same model at the same rate kept learning."
+    if off == "diverged":
+        return ("Both runs diverged: Adam already moves each weight by about the learning rate whatever the "
+                "gradient's size, so clipping cannot rescue a rate this high. It tames the rare huge batch, not a "
+                "rate that is too high.")
+    if on == "diverged":
+        return "Here only the clipped run diverged, which clipping does not explain: the two runs' batches differ."
+    return ("Neither run diverged at this rate: compare how often the clipped run was cut back and whether its loss "
+            "fell more steadily.")

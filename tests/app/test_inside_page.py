@@ -212,3 +212,4 @@ def test_the_clipping_pair_is_queued_and_drawn_side_by_side(tiny_run, tmp_path, 
     words = [shown(c.value) for c in at.caption]
     assert any(w.startswith("Clipping off (diverged): The gradient norm explodes") for w in words)
     assert any(w.startswith("Clipping on (finished):") and "5 of 5 batches were clipped" in w for w in words)
+    assert clipping.verdict("diverged", "done") in [shown(m.value) for m in at.markdown]
