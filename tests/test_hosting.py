@@ -92,7 +92,8 @@ class Room:
 
     def start(self) -> None:
         tmp = self.tmp
-        env = {**os.environ, "INKWELL_HOME": str(self.home), "STREAMLIT_SERVER_COOKIE_SECRET": "test-room-secret"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INKWELL_")}   # no access code, no host
+        env.update(INKWELL_HOME=str(self.home), STREAMLIT_SERVER_COOKIE_SECRET="test-room-secret")
         for p in self.ports:
             log = tmp / f"streamlit-{p}.log"
             with open(log, "wb") as out:   # the child keeps its own descriptor
