@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.common import blas_threads_now, cpu_facts, loadavg, markdown_table, versions  # noqa: E402
 
-SECTIONS = ("generation", "coldstart", "training", "memory")
+SECTIONS = ("generation", "coldstart", "training", "memory", "insight")
 
 
 def main(argv: list[str] | None = None) -> int:

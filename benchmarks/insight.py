@@ -1,6 +1,11 @@
 """The Write page's insight on a 2,000-character draft: scoring it (surprise), the odds chart, branching,
 and what keeping the end-of-draft state saves a Continue.
 
+Before and after side by side, timed in turn within one run (so both see the same load): scoring with
+the stepper as it was (a GRU step with fresh temporaries, float64 softmax over all logits at once) against
+now, fresh and after a Continue (incremental); and the odds chart built through Altair against the plain
+Vega-Lite spec of pages/odds.py, each as the whole Streamlit call.
+
 Two models: the demo (GRU 1x256, characters) and a GRU 1x768 on word pieces (the Long preset's shape,
 random weights: speed does not depend on training). `python -m benchmarks.insight [--quick]` prints a
 table and writes benchmarks/results/insight-<date>.json; `run()` is the harness's section interface.
@@ -27,6 +32,7 @@ DRAFT_CHARS = 2000
 BRANCH_AT = 100           # a token well inside the continuation
 CONTINUATION = 200        # tokens the branched continuation has in all
 TARGETS = {"score": 0.100, "branch": 0.020}
+CONTINUED = 200           # characters a Continue adds to the draft before it is scored again
 
 
 def _models():
@@ -60,15 +66,113 @@ def _timed(fn, reps: int) -> dict:
     return {**summary(wall), "cpu": summary(cpu)}
 
 
+def _in_turn(fns: dict, reps: int) -> dict:
+    """_timed's summaries for several functions run in turn, rep by rep, so each sees the same load."""
+    for fn in fns.values():
+        fn()
+    wall: dict = {k: [] for k in fns}
+    cpu: dict = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+    return {k: {**summary(wall[k]), "cpu": summary(cpu[k])} for k in fns}
+
+
+def _bits_before(stepper, start, tokens, reuse=True):
+    """textgen.scoring.token_bits as the stepper scored before this change (commit 9755922): the GRU block
+    with fresh temporaries per step, all logits at once, a float64 softmax; no reuse."""
+    fed = np.concatenate([start, tokens[:-1]])[None, :]
+    u, x = stepper.cfg.units, None
+    for i, (k, r, b, b_rec) in enumerate(stepper.layers):
+        xin = stepper.input_table[fed] if i == 0 else x @ k + b
+        gates = 0.5 * (xin[..., :2 * u] + b_rec[:2 * u])
+        cand = np.ascontiguousarray(xin[..., 2 * u:])
+        rec_w = np.concatenate([0.5 * r[:, :2 * u], r[:, 2 * u:]], axis=1)
+        b_h, h = b_rec[2 * u:], np.zeros((1, u), np.float32)
+        hs = np.empty((1, fed.shape[1], u), np.float32)
+        for t in range(fed.shape[1]):
+            rec = h @ rec_w
+            zr = np.tanh(gates[:, t] + rec[:, :2 * u]) * 0.5 + 0.5
+            hh = np.tanh(cand[:, t] + zr[:, u:] * (rec[:, 2 * u:] + b_h))
+            h = hh + zr[:, :u] * (h - hh)
+            hs[:, t] = h
+        x = hs
+    logits = (x @ stepper.out_w + stepper.out_b)[0].astype(np.float64)
+    top = logits.max(-1)
+    log_z = np.log(np.exp(logits - top[:, None]).sum(-1)) + top
+    return (log_z - logits[np.arange(len(tokens)), tokens]) / np.log(2)
+
+
+def scoring(gen, draft: str, reps: int) -> dict:
+    """Scoring the draft before and after, in turn; and after a Continue of CONTINUED characters."""
+    from textgen import insight, scoring as kept
+
+    segments = [{"author": "writer", "text": draft[:1500]}, {"author": "model", "text": draft[1500:]}]
+    shorter = [{"author": "writer", "text": draft[:1500]},
+               {"author": "model", "text": draft[1500:len(draft) - CONTINUED]}]
+    now = kept.token_bits
+
+    def before():
+        kept.token_bits = _bits_before
+        try:
+            return insight.surprise(gen, segments, reuse=False)
+        finally:
+            kept.token_bits = now
+
+    def continued():
+        kept.forget(gen.stepper)
+        insight.surprise(gen, shorter)            # scored before the Continue (its time is not counted)
+        t0, c0 = time.perf_counter(), time.process_time()
+        insight.surprise(gen, segments)
+        return time.perf_counter() - t0, time.process_time() - c0
+
+    fresh = insight.surprise(gen, segments, reuse=False)
+    old = before()
+    worst = max(abs(a[1] - b[1]) for a, b in zip(fresh.pieces, old.pieces) if a[1] is not None)
+    out = _in_turn({"score_before": before, "score": lambda: insight.surprise(gen, segments, reuse=False)}, reps)
+    inc = [continued() for _ in range(reps)]
+    out["score_continued"] = {**summary([w for w, _ in inc]), "cpu": summary([c for _, c in inc])}
+    out["bits_max_difference"] = worst
+    kept.forget(gen.stepper)
+    return out
+
+
+def odds_chart(reps: int) -> dict:
+    """The Write page's odds chart, the whole Streamlit call (spec, data, the element's message), before
+    (Altair, pages/charts.odds_chart) and after (pages/odds.spec): once fresh, as a slider move gives new
+    odds, and once with the same odds again (a rerun)."""
+    import logging
+
+    import streamlit as st
+    from pages import charts, odds as plain
+    from textgen import insight
+    from textgen.generate import Generator, Settings
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("streamlit"):                  # the bare-mode warning on every call
+            logging.getLogger(name).setLevel(logging.ERROR)
+    gen = Generator("demo")
+    odds = insight.next_odds(gen, gen.prime("The lamp went "), Settings(temperature=0.8, top_k=5))
+
+    def fresh():
+        plain._dataset.cache_clear()
+        st.vega_lite_chart(plain.spec(odds), width="stretch")
+
+    return _in_turn({"altair": lambda: st.altair_chart(charts.odds_chart(odds)), "spec": fresh,
+                     "spec_same_odds": lambda: st.vega_lite_chart(plain.spec(odds), width="stretch")}, reps)
+
+
 def measure(gen, draft: str, reps: int) -> dict:
     from textgen import insight
     from textgen.generate import Settings, _one_blas_thread
 
-    segments = [{"author": "writer", "text": draft[:1500]}, {"author": "model", "text": draft[1500:]}]
     s = Settings(length=CONTINUATION, temperature=0.8, top_k=40)
     out = {"draft_chars": len(draft), "draft_tokens": int(len(gen.vocab.encode(draft)[0]))}
     with _one_blas_thread():   # as generation runs: one BLAS thread
-        out["score"] = _timed(lambda: insight.surprise(gen, segments), reps)
+        out.update(scoring(gen, draft, reps))
         out["prime_fresh"] = _timed(lambda: gen.prime(draft), reps)
         primed = gen.prime(draft)
         out["prime_kept"] = _timed(lambda: gen.prime(draft, (primed,)), reps)
@@ -98,6 +202,14 @@ def run(quick: bool = False) -> tuple[dict, list[Row]]:
     draft = (text * (1 + DRAFT_CHARS // len(text)))[:DRAFT_CHARS]
     results: dict = {"loadavg_start": loadavg(), "reps": reps, "models": {}, "targets": []}
     rows: list[Row] = []
+    chart = results["odds_chart"] = odds_chart(reps * 4)
+    for what, key, ratio in (("odds chart: Altair (before)", "altair", ""),
+                             ("odds chart: plain Vega-Lite spec (now), new odds", "spec",
+                              f"{chart['altair']['cpu']['median'] / chart['spec']['cpu']['median']:.0f}x less CPU"),
+                             ("odds chart: plain Vega-Lite spec (now), same odds", "spec_same_odds", "")):
+        c = chart[key]
+        rows.append(Row("insight", what, f"{fmt_time(c['cpu']['median'])} CPU, {fmt_time(c['median'])} wall",
+                        fmt_spread(c), ratio))
     for name, gen in _models():
         m = measure(gen, draft, reps)
         results["models"][name] = m
@@ -107,8 +219,13 @@ def run(quick: bool = False) -> tuple[dict, list[Row]]:
         results["targets"] += [score.as_dict(), branch.as_dict()]
         saving = m["continue_first_piece_fresh"]["cpu"]["median"] - m["continue_first_piece_kept"]["cpu"]["median"]
         lines = [
-            ("score the draft (surprise per token)", m["score"],
-             f"{m['score']['median'] / m['prime_fresh']['median']:.2f}x a fresh read (wall)", "< 100 ms", score.verdict),
+            ("score the draft, before (9755922)", m["score_before"], "", "", ""),
+            ("score the draft (surprise per token), now", m["score"],
+             f"{m['score_before']['cpu']['median'] / m['score']['cpu']['median']:.2f}x less CPU than before; "
+             f"bits agree to {m['bits_max_difference']:.1e}", "< 100 ms", score.verdict),
+            (f"score again after a Continue of {CONTINUED} characters", m["score_continued"],
+             f"{m['score']['cpu']['median'] / m['score_continued']['cpu']['median']:.1f}x less CPU than fresh", "",
+             ""),
             ("branch: alternatives + first new token", m["branch"],
              f"{m['branch_reread']['cpu']['median'] / m['branch']['cpu']['median']:.0f}x less CPU than re-reading",
              "< 20 ms",

@@ -43,6 +43,12 @@ class MarkovStepper:
         logits = np.tile(self.row, (ids.shape[0], ids.shape[1], 1))
         return Trace(logits, [], None, state)
 
+    def walk(self, ids, state=None, offset=0):
+        return Trace(None, [np.zeros((ids.shape[0], ids.shape[1], 1), np.float32)], None, state)
+
+    def logits_of(self, h, offset=0):
+        return np.tile(self.row, (*h.shape[:-1], 1))
+
     def top_logits(self, state):
         return np.tile(self.row, (len(state[0]), 1))
 
@@ -165,3 +171,74 @@ def test_shades_follow_the_legend(bits, colour):
     assert insight.shade(bits, "char") == colour
     assert insight.legend("char") == ("Bits of surprise per token: :gray[under 1, expected] · 1 to 4 plain · "
                                       ":orange[4 to 7, surprising] · :red[7 or more, very surprising]")
+
+
+# -- incremental scoring -------------------------------------------------------------------------------
+SAMPLE = (Path(__file__).resolve().parent.parent / "assets" / "sample.txt").read_text("utf-8")
+
+
+def _random_model(vocab, cell, layers, units=8, emb=4, seed=0):
+    """A Generator over a real Stepper with random weights (scoring is exact whatever the weights)."""
+    cfg = ModelConfig(vocab_size=len(vocab), cell=cell, layers=layers, units=units, embedding=emb).validate()
+    g = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    rng = np.random.default_rng(seed)
+    shapes = {"embedding": (len(vocab), emb), "logits/kernel": (units, len(vocab)), "logits/bias": (len(vocab),)}
+    for i in range(layers):
+        shapes |= {f"rnn_{i}/kernel": (emb if i == 0 else units, g * units), f"rnn_{i}/recurrent": (units, g * units),
+                   f"rnn_{i}/bias": (2, g * units) if cell == "gru" else (g * units,)}
+    weights = {k: rng.normal(0, 0.5, s).astype(np.float32) for k, s in shapes.items()}
+    return Generator(Run("random", Path("no-such-run-dir"), cfg, TrainConfig(), {}, vocab, weights))
+
+
+def _counting_reads(gen):
+    """Record how many tokens each walk of the stepper reads."""
+    reads, walk = [], gen.stepper.walk
+
+    def counted(ids, state=None, offset=0):
+        reads.append(ids.shape[1])
+        return walk(ids, state, offset)
+    gen.stepper.walk = counted
+    return reads
+
+
+@pytest.mark.parametrize("level, cell, layers", [("char", "gru", 2), ("char", "lstm", 2), ("subword", "gru", 1),
+                                                 ("word", "rnn", 2)])
+def test_a_continue_scores_only_the_new_text_and_equals_a_full_scoring(level, cell, layers):
+    from textgen import scoring
+
+    vocab = Vocab.build(SAMPLE, level, 300 if level == "subword" else None)
+    gen = _random_model(vocab, cell, layers)
+    first = [{"author": "writer", "text": SAMPLE[:400]}]
+    then = first + [{"author": "model", "text": SAMPLE[400:520]}]
+    reads = _counting_reads(gen)
+    insight.surprise(gen, first)
+    again = insight.surprise(gen, then)
+    assert insight.surprise(gen, then) == again and len(reads) == 2    # the same draft again reads nothing
+    scoring.forget(gen.stepper)
+    full = insight.surprise(gen, then, reuse=False)
+    assert again == full                                               # every bit of every token, exactly
+    total, new = reads[-1], reads[1]
+    added = total - len(vocab.encode(SAMPLE[:400])[0])
+    assert reads[0] == total - added and added <= new <= added + scoring.KEEP_EVERY and new < total
+    if level == "char":
+        assert new == added                                            # nothing of the old text read again
+
+
+def test_the_scored_window_moves_in_steps_so_a_long_draft_stays_incremental():
+    from textgen.generate import PROMPT_TAIL
+
+    step = insight.WINDOW_STEP
+    assert [insight.window_start(n) for n in (0, PROMPT_TAIL, PROMPT_TAIL + 1, PROMPT_TAIL + step,
+                                              PROMPT_TAIL + step + 1)] == [0, 0, step, step, 2 * step]
+    gen = _random_model(CHARS_LONG, "gru", 1)
+    text = (SAMPLE * 3)[:PROMPT_TAIL + 40]
+    reads = _counting_reads(gen)
+    insight.surprise(gen, [{"author": "writer", "text": text}])
+    longer = [{"author": "writer", "text": text}, {"author": "model", "text": SAMPLE[:60]}]
+    again = insight.surprise(gen, longer)
+    assert reads == [PROMPT_TAIL + 40 - step, 60]
+    assert again == insight.surprise(_random_model(CHARS_LONG, "gru", 1), longer, reuse=False)
+    assert sum(p[1] is not None for p in again.pieces) == PROMPT_TAIL + 100 - step   # all of the window, no more
+
+
+CHARS_LONG = Vocab.build(SAMPLE, "char")

@@ -5,17 +5,19 @@ Continuation keeps. No Streamlit: the Write page draws what these return.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import sampling
+from . import sampling, scoring
 from .drafts import Draft
 from .errors import GenerationError
 from .generate import PROMPT_TAIL, Continuation, Generator, Primed, Settings
 from .markup import NBSP, escape_markdown, join_lines, split_lines
 
+WINDOW_STEP = 256   # tokens: how far the scored window's start moves at a time (see window_start)
 SHOWN = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 STALE = ("The draft has changed since the model wrote that piece, so it cannot be branched; "
          "press Continue for a new one.")
@@ -121,25 +123,25 @@ class Surprise:
     level: str                                           # the vocabulary's level (which shades apply)
 
 
-def surprise(gen: Generator, segments: list[dict]) -> Surprise:
+def surprise(gen: Generator, segments: list[dict], reuse: bool = True) -> Surprise:
     """How surprised the model is by each token of a draft: -log2 p(token | everything before it),
-    for its last PROMPT_TAIL tokens (the first read after a line break, as generation starts); earlier
-    text and tokens it never saw are left unscored."""
+    for its last PROMPT_TAIL tokens or up to WINDOW_STEP fewer (the first read after a line break, as
+    generation starts); earlier text and tokens it never saw are left unscored.
+
+    With `reuse`, a draft that begins with tokens scored before (the same draft after a Continue) takes
+    their bits and state from scoring.KEPT and reads only the rest; the result is the same either way."""
     text = "".join(seg["text"] for seg in segments)
     ids, _ = gen.vocab.encode(text)
     texts = _pieces(gen, text, ids)
-    head = len(ids) - PROMPT_TAIL if len(ids) > PROMPT_TAIL else 0
+    head = window_start(len(ids))
     ids, texts = ids[head:], texts[head:]
     bits = np.full(len(ids), np.nan)
     if len(ids):
         newline = gen.vocab.encode("\n")[0]
-        start = newline[:1] if len(newline) == 1 and newline[0] != 0 else ids[:1]
-        fed = np.concatenate([start, ids[:-1]]).astype(np.int64)[None, :]
-        logits = gen.stepper.trace(fed).logits[0].astype(np.float64)                # (tokens, vocab)
-        top = logits.max(-1)
-        log_z = np.log(np.exp(logits - top[:, None]).sum(-1)) + top
-        bits = (log_z - logits[np.arange(len(ids)), ids]) / math.log(2)
-        if not (len(newline) == 1 and newline[0] != 0):
+        after_newline = len(newline) == 1 and newline[0] != 0
+        start = newline[:1] if after_newline else ids[:1]
+        bits = scoring.token_bits(gen.stepper, np.asarray(start, np.int64), np.asarray(ids, np.int64), reuse)
+        if not after_newline:
             bits[0] = np.nan                                                      # nothing to read it after
         bits[ids == 0] = np.nan                                                   # unknown: not the model's guess
     authors = _authors(segments)
@@ -147,13 +149,21 @@ def surprise(gen: Generator, segments: list[dict]) -> Surprise:
     pieces = [(text[:offset], None, authors(0))] if offset else []
     # A character split over word pieces is scored as a whole: its first pieces' bits go to the last.
     carry = 0.0
-    for piece, b in zip(texts, bits):
+    for piece, b in zip(texts, bits.tolist()):
         if not piece:
-            carry += 0.0 if math.isnan(b) else float(b)
+            carry += 0.0 if math.isnan(b) else b
             continue
-        pieces.append((piece, None if math.isnan(b) else float(b) + carry, authors(offset)))
+        pieces.append((piece, None if math.isnan(b) else b + carry, authors(offset)))
         offset, carry = offset + len(piece), 0.0
     return Surprise(tuple(pieces), _averages(pieces), gen.vocab.level)
+
+
+def window_start(tokens: int) -> int:
+    """The first token scored: the window's start moves in steps of WINDOW_STEP tokens, so a draft that
+    grows past PROMPT_TAIL still begins with the tokens scored before and is scored incrementally."""
+    if tokens <= PROMPT_TAIL:
+        return 0
+    return -(-(tokens - PROMPT_TAIL) // WINDOW_STEP) * WINDOW_STEP
 
 
 def _pieces(gen: Generator, text: str, ids: np.ndarray) -> list[str]:
@@ -170,7 +180,9 @@ def _authors(segments: list[dict]):
         at += len(seg["text"])
         ends.append(at)
         who.append(seg["author"])
-    return lambda pos: next((w for e, w in zip(ends, who) if pos < e), who[-1] if who else "writer")
+    last = who[-1] if who else "writer"
+    # A draft gains a segment per Continue: a binary search keeps a long one's shading linear.
+    return lambda pos: who[i] if (i := bisect.bisect_right(ends, pos)) < len(who) else last
 
 
 def _averages(pieces) -> dict:

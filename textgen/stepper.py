@@ -12,6 +12,31 @@ import numpy as np
 from .config import ModelConfig
 
 
+BLOCK = 64   # rows per matrix product over a block of steps (see blocked_product)
+
+
+def blocked_product(x: np.ndarray, w: np.ndarray, b: np.ndarray, offset: int = 0) -> np.ndarray:
+    """x (..., time, in) @ w + b, as products of exactly BLOCK rows placed where the rows sit in their
+    text (the first row at `offset`). BLAS rounds a row by where it falls in a product, so this way a
+    token's values are the same bit for bit whichever stretch of the text it is computed with."""
+    if x.ndim > 2:
+        return np.stack([blocked_product(row, w, b, offset) for row in x])
+    time = x.shape[0]
+    out = np.empty((time, w.shape[1]), np.result_type(x, w))
+    lead = offset % BLOCK
+    pad = np.zeros((BLOCK, x.shape[1]), x.dtype)
+    for lo in range(-lead, time, BLOCK):
+        a, z = max(lo, 0), min(lo + BLOCK, time)
+        if a - lo == 0 and z - lo == BLOCK:
+            out[a:z] = x[a:z] @ w
+        else:                                  # a partial block: zero rows around it keep its shape
+            pad[:] = 0
+            pad[a - lo:z - lo] = x[a:z]
+            out[a:z] = (pad @ w)[a - lo:z - lo]
+    out += b
+    return out
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # Written via tanh: one transcendental, no overflow warnings for large |x|.
     return 0.5 * (np.tanh(0.5 * x) + 1.0)
@@ -20,7 +45,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Trace:
     """What a block of tokens did to the network, step by step (see Stepper.trace)."""
-    logits: np.ndarray              # (batch, time, vocab): the logits after each token
+    logits: np.ndarray | None       # (batch, time, vocab): the logits after each token (None from `walk`)
     hidden: list[np.ndarray]        # per layer (batch, time, units): h after each token
     cells: list[np.ndarray] | None  # per layer (batch, time, units): an LSTM's c after each token; None otherwise
     state: list                     # the state after the last token, as `step` returns it
@@ -55,6 +80,7 @@ class Stepper:
         self.input_table = self.embedding @ k0 + b0                                   # (vocab, gates*units)
         self.out_w = np.ascontiguousarray(weights["logits/kernel"], dtype=np.float32)  # (units, vocab)
         self.out_b = np.asarray(weights["logits/bias"], dtype=np.float32)               # (vocab,)
+        self._gru_cache: dict[int, np.ndarray] = {}                                      # layer -> _gru_weights
 
     def initial_state(self, batch: int) -> list:
         u = self.cfg.units
@@ -124,19 +150,32 @@ class Stepper:
         Each layer's input products for the whole block are one matrix product and the output layer's
         another: only the recurrent product stays per step, so scoring a long text is fast.
         """
+        walked = self.walk(ids, state)
+        return Trace(self.logits_of(walked.hidden[-1]), walked.hidden, walked.cells, walked.state)
+
+    def walk(self, ids: np.ndarray, state: list | None = None, offset: int = 0) -> Trace:
+        """What `trace` gives without the logits (Trace.logits is None): for a caller that reduces them in
+        pieces with `logits_of`, since a block's logits with word pieces are larger than the cache.
+
+        offset: where the block's first token sits in its text (see blocked_product); walking a text in
+        two parts, the second with offset = the first part's length, gives the whole walk's values exactly."""
         batch, time = ids.shape
         state = self.initial_state(batch) if state is None else state
         cell, u = self.cfg.cell, self.cfg.units
         hidden, cells, final = [], [], []
         x = None
         for i, (k, r, b, b_rec) in enumerate(self.layers):
-            xin = self.input_table[ids] if i == 0 else x @ k + b                       # (batch, time, gates*units)
-            hs = np.empty((batch, time, u), np.float32)
-            cs = np.empty((batch, time, u), np.float32) if cell == "lstm" else None
+            xin = self.input_table[ids] if i == 0 else blocked_product(x, k, b, offset)  # (batch, time, gates*units)
             s = state[i]
             if cell == "gru":
-                s = self._gru_block(xin, s, r, b_rec, hs)
-            for t in range(time if cell != "gru" else 0):
+                hs, s = self._gru_block(i, xin, s)
+                hidden.append(hs)
+                final.append(s)
+                x = hs
+                continue
+            hs = np.empty((batch, time, u), np.float32)
+            cs = np.empty((batch, time, u), np.float32) if cell == "lstm" else None
+            for t in range(time):
                 s = self._cell(xin[:, t], s, r, b_rec)
                 if cell == "lstm":
                     hs[:, t], cs[:, t] = s
@@ -147,25 +186,60 @@ class Stepper:
                 cells.append(cs)
             final.append(s)
             x = hs
-        logits = x @ self.out_w + self.out_b                                         # (batch, time, vocab)
-        return Trace(logits, hidden, cells if cell == "lstm" else None, final)
+        return Trace(None, hidden, cells if cell == "lstm" else None, final)
 
-    def _gru_block(self, xin: np.ndarray, h: np.ndarray, r: np.ndarray, b_rec: np.ndarray, out: np.ndarray):
-        """A GRU over a whole block, with the per-step work cut to a few array operations: the gates'
-        input terms and biases are added and halved for the whole block at once (sigmoid(x) is
-        0.5 * tanh(x / 2) + 0.5), so a step is one product and eight small operations."""
+    def logits_of(self, h: np.ndarray, offset: int = 0) -> np.ndarray:
+        """The output layer over top-layer states h (..., time, units) from `walk`: (..., time, vocab); offset as
+        walk's."""
+        return blocked_product(h, self.out_w, self.out_b, offset)
+
+    def _gru_block(self, i: int, xin: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Layer i of a GRU over a whole block: (h after each token (batch, time, units), the last h).
+
+        The per-step work is one product and ten array operations into buffers made once: the gates'
+        input terms are added and halved for the block at once (sigmoid(x) is 0.5 * tanh(x / 2) + 0.5), and
+        each h carries a constant 1 so that the product adds the candidate's recurrent bias."""
         u = self.cfg.units
-        gates = 0.5 * (xin[..., :2 * u] + b_rec[:2 * u])                            # (batch, time, 2*units)
-        cand = np.ascontiguousarray(xin[..., 2 * u:])                                # (batch, time, units)
-        rec_w = np.concatenate([0.5 * r[:, :2 * u], r[:, 2 * u:]], axis=1)           # (units, 3*units)
-        b_h = b_rec[2 * u:]
-        for t in range(xin.shape[1]):
-            rec = h @ rec_w
-            zr = np.tanh(gates[:, t] + rec[:, :2 * u]) * 0.5 + 0.5
-            hh = np.tanh(cand[:, t] + zr[:, u:] * (rec[:, 2 * u:] + b_h))
-            h = hh + zr[:, :u] * (h - hh)
-            out[:, t] = h
-        return h
+        _, r, _, b_rec = self.layers[i]
+        rec_w = self._gru_weights(i, r, b_rec)                                       # (units + 1, 3*units)
+        batch, time = xin.shape[:2]
+        gates = np.ascontiguousarray((0.5 * (xin[..., :2 * u] + b_rec[:2 * u])).transpose(1, 0, 2))  # (time, batch, 2u)
+        cand = np.ascontiguousarray(xin[..., 2 * u:].transpose(1, 0, 2))             # (time, batch, units)
+        hs = np.ones((time + 1, batch, u + 1), np.float32)                            # row 0: the state fed in
+        hs[0, :, :u] = h
+        rec = np.empty((batch, 3 * u), np.float32)
+        zr = np.empty((batch, 2 * u), np.float32)
+        hh = np.empty((batch, u), np.float32)
+        rec_zr, rec_h, z_g, r_g = rec[:, :2 * u], rec[:, 2 * u:], zr[:, :u], zr[:, u:]
+        prev_h = hs[:-1, :, :u]
+        new_h = hs[1:, :, :u]
+        for prev, g, c, p, n in zip(hs[:-1], gates, cand, prev_h, new_h):
+            np.matmul(prev, rec_w, out=rec)
+            np.add(g, rec_zr, out=zr)
+            np.tanh(zr, out=zr)
+            zr *= 0.5
+            zr += 0.5
+            np.multiply(r_g, rec_h, out=hh)
+            hh += c
+            np.tanh(hh, out=hh)
+            np.subtract(p, hh, out=n)
+            n *= z_g
+            n += hh
+        out = np.ascontiguousarray(new_h.transpose(1, 0, 2))                          # (batch, time, units)
+        return out, (out[:, -1].copy() if time else np.array(h, np.float32))
+
+    def _gru_weights(self, i: int, r: np.ndarray, b_rec: np.ndarray) -> np.ndarray:
+        """The recurrent kernel for _gru_block, made on first use: the gate columns halved, and a last row
+        holding the candidate's recurrent bias (the gates' bias is added with the input terms)."""
+        made = self._gru_cache.get(i)
+        if made is None:
+            u = self.cfg.units
+            made = np.zeros((u + 1, 3 * u), np.float32)
+            made[:u, :2 * u] = 0.5 * r[:, :2 * u]
+            made[:u, 2 * u:] = r[:, 2 * u:]
+            made[u, 2 * u:] = b_rec[2 * u:]
+            self._gru_cache[i] = made
+        return made
 
     def _cell(self, xin: np.ndarray, s, r: np.ndarray, b_rec):
         """One recurrent update from the layer's input product xin (batch, gates*units)."""
