@@ -8,7 +8,7 @@ import pandas as pd
 
 from pages.charts import visible_char
 
-GATE_ROW = 0.3                   # of each text row: the gate's band under the character's shaded cell
+GATE_ROW = 0.35                  # of each text row: the gate's band under the character's shaded cell
 PAIR_COLORS = alt.Scale(domain=["clipping off", "clipping on"], range=["#e0683a", "#2a9d8f"])
 
 
@@ -30,18 +30,21 @@ def gate_chart(text: str, acts, gates, gate_name: str, width: int = 60) -> alt.L
     lines = int(df["row"].max()) + 1 if len(df) else 1
     x = alt.X("col:O", axis=None)
     y = alt.Y("top:Q", axis=None, scale=alt.Scale(domain=[lines, 0], nice=False))
-    base = alt.Chart(df, height=30 * lines)
+    base = alt.Chart(df, height=40 * lines)
     tip = ["ch", alt.Tooltip("act:Q", format=".2f", title="activation"),
            alt.Tooltip("gate:Q", format=".2f", title=gate_name)]
     cells = base.mark_rect().encode(x=x, y=y, y2="mid:Q", tooltip=tip, color=alt.Color(
-        "act:Q", title="activation", scale=alt.Scale(scheme="redblue", reverse=True, domain=[-1, 1])))
-    letters = base.transform_calculate(at="datum.top + 0.36").mark_text(fontSize=13, font="monospace").encode(
+        "act:Q", title="activation", scale=alt.Scale(scheme="redblue", reverse=True, domain=[-1, 1]),
+        legend=alt.Legend(orient="top", direction="horizontal", gradientLength=180)))
+    letters = base.transform_calculate(at="datum.top + 0.34").mark_text(fontSize=13, font="monospace").encode(
         x=x, y=alt.Y("at:Q", axis=None, scale=alt.Scale(domain=[lines, 0], nice=False)), text="ch:N")
     layers = [cells, letters]
     if gates is not None:
         layers.append(base.mark_rect().encode(x=x, y=alt.Y("mid:Q", axis=None), y2="bottom:Q", tooltip=tip,
                                               color=alt.Color("gate:Q", title=gate_name,
-                                                              scale=alt.Scale(scheme="greens", domain=[0, 1]))))
+                                                              scale=alt.Scale(scheme="greens", domain=[0, 1]),
+                                                              legend=alt.Legend(orient="top", direction="horizontal",
+                                                                                gradientLength=180))))
     return alt.layer(*layers).resolve_scale(color="independent")
 
 
