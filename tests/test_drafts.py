@@ -285,3 +285,61 @@ def test_a_save_that_fails_says_why_and_keeps_the_draft_in_the_tab(workspace, mo
     problem = DraftSlot(state).save(draft)
     assert problem.startswith("The draft could not be saved to disk (") and problem.endswith("still here in this tab.")
     assert state["draft"].text == "kept here" and state["draft_stamp"] is None
+
+
+# -- branches: a replaced piece in the history ----------------------------------------------------------
+def _continued():
+    d = Draft.from_text("The sea ")
+    d.append_model("was calm")
+    d.append_model(" that night")
+    return d
+
+
+def test_a_branch_saved_and_reloaded_undoes_to_the_exact_draft_before_it(workspace):
+    d = _continued()
+    before = Draft.from_json(d.to_json())
+    d.replace_model(" that night", " that nothing moved")
+    assert d.text == "The sea was calm that nothing moved"
+    assert d.segments == [seg(W, "The sea "), seg(M, "was calm that nothing moved")]
+    assert d.undo_stack == ["was calm", {"old": " that night", "new": " that nothing moved"}]
+    d.save("branchkey1")
+    again = Draft.load("branchkey1")
+    assert again == d                                              # the branch survives the file
+    assert again.undo() == " that nothing moved"
+    assert again.text == "The sea was calm that night"
+    assert (again.segments, again.undo_stack) == (before.segments, before.undo_stack)
+    assert again.undo() == " that night" and again.text == "The sea was calm"   # then the piece itself
+
+
+def test_redo_branches_again_and_a_branch_of_a_branch_undoes_one_at_a_time():
+    d = _continued()
+    d.replace_model(" that night", " at dawn")
+    d.replace_model(" at dawn", " at dusk")
+    assert d.undo_stack[-1] == {"old": {"old": " that night", "new": " at dawn"}, "new": " at dusk"}
+    assert d.undo() == " at dusk" and d.text == "The sea was calm at dawn"
+    assert d.undo() == " at dawn" and d.text == "The sea was calm that night"
+    assert d.redo() == " at dawn" and d.text == "The sea was calm at dawn"
+    assert d.redo() == " at dusk" and d.text == "The sea was calm at dusk"
+    assert d.redo() is None
+    assert Draft.from_json(json.loads(json.dumps(d.to_json()))) == d
+
+
+def test_a_branch_needs_the_piece_at_the_end_and_changes_nothing_otherwise():
+    d = _continued()
+    d.set_text(d.text + "!")
+    kept = d.to_json()
+    with pytest.raises(DraftError, match="no longer ends with the model's last piece"):
+        d.replace_model(" that night", " at dawn")
+    with pytest.raises(DraftError):
+        _continued().replace_model("was calm", "was rough")         # not the last piece
+    assert d.to_json() == kept
+    e = _continued()
+    e.replace_model(" that night", " at dawn")
+    e.set_text(e.text + "!")                                        # typed after the branch
+    assert e.undo() is None and e.text.endswith("at dawn!")
+
+
+@pytest.mark.parametrize("entry", [{"old": "a"}, {"old": 3, "new": "b"}, {"new": "b", "old": "a", "x": 1}, 5])
+def test_bad_history_entries_are_refused(entry):
+    with pytest.raises(DraftError, match="Undo and redo entries"):
+        Draft.from_json({"segments": [seg(M, "b")], "undo": [entry]})

@@ -1,4 +1,5 @@
 """insight: odds, surprise and branching over a stub stepper whose probabilities are known exactly."""
+import json
 import math
 import re
 from pathlib import Path
@@ -129,8 +130,12 @@ def test_a_branch_replaces_the_text_after_the_token_and_undo_gives_back_the_draf
     assert new_draft.text == "ab " + cont.text[:at] + CHARS.token_text(choice) + new.text[at + 1:]
     assert new.text[:at] == cont.text[:at] and len(new.tokens) == 6
     assert new_draft.segments == [{"author": "writer", "text": "ab "}, {"author": "model", "text": new.text}]
-    # the page keeps the draft before the branch and puts it back on Undo: the exact earlier draft
-    assert Draft.from_json(before.to_json()) == draft
+    # Undo takes the branch back to the exact earlier draft, also from the saved file after a reload
+    reloaded = Draft.from_json(json.loads(json.dumps(new_draft.to_json())))
+    assert reloaded.undo() == new.text
+    assert (reloaded.text, reloaded.segments, reloaded.undo_stack) == (before.text, before.segments, before.undo_stack)
+    again, _ = insight.branch(gen, reloaded, "ab ", cont, at, choice, Settings(length=6), seed=3)
+    assert again.text == new_draft.text                                 # and the piece can be branched again
 
 
 def test_a_branch_on_an_edited_draft_is_refused_and_changes_nothing():

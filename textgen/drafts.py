@@ -1,5 +1,9 @@
 """The writer's draft: who wrote what, undo/redo of the model's pieces, saved in the workspace.
 
+Undo and redo entries are either a piece the model appended (its text) or a branch: the model's last
+piece rewritten from some point on, {"old": the entry it replaced, "new": the new piece's text}. Both are
+in the saved file, so Undo after a reload still gives back the exact draft before a branch.
+
 A draft is a list of segments `{"author": "writer" | "model", "text": str}`; consecutive segments
 of one author are merged and empty ones dropped, so equal drafts have equal segment lists.
 No Streamlit here: the Write page keys a draft by a token from the browser's URL. A draft saved by a
@@ -27,8 +31,8 @@ log = logging.getLogger("inkwell.drafts")
 AUTHORS = ("writer", "model")
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_CHARS = 500_000     # a novella; bigger drafts belong in a file, not a text box saved on every edit
-MAX_UNDO = 200          # appended pieces remembered for undo
-FORMAT_VERSION = 1
+MAX_UNDO = 200          # appended pieces remembered for undo (and branches of one piece kept in its entry)
+FORMAT_VERSION = 2      # 2: an undo/redo entry may be a branch ({"old", "new"}); version 1 files read as before
 
 
 class DraftError(InkwellError, ValueError):
@@ -81,6 +85,28 @@ def _slice(segments: list[dict], start: int, stop: int) -> list[dict]:
     return out
 
 
+def piece_text(entry) -> str:
+    """The text an undo entry left at the draft's end: the piece, or a branch's new piece."""
+    return entry if isinstance(entry, str) else entry["new"]
+
+
+def _entry_ok(entry, depth: int = 0) -> bool:
+    if isinstance(entry, str):
+        return True
+    return (isinstance(entry, dict) and set(entry) == {"old", "new"} and isinstance(entry["new"], str)
+            and depth < MAX_UNDO and _entry_ok(entry["old"], depth + 1))
+
+
+def _shallow(entry, depth: int = 0):
+    """The entry with at most MAX_UNDO branches of one piece: beyond that the oldest becomes a plain
+    piece (undoing it removes it, as for a piece appended)."""
+    if isinstance(entry, str):
+        return entry
+    if depth + 1 >= MAX_UNDO:
+        return entry["new"]
+    return {"old": _shallow(entry["old"], depth + 1), "new": entry["new"]}
+
+
 def _check_size(text: str) -> None:
     if len(text) > MAX_CHARS:
         raise DraftError(f"The draft would be {len(text):,} characters; the limit is {MAX_CHARS:,}.")
@@ -94,11 +120,11 @@ class Draft:
                     or not isinstance(seg.get("text"), str)):
                 raise DraftError("A draft segment must be {'author': 'writer' or 'model', 'text': str}.")
         for stack in (undo or [], redo or []):
-            if not all(isinstance(p, str) for p in stack):
-                raise DraftError("Undo and redo entries must be text.")
+            if not all(_entry_ok(p) for p in stack):
+                raise DraftError("Undo and redo entries must be text, or a branch {'old': entry, 'new': text}.")
         self.segments: list[dict] = _merge(segments)
-        self.undo_stack: list[str] = list(undo or [])[-MAX_UNDO:]   # model pieces, most recent last
-        self.redo_stack: list[str] = list(redo or [])[-MAX_UNDO:]   # undone pieces, most recent last
+        self.undo_stack: list = list(undo or [])[-MAX_UNDO:]   # model pieces and branches, most recent last
+        self.redo_stack: list = list(redo or [])[-MAX_UNDO:]   # undone ones, most recent last
         _check_size(self.text)
 
     @classmethod
@@ -127,6 +153,24 @@ class Draft:
         self.segments = _merge(self.segments + [{"author": "model", "text": text}])
         self.undo_stack = (self.undo_stack + [text])[-MAX_UNDO:]
         self.redo_stack = []
+
+    def replace_model(self, old: str, new: str) -> None:
+        """A branch: the model's last piece `old` (at the draft's end, on top of the undo stack) is
+        rewritten as the model's `new`; Undo puts `old` back exactly, also after a reload."""
+        if not isinstance(old, str) or not isinstance(new, str):
+            raise DraftError("A branch replaces a piece of text with text.")
+        if self.last_piece != old or not self.can_undo:
+            raise DraftError("The draft no longer ends with the model's last piece, so it cannot be branched.")
+        _check_size(self.text[:len(self.text) - len(old)] + new)
+        self._truncate(len(self.text) - len(old))
+        self.segments = _merge(self.segments + [{"author": "model", "text": new}])
+        self.undo_stack[-1] = _shallow({"old": self.undo_stack[-1], "new": new})
+        self.redo_stack = []
+
+    @property
+    def last_piece(self) -> str | None:
+        """The text the model's last piece (or branch) left, or None when there is nothing to undo."""
+        return piece_text(self.undo_stack[-1]) if self.undo_stack else None
 
     def set_text(self, new: str) -> bool:
         """The writer edited the whole text freely. Returns whether anything changed.
@@ -160,29 +204,44 @@ class Draft:
 
     @property
     def can_undo(self) -> bool:
-        return bool(self.undo_stack) and self.text.endswith(self.undo_stack[-1])
+        return bool(self.undo_stack) and self.text.endswith(piece_text(self.undo_stack[-1]))
 
     @property
     def can_redo(self) -> bool:
         return bool(self.redo_stack)
 
     def undo(self) -> str | None:
-        """Remove the model's last piece if the draft still ends with it; returns it, or None."""
+        """Remove the model's last piece if the draft still ends with it, or take back a branch (the piece
+        it replaced comes back); returns the text removed, or None."""
         if not self.can_undo:
             return None
-        piece = self.undo_stack.pop()
+        entry = self.undo_stack.pop()
+        piece = piece_text(entry)
         self._truncate(len(self.text) - len(piece))
-        self.redo_stack.append(piece)
+        if not isinstance(entry, str):
+            self.segments = _merge(self.segments + [{"author": "model", "text": piece_text(entry["old"])}])
+            self.undo_stack.append(entry["old"])
+        self.redo_stack.append(entry)
         return piece
 
     def redo(self) -> str | None:
-        """Re-append the piece undone last; returns it, or None when there is nothing to redo."""
+        """Re-append the piece undone last, or branch again; returns its text, or None when there is
+        nothing to redo (or the piece a branch replaced is no longer at the end)."""
         if not self.redo_stack:
             return None
-        piece = self.redo_stack.pop()
-        _check_size(self.text + piece)
+        entry = self.redo_stack[-1]
+        piece = piece_text(entry)
+        if isinstance(entry, str):
+            _check_size(self.text + piece)
+        elif not self.undo_stack or self.undo_stack[-1] != entry["old"] or not self.can_undo:
+            return None
+        else:
+            _check_size(self.text[:len(self.text) - len(piece_text(entry["old"]))] + piece)
+            self._truncate(len(self.text) - len(piece_text(entry["old"])))
+            self.undo_stack.pop()
+        self.redo_stack.pop()
         self.segments = _merge(self.segments + [{"author": "model", "text": piece}])
-        self.undo_stack = (self.undo_stack + [piece])[-MAX_UNDO:]
+        self.undo_stack = (self.undo_stack + [entry])[-MAX_UNDO:]
         return piece
 
     def clear(self) -> None:

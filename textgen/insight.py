@@ -105,13 +105,12 @@ def branch(gen: Generator, draft: Draft, base: str, cont: Continuation, at: int,
     """(a new draft whose model piece is replaced from token `at` on by `token` and what follows it, the
     new continuation). `base`: the draft's text before the piece. The draft passed in is never changed;
     one that no longer ends with the piece as written is refused with STALE."""
-    if draft.text != base + cont.text or not draft.undo_stack or draft.undo_stack[-1] != cont.text:
+    if draft.text != base + cont.text or draft.last_piece != cont.text:
         raise GenerationError(STALE)
     new = gen.resume(cont, at, token, s.length, seed, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
                      stop=s.stop, repetition_penalty=s.repetition_penalty, ban=s.ban)
     out = Draft.from_json(draft.to_json())
-    out.undo()
-    out.append_model(new.text)
+    out.replace_model(cont.text, new.text)     # Undo, also after a reload, gives back the draft passed in
     return out, new
 
 
