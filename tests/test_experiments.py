@@ -124,6 +124,26 @@ def test_submit_queues_one_worker_job_per_cell(workspace, monkeypatch):
     assert all(r["corpus"] == f"memory task {exp_id}" for r in rows)
 
 
+def test_a_writers_experiment_and_its_jobs_are_theirs_alone(workspace, monkeypatch):
+    from textgen import experiments as ex
+    from textgen import jobs
+    from textgen.errors import RunError
+    from textgen.identity import Identity
+    from textgen.runs import Registry
+
+    monkeypatch.setattr(jobs, "pump", lambda reg=None: [])
+    reg = Registry()
+    ana, ben = Identity.writer("a" * 22), Identity.writer("b" * 22)
+    exp_id = ex.submit(MemoryConfig(gaps=(2,), params=800, embedding=4), reg, owner=ana)
+    assert {r["owner"] for r in reg.list_runs()} == {ana.owner} and len(reg.list_runs(ana)) == 3
+    assert reg.list_runs(ben) == [] and ex.list_experiments(reg, ben) == []
+    assert [e["id"] for e in ex.list_experiments(reg, ana)] == [exp_id]
+    assert [e["id"] for e in ex.list_experiments(reg, Identity.the_host())] == [exp_id]   # the host sees all
+    with pytest.raises(RunError, match="belongs to another writer"):
+        ex.load(reg, exp_id, ben)
+    assert ex.load(reg, exp_id)[1] == ex.CELLS   # the worker (no identity) opens it
+
+
 @pytest.mark.parametrize("argv, said", [
     (["--gaps", "5,x"], "textgen: --gaps takes whole numbers separated by commas, such as 5,20,100\n"),
     (["--gaps", "0"], "textgen: gaps must be whole numbers between 1 and 2000\n"),
