@@ -83,6 +83,7 @@ class StreamlitSession:
         self._in_fragment_run = False
         self._run_fragments: tuple[str, ...] = ()  # the fragments the run now streaming redraws
         self._awaited = ""                        # the fragment whose run `rerun` waits for
+        self._awaited_began = False               # a run of the awaited fragment has started
 
     # -- connection -------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -131,7 +132,7 @@ class StreamlitSession:
             cs.page_name = page
         cs.widget_states.widgets.extend(states.values())
         cs.fragment_id = fragment
-        self._awaited = fragment
+        self._awaited, self._awaited_began = fragment, False
         self._send(msg)
         deadline = time.monotonic() + self.timeout
         while True:
@@ -182,6 +183,13 @@ class StreamlitSession:
         kind = fwd.WhichOneof("type")
         if kind == "new_session":
             self._run_fragments = tuple(fwd.metadata.run.fragment_ids)
+            if self._awaited and self._awaited in self._run_fragments:
+                self._awaited_began = True
+            elif self._awaited_began and self._run_fragments:
+                # Runs are one at a time: another fragment's run (a poll) means the awaited one ended. Streamlit
+                # rewrites or drops that run's end message when the next run starts before it was sent.
+                self._awaited_began = False
+                self._finished.put(ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
             self._in_fragment_run = bool(self._run_fragments)
             for p in fwd.new_session.app_pages:
                 self.page_hashes[p.url_pathname] = p.page_script_hash
@@ -198,6 +206,7 @@ class StreamlitSession:
         elif kind == "script_finished":
             ran = tuple(fwd.metadata.run.fragment_ids) if fwd.metadata.HasField("run") else self._run_fragments
             if self._watched(ran):
+                self._awaited_began = self._awaited_began and fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN
                 self._finished.put(fwd.script_finished)
         elif kind == "auto_rerun":
             self.fragments[fwd.auto_rerun.fragment_id] = fwd.auto_rerun.interval
