@@ -12,6 +12,7 @@ import pyarrow as pa
 
 KEPT, CUT = "can be drawn", "cut by top-k / top-p"
 COLORS = {KEPT: "#7b4bd6", CUT: "#d4d4d8"}
+LABEL = "datum.chance >= 0.005 ? format(datum.chance, '.0%') : datum.chance > 0 ? '<1%' : '0%'"
 ROW_PX, FRAME_PX = 28, 100   # Streamlit fits the legend and axes inside the height too: no label is dropped
 
 _SCHEMA = pa.schema([("token", pa.string()), ("rank", pa.int64()), ("chance", pa.float64()),
@@ -67,7 +68,9 @@ def spec(odds) -> dict:
              "encoding": {"color": {"field": "kind", "type": "nominal",
                                     "scale": {"domain": list(COLORS), "range": list(COLORS.values())},
                                     "legend": {"orient": "top", "title": None}}}},
+            # A chance under half a percent reads "<1%", not a flat "0%" beside a bar that is there.
             {"mark": {"type": "text", "align": "left", "dx": 4, "fontSize": 12, "color": "#555"},
-             "encoding": {"text": {**chance, "format": ".0%"}}},
+             "transform": [{"calculate": LABEL, "as": "label"}],
+             "encoding": {"text": {"field": "label", "type": "nominal"}}},
         ],
     }

@@ -30,6 +30,7 @@ def test_the_spec_keeps_the_likeliest_on_top_and_a_row_height_per_token():
     s = chart.spec(_odds())
     assert s["encoding"]["y"]["sort"] == ["e", "␣", "e ·2", "⏎"]
     assert s["height"] == 4 * chart.ROW_PX + chart.FRAME_PX
+    assert s["layer"][1]["transform"] == [{"calculate": chart.LABEL, "as": "label"}]     # "<1%", never a bare 0%
     assert s["layer"][0]["encoding"]["color"]["scale"] == {"domain": [chart.KEPT, chart.CUT],
                                                            "range": ["#7b4bd6", "#d4d4d8"]}
 
