@@ -113,3 +113,46 @@ def registry_db(request, monkeypatch):
     db.dispose()
     with psycopg.connect(conninfo, autocommit=True) as c:
         c.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+# -- a local Ray cluster of two nodes -------------------------------------------------------------------
+RAY_DASHBOARD = "http://127.0.0.1:8265"
+
+
+def _ray_answers(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/api/version", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """The Jobs API address of a local Ray cluster with two nodes of one CPU each (the head bound to 127.0.0.1
+    with its dashboard). One already running (`make test` starts it) is used and left running; otherwise it is
+    started here and stopped afterwards. Skips when Ray is not installed (it is an optional extra)."""
+    import subprocess
+
+    pytest.importorskip("ray", reason="Ray is not installed (pip install -r requirements-cluster.txt)")
+    ray = str(Path(sys.executable).with_name("ray"))
+    if _ray_answers(RAY_DASHBOARD):
+        yield RAY_DASHBOARD
+        return
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    try:
+        subprocess.run([ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1",
+                        "--dashboard-port", "8265", "--num-cpus", "1", "--disable-usage-stats"],
+                       check=True, capture_output=True, timeout=180, env=env)
+        subprocess.run([ray, "start", "--address", "127.0.0.1:6379", "--node-ip-address", "127.0.0.1",
+                        "--num-cpus", "1", "--disable-usage-stats"], check=True, capture_output=True, timeout=180,
+                       env=env)
+    except (subprocess.SubprocessError, OSError) as e:
+        subprocess.run([ray, "stop"], capture_output=True, timeout=120)
+        pytest.skip(f"A local Ray cluster could not start here ({e}).")
+    try:
+        yield RAY_DASHBOARD
+    finally:
+        subprocess.run([ray, "stop"], capture_output=True, timeout=120)

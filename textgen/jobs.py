@@ -103,6 +103,14 @@ def cancel(run_id: str, reg: Registry | None = None, owner: Identity | None = No
     reg.request_cancel(run_id)
 
 
+def backend() -> str:
+    """INKWELL_JOBS: `local` (worker processes on this machine, the default) or a Ray cluster's address."""
+    value = os.environ.get("INKWELL_JOBS", "").strip() or "local"
+    if value != "local" and not value.startswith(("ray://", "http://", "https://")):
+        raise RunError(f"INKWELL_JOBS is `local` or a Ray address (ray://HEAD or http://HEAD:8265), not {value!r}.")
+    return value
+
+
 def pump(reg: Registry | None = None) -> list[str]:
     """Start queued jobs while fewer than max_jobs() run. Safe to call from many processes at once."""
     import json
@@ -110,34 +118,46 @@ def pump(reg: Registry | None = None) -> list[str]:
     from .db import BUSY
 
     reg = reg or Registry()
+    where = backend()
+    ray = None
+    if where != "local":   # the only place Ray is imported, and only when the host named a cluster
+        from . import raybackend as ray
     for child in list(_children):
         if child.poll() is not None:
             _children.remove(child)
     started = []
     try:
+        if ray is not None:
+            ray.check(reg, where)
         if not reg.has_queued():
             return started
         reg.list_runs()   # marks workers that died without saying so, freeing their slots
         while (row := reg.claim_next(max_jobs(reg))) is not None:
+            command = _command(json.loads(row["args"] or "[]"))
             try:
-                pid = _spawn(reg, row["id"], json.loads(row["args"] or "[]"))
+                if ray is None:
+                    reg.update_run(row["id"], pid=_spawn(reg, row["id"], command))
+                else:
+                    reg.update_run(row["id"], job=ray.submit(reg, row["id"], command, where), node=None)
             except (OSError, ValueError) as e:
                 reg.fail(row["id"], f"The training process could not start ({e}).")
                 continue
-            reg.update_run(row["id"], pid=pid)
             started.append(row["id"])
         return started
     except BUSY:
         return started   # a busy registry: the next poll tries again
 
 
-def _spawn(reg: Registry, run_id: str, args: list[str]) -> int:
+def _command(args: list[str]) -> list[str]:
+    """A job's arguments are `train`'s, unless they name another worker command (an experiment's cell)."""
+    return args if args[:2] == ["experiment", "memory"] else ["train", *args, "--quiet"]
+
+
+def _spawn(reg: Registry, run_id: str, command: list[str]) -> int:
     log = open(reg.run_dir(run_id) / "worker.log", "ab")
     env = {**os.environ, "INKWELL_HOME": str(reg.home), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     # A new session: closing the web server or the browser never takes the worker with it.
-    # A job's arguments are `train`'s, unless they name another worker command (an experiment's cell).
-    command = args if args[:2] == ["experiment", "memory"] else ["train", *args, "--quiet"]
     child = subprocess.Popen([sys.executable, "-m", "textgen", *command], cwd=ROOT, env=env,
                              stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()

@@ -263,8 +263,9 @@ class Registry:
         """A worker that died without saying so (kill -9, power loss) is marked interrupted."""
         if run["status"] == "running":
             stale = time.time() - (run["heartbeat"] or run["started"] or run["created"]) > HEARTBEAT_TIMEOUT
-            # pid is None only in the moment between the job runner claiming a run and the worker starting.
-            if (run["pid"] and not pid_alive(run["pid"])) or stale:
+            # pid is None only in the moment between the job runner claiming a run and the worker starting. A
+            # cluster job's pid is on another machine: its heartbeat (and its backend's status) decide.
+            if (run["pid"] and not run.get("job") and not pid_alive(run["pid"])) or stale:
                 msg = "The training process stopped unexpectedly; resume continues from the last checkpoint."
                 try:
                     self.interrupt(run["id"], msg)
