@@ -16,7 +16,8 @@ if PagesManager.uses_pages_directory:
     st.rerun()
 
 from textgen import jobs  # noqa: E402
-from pages import ui  # noqa: E402
+from pages import i18n, ui  # noqa: E402
+from pages.i18n import _  # noqa: E402
 from textgen import drafts, room, roomcache  # noqa: E402
 from textgen.config import env_int  # noqa: E402
 
@@ -40,14 +41,14 @@ def access_gate(pages: list) -> None:
         return
     st.navigation(pages, position="hidden")  # registers the pages (a deep link survives) but shows none
     st.title("Inkwell")
-    st.caption("This workshop server asks for the access code your host gave you.")
-    typed = st.text_input("Access code", type="password", key="access_code_input")
+    st.caption(_("This workshop server asks for the access code your host gave you."))
+    typed = st.text_input(_("Access code"), type="password", key="access_code_input")
     if typed:
         if hmac.compare_digest(typed.encode("utf-8"), code.encode("utf-8")):
             st.session_state[ui.ACCESS_OK] = True
             st.session_state.pop("access_code_input", None)
             st.rerun()
-        st.error("That code is not right; ask your host for it.")
+        st.error(_("That code is not right; ask your host for it."))
     st.stop()
 
 
@@ -68,16 +69,16 @@ def model_picker(choices: dict[str, str]) -> None:
     popover, and the choice is a list inside it that shows every name whole.
     """
     if not choices:
-        st.caption("No trained model yet: train one on the Train page.")
+        st.caption(_("No trained model yet: train one on the Train page."))
         return
     ids = list(choices)
     if st.session_state.get(ui.ACTIVE_RUN) not in ids:
         st.session_state[ui.ACTIVE_RUN] = ui.default_model(choices)   # the writer's own newest, else the demo
     st.session_state["sidebar_model"] = st.session_state[ui.ACTIVE_RUN]
-    st.caption("Model (the Write page uses it)")
+    st.caption(_("Model (the Write page uses it)"))
     # Labels are a user's text: escaped, since popover and radio labels render Markdown.
     with st.popover(ui.safe(choices[st.session_state[ui.ACTIVE_RUN]]), width="stretch", wrap=True):
-        st.radio("Model", ids, format_func=lambda i: ui.safe(choices[i]), key="sidebar_model",
+        st.radio(_("Model"), ids, format_func=lambda i: ui.safe(choices[i]), key="sidebar_model",
                  on_change=_picked, label_visibility="collapsed")
 
 
@@ -94,11 +95,11 @@ def training_now() -> bool:
     mine = snap.active_for(ui.identity())   # others' labels are theirs too
     if not mine:
         return False
-    st.markdown("**Training now**")
+    st.markdown("**" + _("Training now") + "**")
     for r in mine:   # oldest first: the order the queue runs in
         st.text(r["label"])
         if r["status"] == "queued":
-            st.progress(0.0, text="queued")
+            st.progress(0.0, text=_("queued"))
         else:
             done, text = ui.progress(r, snap.budgets.get(r["id"], 0.0))
             st.progress(done, text=text)
@@ -117,20 +118,21 @@ def training_now_polling() -> None:
 choices = ui.model_choices()
 write_first = bool(choices)
 pages = [
-    st.Page(ui.WRITE_PAGE, title="Write", icon=":material/edit_note:", default=write_first),
-    st.Page(ui.CORPUS_PAGE, title="Corpus", icon=":material/menu_book:", default=not write_first),
-    st.Page(ui.TRAIN_PAGE, title="Train", icon=":material/model_training:"),
-    st.Page(ui.RUNS_PAGE, title="Runs", icon=":material/stacked_line_chart:"),
-    st.Page("pages/inside.py", title="Inside", icon=":material/psychology:"),
+    st.Page(ui.WRITE_PAGE, title=_("Write"), icon=":material/edit_note:", default=write_first),
+    st.Page(ui.CORPUS_PAGE, title=_("Corpus"), icon=":material/menu_book:", default=not write_first),
+    st.Page(ui.TRAIN_PAGE, title=_("Train"), icon=":material/model_training:"),
+    st.Page(ui.RUNS_PAGE, title=_("Runs"), icon=":material/stacked_line_chart:"),
+    st.Page("pages/inside.py", title=_("Inside"), icon=":material/psychology:"),
 ]
 if room.host_code():   # a workshop: the host's page, in the menu once this session entered the host code
-    pages.append(st.Page(ui.WORKSHOP_PAGE, title="Workshop", icon=":material/groups:",
+    pages.append(st.Page(ui.WORKSHOP_PAGE, title=_("Workshop"), icon=":material/groups:",
                          visibility="visible" if st.session_state.get(ui.HOST_OK) else "hidden"))
 prune_drafts(str(ui.registry().home))
 access_gate(pages)
 page = st.navigation(pages)
 
 with st.sidebar:
+    i18n.language_switch()
     model_picker(choices)
     if roomcache.snapshot(ui.registry(), pump=jobs.pump).active_for(ui.identity()):
         training_now_polling()

@@ -10,6 +10,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from pages.i18n import N_, _
+
 
 # -- charts --------------------------------------------------------------------------------------
 VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍", "\f": "␌", "\u00a0": "⍽"}
@@ -31,7 +33,7 @@ def top_chars_chart(top_chars, limit: int = 30) -> alt.Chart:
     return (alt.Chart(df, height=260)
             .mark_bar(color="#7b4bd6", cornerRadiusEnd=3)
             .encode(x=alt.X("character:N", sort="-y", title=None, axis=alt.Axis(labelAngle=0, labelFontSize=13)),
-                    y=alt.Y("count:Q", title="occurrences"),
+                    y=alt.Y("count:Q", title=_("occurrences")),
                     tooltip=["character", alt.Tooltip("count:Q", format=",")]))
 
 
@@ -55,15 +57,16 @@ def loss_frame(metrics: list[dict]) -> pd.DataFrame:
     """Long form (step, bpc, series): raw and smoothed train loss per batch, validation per epoch."""
     batch = [m for m in metrics if m["kind"] == "batch" and m.get("bpc") is not None and m.get("step") is not None]
     epoch = [m for m in metrics if m["kind"] == "epoch" and m.get("val_bpc") is not None and m.get("step") is not None]
-    rows = [{"step": m["step"], "bpc": m["bpc"], "series": "train (per batch)"} for m in batch]
-    rows += [{"step": m["step"], "bpc": v, "series": "train (smoothed)"}
+    raw, smoothed, val = (_(n) for n in SERIES)
+    rows = [{"step": m["step"], "bpc": m["bpc"], "series": raw} for m in batch]
+    rows += [{"step": m["step"], "bpc": v, "series": smoothed}
              for m, v in zip(batch, smooth([m["bpc"] for m in batch]))]
-    rows += [{"step": m["step"], "bpc": m["val_bpc"], "series": "validation"} for m in epoch]
+    rows += [{"step": m["step"], "bpc": m["val_bpc"], "series": val} for m in epoch]
     return pd.DataFrame(rows, columns=["step", "bpc", "series"])
 
 
 MIN_CURVE_STEPS = 3   # fewer distinct steps than this draw a lone dot, not a curve: say so in words instead
-BPC_TITLE = "bits per character (lower is better)"
+BPC_TITLE = N_("bits per character (lower is better)")
 
 
 def curve_steps(metrics: list[dict]) -> int:
@@ -71,15 +74,18 @@ def curve_steps(metrics: list[dict]) -> int:
     return int(loss_frame(metrics)["step"].nunique())
 
 
-SERIES_COLORS = alt.Scale(domain=["train (per batch)", "train (smoothed)", "validation"],
-                          range=["#cdbdf0", "#7b4bd6", "#e0683a"])
+SERIES = (N_("train (per batch)"), N_("train (smoothed)"), N_("validation"))
+
+
+def series_colors() -> alt.Scale:
+    return alt.Scale(domain=[_(n) for n in SERIES], range=["#cdbdf0", "#7b4bd6", "#e0683a"])
 
 
 def baseline_frame(refs) -> pd.DataFrame:
     """A run's n-gram baselines (textgen.baselines.Baselines or None) as labelled reference levels."""
     from textgen.baselines import NAMES
 
-    rows = [] if refs is None else [{"bpc": getattr(refs, k), "label": name} for k, name in NAMES.items()]
+    rows = [] if refs is None else [{"bpc": getattr(refs, k), "label": _(name)} for k, name in NAMES.items()]
     return pd.DataFrame(rows, columns=["bpc", "label"])
 
 
@@ -99,13 +105,13 @@ def loss_chart(metrics: list[dict], refs=None) -> alt.LayerChart:
     """refs: the run's baselines, drawn as labelled reference lines (None: none recorded)."""
     df = loss_frame(metrics)
     base = alt.Chart(df, height=300).encode(
-        x=alt.X("step:Q", title="training step", axis=alt.Axis(format="d", tickMinStep=1)),
-        y=alt.Y("bpc:Q", title=BPC_TITLE, scale=alt.Scale(zero=False)),
-        color=alt.Color("series:N", scale=SERIES_COLORS,
+        x=alt.X("step:Q", title=_("training step"), axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("bpc:Q", title=_(BPC_TITLE), scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", scale=series_colors(),
                         legend=alt.Legend(orient="top", title=None, labelFontSize=13)),
         tooltip=["series", "step", alt.Tooltip("bpc:Q", format=".3f")])
-    lines = base.mark_line(strokeWidth=2).transform_filter(alt.datum.series != "validation")
-    val = base.transform_filter(alt.datum.series == "validation")
+    lines = base.mark_line(strokeWidth=2).transform_filter(alt.datum.series != _(SERIES[2]))
+    val = base.transform_filter(alt.datum.series == _(SERIES[2]))
     return alt.layer(lines, val.mark_line(strokeDash=[4, 3]), val.mark_point(filled=True, size=60),
                      *baseline_rules(refs))
 
@@ -117,7 +123,7 @@ def overlay_frame(curves: dict[str, list[dict]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["epoch", "val_bpc", "run"])
 
 
-OVERLAY_Y_TITLE = ["held-out bits per character", "(lower is better)"]   # two lines: one was cut off
+OVERLAY_Y_TITLE = [N_("held-out bits per character"), N_("(lower is better)")]   # two lines: one was cut off
 
 
 def overlay_chart(curves: dict[str, list[dict]]) -> alt.Chart:
@@ -125,15 +131,19 @@ def overlay_chart(curves: dict[str, list[dict]]) -> alt.Chart:
     # The height includes the legend, one row per run: it grows with them so the plot keeps its room.
     return (alt.Chart(df, height=280 + 30 * len(curves))
             .mark_line(point=True, strokeWidth=2)
-            .encode(x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d", tickMinStep=1)),
-                    y=alt.Y("val_bpc:Q", title=OVERLAY_Y_TITLE, scale=alt.Scale(zero=False)),
+            .encode(x=alt.X("epoch:Q", title=_("epoch"), axis=alt.Axis(format="d", tickMinStep=1)),
+                    y=alt.Y("val_bpc:Q", title=[_(t) for t in OVERLAY_Y_TITLE], scale=alt.Scale(zero=False)),
                     # Labels are run names, often long: a vertical legend with room for the whole name.
                     color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
                                                                labelLimit=900, labelFontSize=13)),
                     tooltip=["run", "epoch", alt.Tooltip("val_bpc:Q", format=".3f")]))
 
 
-KEPT_COLORS = alt.Scale(domain=["can be drawn", "cut by top-k / top-p"], range=["#7b4bd6", "#d4d4d8"])
+KEPT = (N_("can be drawn"), N_("cut by top-k / top-p"))
+
+
+def kept_colors() -> alt.Scale:
+    return alt.Scale(domain=[_(k) for k in KEPT], range=["#7b4bd6", "#d4d4d8"])
 
 
 def odds_frame(odds) -> pd.DataFrame:
@@ -143,7 +153,7 @@ def odds_frame(odds) -> pd.DataFrame:
         seen[o.shown] = seen.get(o.shown, 0) + 1
         label = o.shown if seen[o.shown] == 1 else f"{o.shown} ·{seen[o.shown]}"   # labels must differ
         rows.append({"token": label, "rank": rank, "chance": o.prob if o.kept else o.before,
-                     "kind": "can be drawn" if o.kept else "cut by top-k / top-p", "before": o.before})
+                     "kind": _(KEPT[0]) if o.kept else _(KEPT[1]), "before": o.before})
     return pd.DataFrame(rows, columns=["token", "rank", "chance", "kind", "before"])
 
 
@@ -154,24 +164,28 @@ def odds_chart(odds) -> alt.LayerChart:
     base = alt.Chart(df).encode(
         y=alt.Y("token:N", sort=list(df["token"]), title=None,
                 axis=alt.Axis(labelFontSize=15, labelLimit=200, labelOverlap=False)),
-        x=alt.X("chance:Q", title="chance of being written next", axis=alt.Axis(format="%"),
+        x=alt.X("chance:Q", title=_("chance of being written next"), axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1])),
         tooltip=["token", alt.Tooltip("chance:Q", format=".1%"),
-                 alt.Tooltip("before:Q", format=".1%", title="before top-k / top-p")])
+                 alt.Tooltip("before:Q", format=".1%", title=_("before top-k / top-p"))])
     bars = base.mark_bar(cornerRadiusEnd=3).encode(
-        color=alt.Color("kind:N", scale=KEPT_COLORS, legend=alt.Legend(orient="top", title=None)))
+        color=alt.Color("kind:N", scale=kept_colors(), legend=alt.Legend(orient="top", title=None)))
     return alt.layer(bars, base.mark_text(align="left", dx=4, fontSize=12, color="#555").encode(
         text=alt.Text("chance:Q", format=".0%"))).properties(height=28 * max(1, len(df)) + 100)
 
 
 # -- the Inside page's charts (also the Train page's gradient panel) ----------------------------------
-GRAD_COLORS = alt.Scale(domain=["gradient norm", "clipped"], range=["#7b4bd6", "#e0683a"])
+GRAD = (N_("gradient norm"), N_("clipped"))
+
+
+def grad_colors() -> alt.Scale:
+    return alt.Scale(domain=[_(g) for g in GRAD], range=["#7b4bd6", "#e0683a"])
 
 
 def grad_frame(metrics: list[dict]) -> pd.DataFrame:
     """(step, grad_norm, clipped, series) of the batch rows that carry a gradient norm (older runs have none)."""
     rows = [{"step": m["step"], "grad_norm": m["grad_norm"], "clipped": int(m.get("clipped") or 0),
-             "series": "clipped" if m.get("clipped") else "gradient norm"}
+             "series": _(GRAD[1]) if m.get("clipped") else _(GRAD[0])}
             for m in metrics if m["kind"] == "batch" and m.get("grad_norm") and m.get("step") is not None
             and math.isfinite(m["grad_norm"])]
     return pd.DataFrame(rows, columns=["step", "grad_norm", "clipped", "series"])
@@ -181,14 +195,14 @@ def grad_chart(metrics: list[dict], clipnorm: float = 0.0) -> alt.LayerChart:
     """The gradient norm per training step on a log scale, clipped stretches marked, the clipping threshold drawn."""
     df = grad_frame(metrics)
     base = alt.Chart(df, height=260).encode(
-        x=alt.X("step:Q", title="training step", axis=alt.Axis(format="d", tickMinStep=1)),
-        y=alt.Y("grad_norm:Q", title="gradient norm (log scale)", scale=alt.Scale(type="log")),
+        x=alt.X("step:Q", title=_("training step"), axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("grad_norm:Q", title=_("gradient norm (log scale)"), scale=alt.Scale(type="log")),
         tooltip=["step", alt.Tooltip("grad_norm:Q", format=".3g"), "clipped"])
     layers = [base.mark_line(strokeWidth=2, color="#7b4bd6"),
               base.mark_point(filled=True, size=40).encode(
-                  color=alt.Color("series:N", scale=GRAD_COLORS, legend=alt.Legend(orient="top", title=None)))]
+                  color=alt.Color("series:N", scale=grad_colors(), legend=alt.Legend(orient="top", title=None)))]
     if clipnorm:
-        rule = pd.DataFrame({"y": [clipnorm], "label": [f"clipping threshold {clipnorm:g}"]})
+        rule = pd.DataFrame({"y": [clipnorm], "label": [_("clipping threshold {value}").format(value=f"{clipnorm:g}")]})
         layers.append(alt.Chart(rule).mark_rule(strokeDash=[6, 4], color="#e0683a").encode(y="y:Q"))
         layers.append(alt.Chart(rule).mark_text(align="left", dx=4, dy=-6, color="#b0461f").encode(
             y="y:Q", x=alt.value(0), text="label:N"))
@@ -205,8 +219,8 @@ def vanishing_frame(curves: dict[str, list[float]]) -> pd.DataFrame:
 def vanishing_chart(curves: dict[str, list[float]]) -> alt.Chart:
     df = vanishing_frame(curves)
     return (alt.Chart(df, height=300 + 24 * len(curves)).mark_line(strokeWidth=2)
-            .encode(x=alt.X("k:Q", title="steps back (k)"),
-                    y=alt.Y("norm:Q", title="gradient reaching k steps back (log)", scale=alt.Scale(type="log")),
+            .encode(x=alt.X("k:Q", title=_("steps back (k)")),
+                    y=alt.Y("norm:Q", title=_("gradient reaching k steps back (log)"), scale=alt.Scale(type="log")),
                     color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
                                                                labelLimit=900)),
                     tooltip=["run", "k", alt.Tooltip("norm:Q", format=".3g")]))
@@ -227,20 +241,20 @@ def memory_chart(results, chance: float) -> alt.LayerChart:
     df = memory_frame(results)
     span = [float(df["gap"].min()), float(df["gap"].max())] if len(df) else alt.Undefined   # the gaps tried only
     line = (alt.Chart(df, height=320).mark_line(point=alt.OverlayMarkDef(filled=True, size=70), strokeWidth=2.5)
-            .encode(x=alt.X("gap:Q", title="gap: noise symbols between the symbol and the question (log scale)",
+            .encode(x=alt.X("gap:Q", title=_("gap: noise symbols between the symbol and the question (log scale)"),
                             scale=alt.Scale(type="log", nice=False, domain=span)),
-                    y=alt.Y("accuracy:Q", title="held-out accuracy", axis=alt.Axis(format="%"),
+                    y=alt.Y("accuracy:Q", title=_("held-out accuracy"), axis=alt.Axis(format="%"),
                             scale=alt.Scale(domain=[0, 1])),
                     color=alt.Color("cell:N", scale=CELL_COLORS, legend=alt.Legend(orient="top", title=None,
                                                                                   labelFontSize=13)),
                     tooltip=["cell", "gap", alt.Tooltip("accuracy:Q", format=".1%"), "steps"]))
-    rule = pd.DataFrame({"y": [chance], "label": [f"chance ({chance:.0%})"]})
+    rule = pd.DataFrame({"y": [chance], "label": [_("chance ({share})").format(share=f"{chance:.0%}")]})
     return alt.layer(line, alt.Chart(rule).mark_rule(strokeDash=[6, 4], color="#6b7280").encode(y="y:Q"),
                      alt.Chart(rule).mark_text(align="left", dx=4, dy=-6, color="#4a4d5c").encode(
                          y="y:Q", x=alt.value(0), text="label:N"))
 
 
-COMPARE_AXES = {"time": "training time (seconds)", "characters": "characters seen", "epoch": "epoch"}
+COMPARE_AXES = {"time": N_("training time (seconds)"), "characters": N_("characters seen"), "epoch": N_("epoch")}
 
 
 def compare_chart(curves: dict[str, list[dict]], axis: str, refs=None) -> alt.Chart:
@@ -250,11 +264,11 @@ def compare_chart(curves: dict[str, list[dict]], axis: str, refs=None) -> alt.Ch
                        for p in pts if p.get("val_bpc") is not None and p.get("x") is not None],
                       columns=["x", "val_bpc", "run"])
     lines = (alt.Chart(df, height=280 + 30 * len(curves)).mark_line(point=True, strokeWidth=2)
-            .encode(x=alt.X("x:Q", title=COMPARE_AXES[axis]),
-                    y=alt.Y("val_bpc:Q", title=OVERLAY_Y_TITLE, scale=alt.Scale(zero=False)),
+            .encode(x=alt.X("x:Q", title=_(COMPARE_AXES[axis])),
+                    y=alt.Y("val_bpc:Q", title=[_(t) for t in OVERLAY_Y_TITLE], scale=alt.Scale(zero=False)),
                     color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
                                                                labelLimit=900, labelFontSize=13)),
-                    tooltip=["run", alt.Tooltip("x:Q", title=COMPARE_AXES[axis], format=",.0f"),
+                    tooltip=["run", alt.Tooltip("x:Q", title=_(COMPARE_AXES[axis]), format=",.0f"),
                              alt.Tooltip("val_bpc:Q", format=".3f")]))
     return alt.layer(lines, *baseline_rules(refs)) if refs is not None else lines
 
@@ -267,7 +281,7 @@ def activation_chart(text: str, values, width: int = 60) -> alt.LayerChart:
     base = alt.Chart(df, height=22 * (df["row"].max() + 1 if len(df) else 1)).encode(
         x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None))
     cells = base.mark_rect().encode(color=alt.Color("act:Q", scale=alt.Scale(scheme="redblue", reverse=True,
-                                                                             domain=[-1, 1]), title="activation"),
+                                                                             domain=[-1, 1]), title=_("activation")),
                                     tooltip=["ch", alt.Tooltip("act:Q", format=".2f")])
     return alt.layer(cells, base.mark_text(fontSize=13, font="monospace").encode(text="ch:N"))
 

@@ -9,7 +9,8 @@ import streamlit as st
 
 import textgen
 from pages import ui
-from pages import charts
+from pages import charts, i18n
+from pages.i18n import N_, _
 from textgen import artifacts, baselines, bundle, jobs
 from textgen import experiments as ex
 from textgen.config import CELL_NAMES, CELLS
@@ -19,12 +20,14 @@ BEST_COL = "best score"   # bits per character on held-out text; the column's he
 MSG = "runs_message"   # (kind, text) left by a callback, shown next to the widget that caused it
 TICKED = "runs_ticked"  # ids of the runs ticked in the table: the ticks follow runs, not row positions
 
-ui.header("Runs", "Every model trained here: compare their learning curves, keep the good ones, share them as bundles.")
+ui.header(_("Runs"), _("Every model trained here: compare their learning curves, keep the good ones, share them as "
+                        "bundles."))
 reg = ui.registry()
 me = ui.identity()
 every = reg.list_runs(me)   # this writer's own runs (and those from before owners)
 runs = [r for r in every if r["level"] != ex.LEVEL]        # text runs; an experiment's jobs are listed apart
 AXIS_KEY = "runs_axis"
+AXES = {"time": N_("training time"), "characters": N_("characters seen"), "epoch": N_("epochs")}
 
 
 def _say(kind: str, text: str) -> None:
@@ -35,27 +38,27 @@ def rename(run_id: str, key: str) -> None:
     try:
         reg.rename(run_id, st.session_state.get(key, ""), me)
     except textgen.InkwellError as e:
-        _say("error", str(e))
+        _say("error", i18n.error_text(e))
     else:
-        _say("success", "Renamed.")
+        _say("success", _("Renamed."))
 
 
 def share(run_id: str, key: str) -> None:
     try:
         reg.share(run_id, bool(st.session_state.get(key)), me)
     except textgen.InkwellError as e:
-        _say("error", str(e))
+        _say("error", i18n.error_text(e))
 
 
 def delete(run_id: str) -> None:
     try:
         reg.delete_run(run_id, me)
     except textgen.InkwellError as e:
-        _say("error", str(e))
+        _say("error", i18n.error_text(e))
     else:
         if st.session_state.get(ui.ACTIVE_RUN) == run_id:
             st.session_state.pop(ui.ACTIVE_RUN, None)
-        _say("success", "Deleted.")
+        _say("success", _("Deleted."))
 
 
 def show_message() -> None:
@@ -66,10 +69,19 @@ def show_message() -> None:
         st.success(text, icon=":material/check_circle:")
 
 
+STATUSES = {"queued": N_("queued"), "running": N_("running"), "done": N_("done"), "failed": N_("failed"),
+            "cancelled": N_("cancelled"), "interrupted": N_("interrupted"), "diverged": N_("diverged")}
+LEVELS = {"char": N_("character"), "subword": N_("word piece"), "word": N_("word")}
+# Shown column headers; the frame keeps English keys (the tests and the column config use them).
+HEADERS = {"label": N_("label"), "status": N_("status"), "level": N_("level"), "cell": N_("cell"), "size": N_("size"),
+           "parameters": N_("parameters"), "epochs": N_("epochs"), BEST_COL: N_("best score"),
+           "duration": N_("duration"), "created": N_("created")}
+
+
 def table(runs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{
-        "label": r["label"], "status": r["status"],
-        "level": r["level"] or "—", "cell": CELL_NAMES.get(r["cell"], r["cell"] or "—"),
+        "label": r["label"], "status": _(STATUSES.get(r["status"], r["status"])),
+        "level": _(LEVELS[r["level"]]) if r["level"] in LEVELS else (r["level"] or "—"), "cell": CELL_NAMES.get(r["cell"], r["cell"] or "—"),
         "size": f"{r['layers']}×{r['units']}" if r["layers"] else "—", "parameters": r["params"],
         "epochs": r["epoch"], BEST_COL: r["best_val_bpc"], "duration": ui.duration(r["elapsed"]),
         "created": ui.date(r["created"]),
@@ -81,38 +93,38 @@ def manage(run: dict) -> None:
     st.text(f"{run['label']}  ({rid})")
     ui.run_summary(run)
     if run["message"]:
-        st.caption(ui.safe(run["message"]))
+        st.caption(ui.safe(i18n.error_text(run["message"])))
     has_weights = ui.has_weights(run)
 
     # Boxes of a fixed width in a wrapping row: three columns cut the buttons short on a 1024-pixel projector.
     row = st.container(horizontal=True)
     a, b, c, d = (row.container(border=True, width=300) for _ in range(4))
     with a:
-        st.markdown("**Rename**")
+        st.markdown("**" + _("Rename") + "**")
         key = f"rename_{rid}"
-        st.text_input("New label", value=run["label"], key=key, max_chars=80)
-        st.button("Rename", key=f"do_rename_{rid}", on_click=rename, args=(rid, key), icon=":material/edit:")
+        st.text_input(_("New label"), value=run["label"], key=key, max_chars=80)
+        st.button(_("Rename"), key=f"do_rename_{rid}", on_click=rename, args=(rid, key), icon=":material/edit:")
     with b:
-        st.markdown("**Share**")
-        st.download_button("Download bundle (.zip)", data=lambda: bundle.bundle_bytes(rid, reg, me),
+        st.markdown("**" + _("Share") + "**")
+        st.download_button(_("Download bundle (.zip)"), data=lambda: bundle.bundle_bytes(rid, reg, me),
                            file_name=f"inkwell-{rid}.zip", mime="application/zip", on_click="ignore",
                            disabled=not has_weights, icon=":material/download:", key=f"download_{rid}",
-                           help=None if has_weights else "This run has no trained weights yet.")
+                           help=None if has_weights else _("This run has no trained weights yet."))
         ui.write_with_button(run, key=f"write_{rid}")
         if run["owner"]:   # a writer's run: others in the room may write with it, never read or take it
-            st.toggle("Let the room write with it", value=bool(run["shared"]), key=f"share_{rid}",
+            st.toggle(_("Let the room write with it"), value=bool(run["shared"]), key=f"share_{rid}",
                       on_change=share, args=(rid, f"share_{rid}"),
-                      help="Others can write with this model; they cannot see its text, download or delete it.")
+                      help=_("Others can write with this model; they cannot see its text, download or delete it."))
     with c:
-        st.markdown("**Delete**")
-        sure = st.checkbox("Yes, delete this run and its files", key=f"sure_{rid}")
-        st.button("Delete run", key=f"delete_{rid}", disabled=not sure, on_click=delete, args=(rid,),
+        st.markdown("**" + _("Delete") + "**")
+        sure = st.checkbox(_("Yes, delete this run and its files"), key=f"sure_{rid}")
+        st.button(_("Delete run"), key=f"delete_{rid}", disabled=not sure, on_click=delete, args=(rid,),
                   icon=":material/delete:")
     with d:
-        st.markdown("**Compare the cells fairly**")
-        st.caption("The same settings as SimpleRNN, GRU and LSTM, each sized to this run's parameter count and "
-                   "trained for the same time.")
-        st.button("Train with each cell", key=f"each_cell_{rid}", on_click=train_each_cell, args=(run,),
+        st.markdown("**" + _("Compare the cells fairly") + "**")
+        st.caption(_("The same settings as SimpleRNN, GRU and LSTM, each sized to this run's parameter count and "
+                     "trained for the same time."))
+        st.button(_("Train with each cell"), key=f"each_cell_{rid}", on_click=train_each_cell, args=(run,),
                   icon=":material/compare_arrows:",
                   disabled=not (reg.run_dir(rid) / "corpus.txt").is_file() or run["status"] in ("queued", "running"))
 
@@ -149,9 +161,9 @@ def train_each_cell(run: dict) -> None:
     """The run's settings with each cell, sized to its parameter count, for the same time: three queued jobs."""
     saved = _configs(run)
     if saved is None:
-        _say("error", "This run's settings cannot be read.")
+        _say("error", _("This run's settings cannot be read."))
         return
-    model, cfg, _ = saved
+    model, cfg, _meta = saved
     budget = cfg.time_budget or round(run["elapsed"] or 60.0)
     cfg = dataclasses.replace(cfg, time_budget=float(budget), epochs=max(cfg.epochs, 1000))
     target = param_count(model)
@@ -162,46 +174,50 @@ def train_each_cell(run: dict) -> None:
             ids.append(jobs.submit(reg.run_dir(run["id"]) / "corpus.txt", m, cfg,
                                    f"{run['label']} · {CELL_NAMES[cell]} ({m.units} units)", reg, owner=me))
     except textgen.InkwellError as e:
-        _say("error", str(e))
+        _say("error", i18n.error_text(e))
         return
     st.session_state[TICKED] = ids
     st.session_state[AXIS_KEY] = "time"
-    _say("success", f"Queued {len(ids)} runs of {ui.duration(budget)} each, about {target:,} parameters apiece: "
-                    "they are ticked in the table, and their curves draw here as they finish epochs.")
+    _say("success", _("Queued {n} runs of {duration} each, about {params} parameters apiece: they are ticked in the "
+                      "table, and their curves draw here as they finish epochs.").format(
+        n=len(ids), duration=ui.duration(budget), params=i18n.num(target)))
 
 
 def experiments_section() -> None:
     saved = ex.list_experiments(reg)
     if not saved:
         return
-    st.subheader("Experiments")
-    st.caption("Built-in experiments (the memory task on the Inside page); their results are kept as data.")
+    st.subheader(_("Experiments"))
+    st.caption(_("Built-in experiments (the memory task on the Inside page); their results are kept as data."))
     st.dataframe(pd.DataFrame([{"experiment": e["id"], "created": ui.date(e["created"]),
                                 "cells": ", ".join(CELL_NAMES.get(c, c) for c in e["cells"]),
-                                "gaps": ", ".join(map(str, e["gaps"])), "measured": f"{e['done']} of {e['expected']}"}
-                               for e in saved]), hide_index=True, width="stretch")
-    ui.page_link("pages/inside.py", "Open them on the Inside page", ":material/psychology:")
+                                "gaps": ", ".join(map(str, e["gaps"])),
+                                "measured": _("{done} of {expected}").format(done=e["done"], expected=e["expected"])}
+                               for e in saved]), hide_index=True, width="stretch",
+                 column_config={"experiment": _("experiment"), "created": _("created"), "cells": _("cells"),
+                                "gaps": _("gaps"), "measured": _("measured")})
+    ui.page_link("pages/inside.py", _("Open them on the Inside page"), ":material/psychology:")
 
 
 def import_section() -> None:
-    st.subheader("Import a bundle")
-    st.caption("A .zip exported from Inkwell (here or on another machine). It is checked before anything is kept.")
+    st.subheader(_("Import a bundle"))
+    st.caption(_("A .zip exported from Inkwell (here or on another machine). It is checked before anything is kept."))
     errors = st.container()
-    f = st.file_uploader("Bundle", type=["zip"], key="bundle_upload", label_visibility="collapsed")
-    if st.button("Import", icon=":material/upload:", disabled=f is None, key="bundle_import"):
+    f = st.file_uploader(_("Bundle"), type=["zip"], key="bundle_upload", label_visibility="collapsed")
+    if st.button(_("Import"), icon=":material/upload:", disabled=f is None, key="bundle_import"):
         try:
             bundle.import_bundle(f.getvalue(), reg, owner=me)
         except textgen.InkwellError as e:
             ui.show_error(e, errors)
         else:
-            _say("success", "Imported: it is in the table above.")
+            _say("success", _("Imported: it is in the table above."))
             st.rerun()
 
 
 show_message()
 if not runs:
-    st.info("No runs yet. Train a model, or import a bundle below.", icon=":material/model_training:")
-    ui.page_link(ui.TRAIN_PAGE, "Go to Train", ":material/model_training:")
+    st.info(_("No runs yet. Train a model, or import a bundle below."), icon=":material/model_training:")
+    ui.page_link(ui.TRAIN_PAGE, _("Go to Train"), ":material/model_training:")
 else:
     ids = [r["id"] for r in runs]
     # The table selects by row position: a new key whenever the rows change (an import, a delete) starts a
@@ -211,18 +227,20 @@ else:
     event = st.dataframe(
         table(runs), hide_index=True, width="stretch", key=key, on_select="rerun",
         selection_mode="multi-row", selection_default={"selection": {"rows": ticked, "columns": []}},
-        column_config={"parameters": st.column_config.NumberColumn(format="localized"),
-                       "label": st.column_config.TextColumn(width="medium"),
+        column_config={**{k: _(v) for k, v in HEADERS.items()},
+                       "parameters": st.column_config.NumberColumn(_(HEADERS["parameters"]), format="localized"),
+                       "label": st.column_config.TextColumn(_(HEADERS["label"]), width="medium"),
                        BEST_COL: st.column_config.NumberColumn(
-                           format="%.3f", help="Bits per character on held-out text (lower is better)")})
+                           _(HEADERS[BEST_COL]), format="%.3f",
+                           help=_("Bits per character on held-out text (lower is better)"))})
     chosen = [runs[i] for i in event.selection.rows if i < len(runs)]
     st.session_state[TICKED] = [r["id"] for r in chosen]
-    st.subheader("Compare")
+    st.subheader(_("Compare"))
     if chosen:
         if st.session_state.get(AXIS_KEY) not in charts.COMPARE_AXES:
             st.session_state[AXIS_KEY] = default_axis(chosen)
-        axis = st.segmented_control("Along", list(charts.COMPARE_AXES), key=AXIS_KEY, format_func={
-            "time": "training time", "characters": "characters seen", "epoch": "epochs"}.get) or "time"
+        axis = st.segmented_control(_("Along"), list(charts.COMPARE_AXES), key=AXIS_KEY,
+                                    format_func={a: _(t) for a, t in AXES.items()}.get) or "time"
         curves, seen = {}, set()
         for r in chosen:
             name = r["label"] if r["label"] not in seen else ui.run_title(r)
@@ -233,14 +251,14 @@ else:
             st.altair_chart(charts.compare_chart(curves, axis, next(iter(shared)) if len(shared) == 1 else None),
                             width="stretch")
         else:
-            st.caption("The selected runs have no finished epochs yet.")
+            st.caption(_("The selected runs have no finished epochs yet."))
     else:
-        st.caption("Tick runs in the table (the boxes at the left) to draw their learning curves together.")
+        st.caption(_("Tick runs in the table (the boxes at the left) to draw their learning curves together."))
 
-    st.subheader("Manage a run")
+    st.subheader(_("Manage a run"))
     titles = {r["id"]: ui.run_title(r) for r in runs}
     # The picker follows the table: the first selected run, else the newest.
-    pick = st.selectbox("Run", ids, index=ids.index(chosen[0]["id"]) if chosen else 0, format_func=titles.get)
+    pick = st.selectbox(_("Run"), ids, index=ids.index(chosen[0]["id"]) if chosen else 0, format_func=titles.get)
     manage(next(r for r in runs if r["id"] == pick))
 experiments_section()
 st.divider()

@@ -7,16 +7,18 @@ import streamlit as st
 
 import textgen
 from pages import ui
-from pages import charts
+from pages import charts, i18n
+from pages.i18n import N_, _, ngettext
 from textgen import baselines, jobs, library, presets, room, roomcache, sizing
 from textgen.config import (CELL_NAMES, CELLS, SPECS, ModelConfig, TrainConfig, to_dict, widget, widget_error,
-                            widget_help, widget_limits)
+                            widget_limits)
 from textgen.runs import ACTIVE
 
-CUSTOM = "Custom"
+CUSTOM = N_("Custom")   # the radio's value; shown through _()
 STARTED = "train_started_toast"   # a run was just started: toast it on the rerun that shows its panel
-LAST = "Latest score"   # metric labels stay short: long ones are cut off on a projector
-SCORE_NOTE = "Score: bits per character on text held back from training (lower is better)."
+LAST = N_("Latest score")   # metric labels stay short: long ones are cut off on a projector
+SCORE_NOTE = N_("Score: bits per character on text held back from training (lower is better).")
+LEVELS = {"char": N_("character"), "subword": N_("word piece"), "word": N_("word")}
 PRESET_KEY, CELL_KEY, LEVEL_KEY, CORPUS_KEY, LABEL_KEY = "train_preset", "train_cell", "train_level", "train_corpus", "train_label"
 MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 # The hyperparameter widgets in page order; each one's label, step, help and limits are its config field's.
@@ -25,8 +27,30 @@ FIELDS = ("layers", "units", "embedding", "subword_vocab", "dropout", "weight_dr
 PRESET_KEYS = (*FIELDS, "schedule", "carry_state", "level")   # what a preset sets (level has its own key)
 
 
+def widget_help(k: str) -> str:
+    """A field's help (the engine's, translated) and its range."""
+    lo, hi = widget_limits(k)
+    rng = _("From {lo} to {hi}.").format(lo=i18n.num(lo), hi=i18n.num(hi))
+    return " ".join(filter(None, [_(widget(k).help) if widget(k).help else "", rng]))
+
+
 def applies(k: str, cell: str) -> bool:
     return widget(k).cells is None or cell in widget(k).cells
+
+
+def named(names: dict):
+    """A widget's format_func: the names translated now (AppTest formats values outside the script run)."""
+    return {k: _(v) for k, v in names.items()}.get
+
+
+def cell_note(cell: str) -> str:
+    """A cell's note without its name (the radio shows the name), in the session's language."""
+    note = _(presets.CELL_NOTES[cell])
+    for sep in (": ", "："):
+        if sep in note:
+            note = note.split(sep, 1)[1]
+            break
+    return note[:1].upper() + note[1:]
 
 
 def field_value(k: str, cell: str, value):
@@ -62,7 +86,7 @@ _preset_vals = preset_values(presets.DEFAULT if st.session_state[PRESET_KEY] == 
 for _k in PRESET_KEYS[:-1]:
     st.session_state["hp_" + _k] = st.session_state.get("hp_" + _k, _preset_vals[_k])
 
-ui.header("Train", "Teach a recurrent network your text, and watch it learn to write like it.")
+ui.header(_("Train"), _("Teach a recurrent network your text, and watch it learn to write like it."))
 reg = ui.registry()
 me = ui.identity()
 corpora = library.list_corpora(reg.home, me)   # only this writer's own texts
@@ -71,54 +95,59 @@ corpora = library.list_corpora(reg.home, me)   # only this writer's own texts
 def hyperparameters(custom: bool, cell: str) -> dict[str, str]:
     """The hyperparameter widgets; returns field -> the sentence refusing its value, for values out of range."""
     box = st.container(border=True)
-    box.caption("These are the preset's values; choose Custom to change them." if not custom else
-                "Every value is yours to set; the estimate below follows them. Each field's help (?) gives its range.")
+    box.caption(_("These are the preset's values; choose Custom to change them.") if not custom else
+                _("Every value is yours to set; the estimate below follows them. Each field's help (?) gives its "
+                  "range."))
     cols, refused = box.columns(4), {}
     for i, k in enumerate(FIELDS):
         f, col = widget(k), cols[i % 4]
         common = dict(key="hp_" + k, help=widget_help(k), disabled=not custom or not applies(k, cell))
         if f.widget == "slider":
-            col.slider(f.label, *widget_limits(k), step=f.step, **common)
+            col.slider(_(f.label), *widget_limits(k), step=f.step, **common)
         else:   # no min or max: a value out of range reaches the page, which says why it is refused
             fmt = "%.4f" if f.widget == "fine" else None   # small values: more places than the default two
-            col.number_input(f.label, step=type(SPECS[k].default)(f.step), format=fmt, **common)
+            col.number_input(_(f.label), step=type(SPECS[k].default)(f.step), format=fmt, **common)
         if (why := widget_error(k, st.session_state["hp_" + k])) is not None:
             refused[k] = why
-            col.error(why, icon=":material/error:")
-    cols[len(FIELDS) % 4].selectbox("Learning-rate schedule", ["cosine", "constant"], key="hp_schedule",
-                                    disabled=not custom)
-    cols[(len(FIELDS) + 1) % 4].checkbox(widget("carry_state").label, key="hp_carry_state", disabled=not custom,
-                                         help=widget("carry_state").help)
+            col.error(i18n.error_text(why), icon=":material/error:")
+    cols[len(FIELDS) % 4].selectbox(_("Learning-rate schedule"), ["cosine", "constant"], key="hp_schedule",
+                                    disabled=not custom, format_func=named(SCHEDULES))
+    cols[(len(FIELDS) + 1) % 4].checkbox(_(widget("carry_state").label), key="hp_carry_state", disabled=not custom,
+                                         help=_(widget("carry_state").help))
     return refused
 
 
+SCHEDULES = {"cosine": N_("cosine"), "constant": N_("constant")}
+
+
 def setup() -> None:
-    names = {c["id"]: f"{c['name']} · {c['stats']['chars']:,} characters" for c in corpora}
+    names = {c["id"]: _("{name} · {n} characters").format(name=c["name"], n=i18n.num(c["stats"]["chars"]))
+             for c in corpora}
     metas = {c["id"]: c for c in corpora}
-    st.subheader("1 · Text and model")
+    st.subheader(_("1 · Text and model"))
     if st.session_state.get(CORPUS_KEY) not in names:  # deleted meanwhile, or first visit: the newest
         st.session_state[CORPUS_KEY] = next(iter(names))
     a, b = st.columns([3, 2])
-    cid = a.selectbox("Corpus", list(names), format_func=names.get, key=CORPUS_KEY)
+    cid = a.selectbox(_("Corpus"), list(names), format_func=names.get, key=CORPUS_KEY)
     if LEVEL_KEY not in st.session_state:
         st.session_state[LEVEL_KEY] = "char"
-    level = b.segmented_control(widget("level").label, ["char", "subword", "word"], required=True, key=LEVEL_KEY,
-                                format_func={"char": "character", "subword": "word piece", "word": "word"}.get,
-                                help=widget("level").help)
+    level = b.segmented_control(_(widget("level").label), list(LEVELS), required=True, key=LEVEL_KEY,
+                                format_func=named(LEVELS), help=_(widget("level").help))
     if CELL_KEY not in st.session_state:
         st.session_state[CELL_KEY] = "gru"
-    cell = st.radio("Recurrent cell", CELLS, format_func=CELL_NAMES.get, key=CELL_KEY, horizontal=True,
-                    captions=[(n := presets.CELL_NOTES[c].split(": ", 1)[1])[:1].upper() + n[1:] for c in CELLS])
+    cell = st.radio(_("Recurrent cell"), CELLS, format_func=CELL_NAMES.get, key=CELL_KEY, horizontal=True,
+                    captions=[cell_note(c) for c in CELLS])
 
-    st.subheader("2 · How long")
-    preset = st.radio("Preset", [*presets.PRESETS, CUSTOM], key=PRESET_KEY, horizontal=True, on_change=apply_preset,
-                      captions=[*(p.blurb for p in presets.PRESETS.values()), "Set every hyperparameter yourself."])
+    st.subheader(_("2 · How long"))
+    preset = st.radio(_("Preset"), [*presets.PRESETS, CUSTOM], key=PRESET_KEY, horizontal=True, on_change=apply_preset,
+                      format_func=named({p: p for p in [*presets.PRESETS, CUSTOM]}), captions=[*(_(p.blurb) for p in presets.PRESETS.values()),
+                                               _("Set every hyperparameter yourself.")])
     custom = preset == CUSTOM
     if not custom and cell != presets.PRESETS[preset].model.cell:
-        st.caption(f"{preset} was tuned as a {CELL_NAMES[presets.PRESETS[preset].model.cell]} recipe; with "
-                   f"{CELL_NAMES[cell]} it keeps its sizes and training values.")
+        st.caption(_("{preset} was tuned as a {tuned} recipe; with {cell} it keeps its sizes and training values.")
+                   .format(preset=_(preset), tuned=CELL_NAMES[presets.PRESETS[preset].model.cell], cell=CELL_NAMES[cell]))
     # A toggle, not an expander: the whole form sits in an expander while a run trains, and they cannot nest.
-    shown = custom or st.toggle("Show the hyperparameters", key="train_show_hp")
+    shown = custom or st.toggle(_("Show the hyperparameters"), key="train_show_hp")
     if shown and hyperparameters(custom, cell):   # a value out of range: said under its field, nothing to start
         return
     hp = {k: st.session_state["hp_" + k] for k in [*FIELDS, "schedule"]}
@@ -133,24 +162,24 @@ def setup() -> None:
 
     # -- what it will cost -------------------------------------------------------------------
     m = st.columns(4)
-    m[0].metric("Parameters", f"{est.params:,}")
-    m[1].metric("Vocabulary", f"{est.counts.vocab:,}", help="Distinct tokens, plus one for unknown ones.")
-    m[2].metric("Time per epoch (est.)", ui.duration(est.seconds_per_epoch))
-    m[3].metric("Training time (est.)", ui.duration(est.seconds),
-                help="At most the time budget; measured on a 2-core CPU, so faster machines finish sooner.")
+    m[0].metric(_("Parameters"), i18n.num(est.params))
+    m[1].metric(_("Vocabulary"), i18n.num(est.counts.vocab), help=_("Distinct tokens, plus one for unknown ones."))
+    m[2].metric(_("Time per epoch (est.)"), ui.duration(est.seconds_per_epoch))
+    m[3].metric(_("Training time (est.)"), ui.duration(est.seconds),
+                help=_("At most the time budget; measured on a 2-core CPU, so faster machines finish sooner."))
     if est.memorises:
-        st.warning("This model has more parameters than the text has characters: it may memorise instead of "
-                   "learning. A smaller model or more text will generalise better.", icon=":material/info:")
+        st.warning(_("This model has more parameters than the text has characters: it may memorise instead of "
+                     "learning. A smaller model or more text will generalise better."), icon=":material/info:")
 
-    st.subheader("3 · Start")
+    st.subheader(_("3 · Start"))
     suggested = f"{metas[cid]['name']} · {CELL_NAMES[cell]} {model.layers}×{model.units}"
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    c1.text_input("Label", key=LABEL_KEY, placeholder=suggested, max_chars=80,
-                  help="A name for this run; leave empty for the suggestion.")
+    c1.text_input(_("Label"), key=LABEL_KEY, placeholder=suggested, max_chars=80,
+                  help=_("A name for this run; leave empty for the suggestion."))
     errors = st.container()
     if est.refusal is not None:   # too short, or over a limit of this server: one sentence next to Start
-        errors.error(ui.safe(est.refusal), icon=":material/error:")
-    if c2.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch",
+        errors.error(ui.safe(i18n.error_text(est.refusal)), icon=":material/error:")
+    if c2.button(_("Start training"), type="primary", icon=":material/play_arrow:", width="stretch",
                  disabled=est.refusal is not None) and est.refusal is None:
         try:
             run_id = jobs.submit(library.corpus_path(cid, reg.home, me), model, cfg,
@@ -177,16 +206,16 @@ def show_samples(run_id: str) -> None:
     epochs = sorted(by_epoch, reverse=True)
     for i, epoch in enumerate(epochs):
         if i == 0:
-            st.markdown(f"**What it writes** after epoch {epoch} (newest first)")
+            st.markdown(_("**What it writes** after epoch {epoch} (newest first)").format(epoch=epoch))
         elif i == 1:
-            older = st.expander(f"Earlier epochs ({len(epochs) - 1})")
+            older = st.expander(_("Earlier epochs ({n})").format(n=len(epochs) - 1))
         for s, box in ((s, st if i == 0 else older) for s in by_epoch[epoch]):
-            box.caption(f"epoch {epoch} · temperature {s['temperature']:g}")
+            box.caption(_("epoch {epoch} · temperature {t}").format(epoch=epoch, t=f"{s['temperature']:g}"))
             box.code(s["text"] or " ", language=None, wrap_lines=True)
 
 
-STOPPED = {"failed": (st.error, "Training stopped with an error.", ":material/error:"),
-           "cancelled": (st.warning, "Training stopped.", ":material/pause_circle:")}
+STOPPED = {"failed": (st.error, N_("Training stopped with an error."), ":material/error:"),
+           "cancelled": (st.warning, N_("Training stopped."), ":material/pause_circle:")}
 STOPPED.update(diverged=STOPPED["failed"], interrupted=STOPPED["cancelled"])
 
 
@@ -195,57 +224,62 @@ def panel_body(run: dict) -> None:
     st.text(run["label"])
     if status == "queued":
         pos, n = queue_position(run["id"]), jobs.max_jobs()
-        st.info(f"Waiting in the queue{f': position {pos}' if pos else ''}. "
-                f"This server trains {n} model{'s' if n > 1 else ''} at a time.", icon=":material/hourglass_top:")
+        wait = _("Waiting in the queue: position {pos}.").format(pos=pos) if pos else _("Waiting in the queue.")
+        st.info(wait + " " + ngettext("This server trains {n} model at a time.",
+                                      "This server trains {n} models at a time.", n).format(n=n),
+                icon=":material/hourglass_top:")
     elif status in STOPPED:
         show, default, icon = STOPPED[status]
-        show(ui.safe(run["message"] or default), icon=icon)
+        show(ui.safe(i18n.error_text(run["message"]) if run["message"] else _(default)), icon=icon)
     elif status == "done":
-        st.success(ui.safe("Training finished. " + (run["message"] or "")), icon=":material/check_circle:")
+        st.success(ui.safe(_("Training finished.") + " " + i18n.error_text(run["message"] or "")),
+                   icon=":material/check_circle:")
     done, text = ui.progress(run, ui.time_budget(run["id"]))
     if status == "running" and run["eta"] is not None:
-        text += f" · ETA {ui.duration(run['eta'])}"
+        text += " · " + _("ETA {eta}").format(eta=ui.duration(run["eta"]))
     st.progress(done, text=text)
     if status == "done":
         ui.run_summary(run)
     else:   # no "Status" metric: the box above (or the moving bar) says it, and big values are cut off on a projector
         m = st.columns(3)
-        m[0].metric("Characters per second", ui.fmt_count(run["chars_per_sec"]) if run["chars_per_sec"] else "—")
-        m[1].metric(LAST, f"{run['last_val_bpc']:.3f}" if run["last_val_bpc"] is not None else "—",
-                    help="Score on held-out text after the last epoch: how many bits the model needs, on "
-                         "average, to guess each next character.")
-        m[2].metric("Elapsed", ui.duration(run["elapsed"]))
-    st.caption(SCORE_NOTE)
+        m[0].metric(_("Characters per second"), ui.fmt_count(run["chars_per_sec"]) if run["chars_per_sec"] else "—")
+        m[1].metric(_(LAST), f"{run['last_val_bpc']:.3f}" if run["last_val_bpc"] is not None else "—",
+                    help=_("Score on held-out text after the last epoch: how many bits the model needs, on "
+                           "average, to guess each next character."))
+        m[2].metric(_("Elapsed"), ui.duration(run["elapsed"]))
+    st.caption(_(SCORE_NOTE))
     metrics = reg.metrics(run["id"])
     points = charts.curve_steps(metrics) if metrics else 0
     if points >= charts.MIN_CURVE_STEPS:
         refs = baselines.load(reg.run_dir(run["id"]))
         st.altair_chart(charts.loss_chart(metrics, refs), width="stretch")
         if refs is not None and run["best_val_bpc"] is not None:
-            st.caption(baselines.describe(run["best_val_bpc"], refs))
+            st.caption(i18n.error_text(baselines.describe(run["best_val_bpc"], refs)))
         ui.grad_panel(metrics, ui.clipnorm(run["id"]))   # the gradient norm per step, clipping drawn
     elif status in ACTIVE:
-        st.caption("The learning curve appears after the first few training steps (the trainer takes a few "
-                   "seconds to start).")
+        st.caption(_("The learning curve appears after the first few training steps (the trainer takes a few "
+                     "seconds to start)."))
     elif points:
-        st.caption(f"This run took only {points} training step{'s' if points != 1 else ''}: too few to draw a "
-                   "learning curve. More text or more epochs give one.")
+        st.caption(ngettext("This run took only {n} training step: too few to draw a learning curve. More text or "
+                            "more epochs give one.",
+                            "This run took only {n} training steps: too few to draw a learning curve. More text or "
+                            "more epochs give one.", points).format(n=points))
     show_samples(run["id"])
 
 
 def actions(run: dict) -> None:
     row = st.container(horizontal=True)
-    if run["status"] in ACTIVE and row.button("Stop", icon=":material/stop_circle:", key="train_stop",
-                                              help="Stops after the current batch and keeps a checkpoint; you can "
-                                                   "resume later."):
+    if run["status"] in ACTIVE and row.button(_("Stop"), icon=":material/stop_circle:", key="train_stop",
+                                              help=_("Stops after the current batch and keeps a checkpoint; you can "
+                                                     "resume later.")):
         try:
             jobs.cancel(run["id"], reg, owner=me)
         except textgen.InkwellError as e:
             ui.show_error(e)
     if run["status"] in ("cancelled", "interrupted", "failed"):
         can = (reg.run_dir(run["id"]) / "checkpoints" / "latest.npz").is_file()
-        if row.button("Resume", icon=":material/play_arrow:", key="train_resume", disabled=not can,
-                      help=None if can else "This run stopped before its first checkpoint."):
+        if row.button(_("Resume"), icon=":material/play_arrow:", key="train_resume", disabled=not can,
+                      help=None if can else _("This run stopped before its first checkpoint.")):
             try:
                 jobs.submit_resume(run["id"], reg, owner=me)
             except textgen.InkwellError as e:
@@ -282,18 +316,18 @@ def followed() -> dict | None:
 # The run being followed comes first, so Start (or a reload) shows it without scrolling; the form follows,
 # folded away while that run trains, so the page is short and the panel is what one sees.
 if st.session_state.pop(STARTED, False):
-    st.toast("Training started.", icon=":material/rocket_launch:")
+    st.toast(_("Training started."), icon=":material/rocket_launch:")
 panel_slot = st.container()
 if not corpora:
-    st.info("Save a corpus first: the model learns from a text you bring (or from our sample).",
+    st.info(_("Save a corpus first: the model learns from a text you bring (or from our sample)."),
             icon=":material/menu_book:")
-    ui.page_link(ui.CORPUS_PAGE, "Go to Corpus", ":material/menu_book:")
+    ui.page_link(ui.CORPUS_PAGE, _("Go to Corpus"), ":material/menu_book:")
 elif (run := followed()) is not None and run["status"] in ACTIVE:
-    with st.expander("Train another model", icon=":material/add_circle:"):
+    with st.expander(_("Train another model"), icon=":material/add_circle:"):
         setup()
 else:
     setup()
 if (run := followed()) is not None:
     with panel_slot, st.container(border=True):
-        st.subheader("Training run")
+        st.subheader(_("Training run"))
         live(run["id"]) if run["status"] in ACTIVE else draw(run)

@@ -14,7 +14,8 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 import textgen
-from pages import charts
+from pages import charts, i18n
+from pages.i18n import N_, _, ngettext
 from textgen import artifacts, markup, room
 from textgen.artifacts import DEMO_ID
 from textgen.identity import Identity, is_token, new_token
@@ -32,7 +33,7 @@ HOST_OK = "host_ok"              # the host code was entered in this session (th
 SEEN_AT = "seen_at"              # when this session last told the room it is here
 WRITER_PARAM, WRITER_COOKIE = "w", "inkwell_writer"
 
-DEMO_LABEL = "Demo model (lighthouse town)"
+DEMO_LABEL = N_("Demo model (lighthouse town)")
 WRITE_PAGE = "pages/write.py"
 CORPUS_PAGE = "pages/corpus.py"
 TRAIN_PAGE = "pages/train.py"
@@ -130,7 +131,7 @@ def model_choices() -> dict[str, str]:
         if run["status"] == "done" and has_weights(run):
             out[run["id"]] = run_title(run)
     if demo_available():
-        out[DEMO_ID] = DEMO_LABEL
+        out[DEMO_ID] = _(DEMO_LABEL)
     return out
 
 
@@ -163,12 +164,12 @@ def show_error(e: BaseException, where=None) -> None:
     target = where if where is not None else st
     if isinstance(e, textgen.InkwellError):
         # Messages can quote file names and labels the user chose: shown as typed, never as Markdown.
-        target.error(safe(str(e)), icon=":material/error:")
+        target.error(safe(i18n.error_text(e)), icon=":material/error:")
     else:  # a bug: say so plainly, keep the details in the server log
         import logging
 
         logging.getLogger("inkwell").exception("unexpected error")
-        target.error("Something went wrong on our side; the details are in the server log.",
+        target.error(_("Something went wrong on our side; the details are in the server log."),
                      icon=":material/error:")
 
 
@@ -177,14 +178,14 @@ def page_link(page: str, label: str, icon: str) -> None:
     try:
         st.page_link(page, label=label, icon=icon)
     except StreamlitAPIException:  # the page is not registered: no st.navigation (a page tested alone)
-        st.caption(f"{label}: open it from the menu on the left.")
+        st.caption(_("{label}: open it from the menu on the left.").format(label=label))
 
 
 def switch_page(page: str) -> None:
     try:
         st.switch_page(page)
     except StreamlitAPIException:
-        st.info("Open the page from the menu on the left.")
+        st.info(_("Open the page from the menu on the left."))
 
 
 # -- blocks two pages share --------------------------------------------------------------------------
@@ -192,13 +193,13 @@ def run_summary(run: dict) -> None:
     """A finished run's row of metrics: best score, perplexity, duration, parameters."""
     best = run["best_val_bpc"]
     m = st.columns(4)
-    m[0].metric("Best score", f"{best:.3f}" if best is not None else "—",
-                help="Best score on held-out text the model never trained on: how many bits it needs, on "
-                     "average, to guess each next character.")
-    m[1].metric("Perplexity", f"{2 ** best:.2f}" if best is not None else "—",
-                help="2 to the power of the bits per character: the number of equally likely next characters.")
-    m[2].metric("Duration", duration(run["elapsed"]))
-    m[3].metric("Parameters", f"{run['params']:,}" if run["params"] else "—")
+    m[0].metric(_("Best score"), f"{best:.3f}" if best is not None else "—",
+                help=_("Best score on held-out text the model never trained on: how many bits it needs, on "
+                       "average, to guess each next character."))
+    m[1].metric(_("Perplexity"), f"{2 ** best:.2f}" if best is not None else "—",
+                help=_("2 to the power of the bits per character: the number of equally likely next characters."))
+    m[2].metric(_("Duration"), duration(run["elapsed"]))
+    m[3].metric(_("Parameters"), i18n.num(run["params"]) if run["params"] else "—")
 
 
 def write_with_button(run: dict, key: str, primary: bool = False, where=None) -> None:
@@ -206,7 +207,7 @@ def write_with_button(run: dict, key: str, primary: bool = False, where=None) ->
     if run["status"] != "done" or not has_weights(run):
         return
     target = where if where is not None else st
-    if target.button("Write with this model", key=key, icon=":material/edit_note:",
+    if target.button(_("Write with this model"), key=key, icon=":material/edit_note:",
                      type="primary" if primary else "secondary"):
         st.session_state[ACTIVE_RUN] = run["id"]
         switch_page(WRITE_PAGE)
@@ -230,17 +231,18 @@ def progress(run: dict, budget: float = 0.0) -> tuple[float, str]:
     steps = run.get("steps") or 0
     epoch, step = run.get("epoch") or 0, run.get("step") or 0
     if run.get("status") == "done":
-        return 1.0, f"finished {epoch} epoch{'s' if epoch != 1 else ''}"
+        return 1.0, ngettext("finished {n} epoch", "finished {n} epochs", epoch).format(n=epoch)
     by_epochs = min(1.0, (epoch + (step / steps if steps else 0)) / epochs)
     by_time = min(1.0, (run.get("elapsed") or 0) / budget) if budget else 0.0
     if by_time > by_epochs:
-        text = f"epoch {epoch + 1}"
+        text = _("epoch {epoch}").format(epoch=epoch + 1)
         if steps:
-            text += f" · step {min(step, steps)} of {steps}"
-        return by_time, text + f" · {duration(run.get('elapsed'))} of {duration(budget)}"
-    text = f"epoch {min(epochs, epoch + 1)} of {epochs}"
+            text += " · " + _("step {step} of {steps}").format(step=min(step, steps), steps=steps)
+        return by_time, text + " · " + _("{elapsed} of {budget}").format(elapsed=duration(run.get("elapsed")),
+                                                                        budget=duration(budget))
+    text = _("epoch {epoch} of {epochs}").format(epoch=min(epochs, epoch + 1), epochs=epochs)
     if steps:
-        text += f" · step {min(step, steps)} of {steps}"
+        text += " · " + _("step {step} of {steps}").format(step=min(step, steps), steps=steps)
     return by_epochs, text
 
 
@@ -248,27 +250,29 @@ def duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "—"
     if seconds < 1:
-        return "under 1 s"
+        return _("under 1 s")
     s = int(round(seconds))
     if s < 60:
-        return f"{s} s"
+        return _("{s} s").format(s=s)
     if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+        return _("{m} min {s} s").format(m=s // 60, s=f"{s % 60:02d}")
+    return _("{h} h {m} min").format(h=s // 3600, m=f"{s % 3600 // 60:02d}")
 
 
 def fmt_count(n: int | float | None) -> str:
     if n is None:
         return "—"
     n = float(n)
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+    # Chinese counts in 万 (ten thousand) and 亿 (a hundred million), not thousands and millions.
+    steps = ((1e8, "亿"), (1e4, "万")) if i18n.current() == "zh" else ((1e9, "B"), (1e6, "M"), (1e3, "k"))
+    for div, suffix in steps:
         if abs(n) >= div:
             return f"{n / div:.1f}{suffix}".replace(".0" + suffix, suffix)
     return f"{int(n)}"
 
 
 def date(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "—"
+    return i18n.date(ts)
 
 
 def clipnorm(run_id: str) -> float:
@@ -279,7 +283,7 @@ def clipnorm(run_id: str) -> float:
         return 0.0
 
 
-@st.cache_data(show_spinner="Measuring how far back the gradient reaches…", max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32)
 def _vanishing(run_dir: str, weights_mtime: float) -> list[float]:
     from textgen import gradients
 
@@ -289,7 +293,8 @@ def _vanishing(run_dir: str, weights_mtime: float) -> list[float]:
 def vanishing_curve(run_id: str) -> list[float]:
     """A finished run's mean |dL/dh_{T-k}|, k = 0..100, from its NumPy weights; cached until the weights change."""
     run_dir = registry().run_dir(run_id)
-    return _vanishing(str(run_dir), (run_dir / "weights.npz").stat().st_mtime)
+    with st.spinner(_("Measuring how far back the gradient reaches…")):
+        return _vanishing(str(run_dir), (run_dir / "weights.npz").stat().st_mtime)
 
 
 def grad_panel(metrics: list[dict], clipnorm: float) -> bool:
@@ -300,12 +305,12 @@ def grad_panel(metrics: list[dict], clipnorm: float) -> bool:
     if len(charts.grad_frame(batch)) < charts.MIN_CURVE_STEPS:
         return False
     st.altair_chart(charts.grad_chart(batch, clipnorm), width="stretch")
-    st.caption(safe(describe_norms([m["step"] for m in batch], [m.get("grad_norm") for m in batch],
-                                   [m.get("clipped") for m in batch], clipnorm)))
+    st.caption(safe(i18n.error_text(describe_norms([m["step"] for m in batch], [m.get("grad_norm") for m in batch],
+                                   [m.get("clipped") for m in batch], clipnorm))))
     return True
 
 
-@st.cache_data(show_spinner="Reading the run's units…", max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8)
 def _unit_activations(run_dir: str, weights_mtime: float) -> tuple[str, list]:
     from textgen import neurons
     from textgen.stepper import Stepper
@@ -319,4 +324,5 @@ def _unit_activations(run_dir: str, weights_mtime: float) -> tuple[str, list]:
 def unit_activations(run_id: str) -> tuple[str, list]:
     """(a held-out passage, per layer its (chars, units) activations) of a char-level run; cached per weights."""
     run_dir = registry().run_dir(run_id)
-    return _unit_activations(str(run_dir), (run_dir / "weights.npz").stat().st_mtime)
+    with st.spinner(_("Reading the run's units…")):
+        return _unit_activations(str(run_dir), (run_dir / "weights.npz").stat().st_mtime)

@@ -102,7 +102,7 @@ def test_table_lists_the_run(ws):
     assert len(rows) == 1
     row = rows[0]
     assert {k: row[k] for k in ("label", "status", "level", "cell", "size", "parameters", "epochs")} == {
-        "label": "Gulls", "status": "done", "level": "char", "cell": "GRU", "size": "1×16",
+        "label": "Gulls", "status": "done", "level": "character", "cell": "GRU", "size": "1×16",
         "parameters": run["params"], "epochs": 2}
     assert row["best score"] == pytest.approx(run["best_val_bpc"])
     metrics = {m.label: m.value for m in at.metric}

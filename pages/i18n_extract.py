@@ -1,0 +1,108 @@
+"""Babel extraction of the engine's user-facing sentences, so textgen needs no gettext markers.
+
+Two kinds of engine text reach the app: the errors textgen raises (`raise XError("..." or f"...")`),
+extracted with the context "error" as templates whose placeholders are the f-string's expressions
+("You chose {len(files)} files..."), and a few tables of labels (Widget labels and help, preset names and
+blurbs, the cells' notes, the baselines' names). The page maps an error back to its template at run time
+(pages/i18n.py). Used by `catalogue.py` and tests/test_i18n.py through Babel's method map.
+"""
+from __future__ import annotations
+
+import ast
+
+ERROR_CONTEXT = "engine"   # the catalogue's context for the engine's sentences (templates)
+TABLES = {"CELL_NOTES", "NAMES"}   # module-level dicts whose string values the app shows
+CALLS = {"Widget": (0, 2, "help"), "Preset": (0, 1, "blurb")}   # call -> positions / keywords of shown text
+# Functions whose returned (and assigned) strings are sentences the app shows: the Corpus page's advice, the
+# Train page's verdict on baselines and gradient norms. Each string is a template, like an error's.
+SENTENCES = {"advise", "_span", "describe", "describe_norms"}
+SENTENCE_CALLS = {"Advice": 2}
+NAMED = {"SHORT_TEXT", "STALE"}   # module-level sentences raised or returned by name
+
+
+def template(node: ast.AST) -> str | None:
+    """A str constant or an f-string as a template: each {expression} stays as written; None for anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return None if "{" in node.value or "}" in node.value else node.value
+    if not isinstance(node, ast.JoinedStr):
+        return None
+    out = []
+    for part in node.values:
+        if isinstance(part, ast.Constant):
+            if "{" in part.value or "}" in part.value:
+                return None   # a literal brace would read as a placeholder
+            out.append(part.value)
+        elif isinstance(part, ast.FormattedValue):
+            out.append("{" + placeholder(part) + "}")
+        else:
+            return None
+    return "".join(out)
+
+
+def placeholder(part: ast.FormattedValue) -> str:
+    text = ast.unparse(part.value)
+    if part.conversion != -1:
+        text += "!" + chr(part.conversion)
+    if part.format_spec is not None:
+        spec = template(part.format_spec)
+        text += ":" + (spec or "")
+    return text.replace("{", "(").replace("}", ")")
+
+
+def _sentences(func: ast.FunctionDef):
+    for node in ast.walk(func):
+        values = []
+        if isinstance(node, (ast.Return, ast.Assign)) and node.value is not None:
+            values = [node.value]
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in SENTENCE_CALLS:
+            values = node.args[SENTENCE_CALLS[node.func.id]:SENTENCE_CALLS[node.func.id] + 1]
+        for part in (p for v in values for p in _pieces(v)):
+            if (text := template(part)) and " " in text.strip():
+                yield part.lineno, "pgettext", (ERROR_CONTEXT, text.strip())
+
+
+def _pieces(node: ast.AST):
+    """The strings an expression is built of: both sides of "a" + f"b", both branches of x if c else y."""
+    if isinstance(node, (ast.Constant, ast.JoinedStr)):
+        yield node
+    elif isinstance(node, ast.BinOp):
+        yield from _pieces(node.left)
+        yield from _pieces(node.right)
+    elif isinstance(node, ast.IfExp):
+        yield from _pieces(node.body)
+        yield from _pieces(node.orelse)
+
+
+def _shown(node: ast.AST):
+    """(lineno, funcname, message) for each user-facing string this node carries."""
+    if isinstance(node, ast.FunctionDef) and node.name in SENTENCES:
+        yield from _sentences(node)
+    elif isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+        name = getattr(node.exc.func, "id", getattr(node.exc.func, "attr", ""))
+        text = template(node.exc.args[0])
+        if name.endswith("Error") and text:
+            yield node.lineno, "pgettext", (ERROR_CONTEXT, text)
+    elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in CALLS:
+        *positions, keyword = CALLS[node.func.id]
+        args = [a for i, a in enumerate(node.args) if i in positions]
+        args += [k.value for k in node.keywords if k.arg == keyword]
+        for a in args:
+            if isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value:
+                yield a.lineno, "gettext", a.value
+    elif isinstance(node, ast.Assign) and any(getattr(t, "id", None) in NAMED for t in node.targets):
+        for part in _pieces(node.value):
+            if text := template(part):
+                yield part.lineno, "pgettext", (ERROR_CONTEXT, text)
+    elif (isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
+          and any(getattr(t, "id", None) in TABLES for t in node.targets)):
+        for v in node.value.values:
+            if isinstance(v, ast.Constant) and isinstance(v.value, str):
+                yield v.lineno, "gettext", v.value
+
+
+def extract_engine(fileobj, keywords, comment_tags, options):
+    """Babel's extraction-method interface over a textgen module."""
+    tree = ast.parse(fileobj.read().decode(options.get("encoding", "utf-8")))
+    for node in ast.walk(tree):
+        for lineno, func, message in _shown(node):
+            yield lineno, func, message, []

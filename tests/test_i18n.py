@@ -1,0 +1,237 @@
+"""The message catalogue: extracted from the code, fully translated, placeholders kept, the .mo up to date;
+engine errors shown in Chinese; the language remembered per writer; every page rendered in Chinese."""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pages import catalogue, i18n
+from pages.i18n_extract import extract_engine
+from textgen import Registry, library, load_corpus, prefs
+from textgen.identity import Identity
+
+ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+@pytest.fixture(scope="module")
+def extracted():
+    return catalogue.extract()
+
+
+@pytest.fixture(scope="module")
+def zh():
+    return catalogue.read("zh_CN")
+
+
+def test_the_catalogue_holds_every_string_the_code_shows(extracted, zh):
+    code = {(m.id, m.context) for m in extracted if m.id}
+    po = {(m.id, m.context) for m in zh if m.id}
+    assert sorted(map(str, code - po)) == [], "new strings: run `python -m pages.catalogue` and translate them"
+    assert sorted(map(str, po - code)) == [], "strings no longer in the code: run `python -m pages.catalogue`"
+
+
+def test_every_string_has_a_chinese_translation(zh):
+    missing = [m.id for m in zh if m.id and not catalogue.translated(m)]
+    assert missing == []
+    assert not [m.id for m in zh if m.id and m.fuzzy]
+
+
+def test_translations_keep_their_placeholders(zh):
+    lost = []
+    for m in zh:
+        if not m.id:
+            continue
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strings = m.string if isinstance(m.string, (tuple, list)) else (m.string,)
+        want = set(PLACEHOLDER.findall(ids[-1]))
+        lost += [(ids[0], s) for s in strings if set(PLACEHOLDER.findall(s)) != want]
+    assert lost == []
+
+
+def test_the_compiled_catalogue_is_up_to_date(zh):
+    mo = catalogue.po_path("zh_CN").with_suffix(".mo")
+    assert mo.read_bytes() == catalogue.mo_bytes(zh), "run `python -m pages.catalogue` to compile the .mo"
+
+
+def test_engine_errors_are_extracted_as_templates(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text("def f(n, path):\n"
+                   "    raise CorpusError(f'You gave {n:,} files from {path.name!r}.')\n"
+                   "    raise ValueError('not ours either')\n"
+                   "    raise RunError(message)\n"
+                   "W = Widget('Layers', 1, 'Stacked layers.')\n", "utf-8")
+    with open(src, "rb") as f:
+        got = [(line, func, msg) for line, func, msg, _ in extract_engine(f, None, [], {})]
+    assert got == [(2, "pgettext", ("engine", "You gave {n:,} files from {path.name!r}.")),
+                   (3, "pgettext", ("engine", "not ours either")),
+                   (5, "gettext", "Layers"), (5, "gettext", "Stacked layers.")]
+
+
+def test_an_engine_error_reads_in_chinese_with_its_values():
+    from textgen.identity import check
+
+    with pytest.raises(Exception) as e:
+        check(Identity.writer("a" * 22), "w-someone-else", "run 2026-a1b2c3")
+    assert i18n.error_text(e.value, "zh") == "run 2026-a1b2c3属于另一位写作者，只有本人或主持人才能打开。"
+    assert i18n.error_text(e.value, "en") == str(e.value)   # English and the CLI: the engine's own sentence
+
+
+def test_a_field_error_names_the_field_in_chinese():
+    from textgen.config import widget_error
+
+    why = widget_error("layers", 9)   # "Layers must be between 1 and 4, not 9."
+    assert i18n.error_text(why, "zh") == "层数必须在 1 到 4 之间，不能是 9。"
+
+
+def test_an_unknown_sentence_stays_as_it_is():
+    assert i18n.error_text("Something nobody wrote a template for.", "zh") == "Something nobody wrote a template for."
+
+
+def test_numbers_and_dates_outside_a_session_are_english():
+    assert i18n.num(1234567) == "1,234,567"
+    assert i18n.num(0.5, 2) == "0.50"
+    assert i18n.num(None) == "—"
+
+
+def test_the_language_is_kept_per_writer(tmp_path):
+    assert prefs.load(tmp_path, "w-abc") == {}
+    prefs.save(tmp_path, "w-abc", lang="zh")
+    assert prefs.load(tmp_path, "w-abc") == {"lang": "zh"}
+    assert prefs.load(tmp_path, "w-other") == {}
+    prefs.save(tmp_path, "../escape", lang="zh")   # not an owner digest: nothing written anywhere
+    assert not (tmp_path / "escape.json").exists() and not (tmp_path / "prefs" / "..").resolve().joinpath(
+        "escape.json").exists()
+
+
+# -- every page in Chinese -----------------------------------------------------------------------------
+WRITER = "i18n-test-writer-token-0001"
+# Words that stay as they are in the Chinese interface: product and model names, file types, units.
+ALLOWED = {"Inkwell", "GRU", "LSTM", "RNN", "SimpleRNN", "Markdown", "Word", "MB", "Project", "Gutenberg", "Adam",
+           "AdamW", "Dropout", "CPU", "INKWELL_HOST_CODE", "txt", "md", "docx", "zip", "Kneser", "Ney", "top",
+           "Top", "The", "Gannet", "Light", "UTF", "utf", "GBK", "gbk", "ASCII", "zh", "en", "English", "Language"}
+TEXT_FIELDS = {"label", "help", "placeholder", "body", "options", "captions", "content", "text"}
+CHINESE = "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。\n" * 400
+
+
+def _strings(msg, out: list) -> None:
+    for field, value in msg.ListFields():
+        scalar = isinstance(value, (str, bytes, bool, int, float)) or hasattr(value, "ListFields")
+        values = [value] if scalar else list(value)
+        if field.type == field.TYPE_MESSAGE:
+            for v in values:
+                _strings(v, out)
+        elif field.type == field.TYPE_STRING and field.name in TEXT_FIELDS:
+            out += values
+        elif field.type == field.TYPE_STRING and field.name == "spec":   # a chart: its titles and labels
+            out += [t if isinstance(t, str) else " ".join(t) for t in _titles(json.loads(value))]
+
+
+def _titles(spec):
+    if isinstance(spec, dict):
+        for k, v in spec.items():
+            if k in ("title", "label") and isinstance(v, (str, list)):
+                yield v
+            else:
+                yield from _titles(v)
+    elif isinstance(spec, list):
+        for v in spec:
+            yield from _titles(v)
+
+
+def shown_text(at) -> list[str]:
+    out = []
+
+    def walk(node):
+        if getattr(node, "proto", None) is not None and getattr(node, "type", "") != "html":   # our own CSS
+            _strings(node.proto, out)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return out
+
+
+def english_words(texts: list[str]) -> set[str]:
+    words = set()
+    for t in texts:
+        # icons, code, file names, and the run id's end that tells runs apart (" · 1a2b3c")
+        t = re.sub(r":material/[a-z_]+:|`[^`]*`|\b[\w.-]+\.(txt|md|docx|zip|json)\b| · [0-9a-f]{6}\b", " ", t)
+        words |= {w for w in re.findall(r"[A-Za-z][A-Za-z_'-]*[A-Za-z]", t) if w not in ALLOWED}
+    return words
+
+
+@pytest.fixture()
+def v2_navigation(monkeypatch):
+    """As in tests/app/test_shell.py: keep AppTest out of Streamlit's old pages/ mode, so each rerun goes
+    through app.py as a browser's does."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture()
+def zh_app(workspace, monkeypatch, v2_navigation):
+    monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
+    monkeypatch.setenv("INKWELL_HOST_CODE", "host-code-for-the-test")
+    reg = Registry(str(workspace))
+    me = Identity.writer(WRITER)
+    library.save_corpus("唐诗选", load_corpus(CHINESE), reg.home, me)
+    run_id = reg.create_run("唐诗 · GRU 1×8", status="done", cell="gru", layers=1, units=8, level="char",
+                            owner=me.owner)
+    np.savez(reg.run_dir(run_id) / "weights.npz", embedding=np.zeros((2, 2), np.float32))
+    prefs.save(reg.home, me.owner, lang="zh")   # this writer chose 中文 before: no switch needed
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["w"] = WRITER
+    return at.run()
+
+
+def _page(at, path):
+    at.switch_page(path).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_every_page_reads_in_chinese(zh_app):
+    at = zh_app
+    assert at.session_state[i18n.LANG] == "zh"
+    left = {}
+    for path in ("pages/corpus.py", "pages/train.py", "pages/runs.py", "pages/workshop.py"):
+        _page(at, path)
+        if path == "pages/corpus.py":   # the checked text's figures, chart and advice too
+            at.text_area(key="corpus_paste").input(CHINESE[:3000]).run()
+            next(b for b in at.button if b.label == "检查文本").click().run()
+            assert not at.exception and at.metric, [e.value for e in at.error] + [b.label for b in at.button]
+        if path == "pages/train.py":    # every hyperparameter's label and help
+            at.radio(key="train_preset").set_value("Custom").run()
+        if path == "pages/workshop.py":
+            at.text_input(key="workshop_code").input("host-code-for-the-test").run()
+        left[path] = english_words(shown_text(at))
+    assert {p: sorted(w) for p, w in left.items()} == {p: [] for p in left}
+
+
+def test_the_switch_changes_the_language_and_remembers_it(workspace, monkeypatch, v2_navigation):
+    monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
+    monkeypatch.setattr("textgen.artifacts.DEMO_DIR", workspace / "no-demo")   # a fresh server opens on Corpus
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["w"] = WRITER
+    at.run()
+    assert at.session_state[i18n.LANG] == "en"   # AppTest's browser reports no Chinese locale
+    assert at.title[0].value == "Corpus"
+    at.sidebar.segmented_control(key=i18n.SWITCH).set_value("zh").run()
+    assert at.title[0].value == "语料"
+    # The switch's callback saved the choice for this writer: a new session (a reload, a restart) reads it.
+    fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    fresh.query_params["w"] = WRITER
+    fresh.run()
+    assert fresh.session_state[i18n.LANG] == "zh"
+    assert fresh.title[0].value == "语料"
