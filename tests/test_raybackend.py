@@ -168,3 +168,56 @@ def test_a_killed_ray_worker_resumes_on_the_other_node(tmp_path, monkeypatch, re
             if info.submission_id and info.submission_id.startswith("inkwell-test-block-") \
                     and not info.status.is_terminal():
                 client.stop_job(info.submission_id)
+
+
+class FakeInfo:
+    def __init__(self, status, node="ab12cd34ef56", address="http://10.0.0.7:52365"):
+        from ray.job_submission import JobStatus
+
+        self.status, self.driver_node_id, self.driver_agent_http_address = JobStatus(status), node, address
+
+
+class FakeClient:
+    """The Jobs API as check() sees it: each submission id's status, and the jobs it was asked to stop."""
+
+    def __init__(self, statuses):
+        self.statuses, self.stopped = statuses, []
+
+    def get_job_info(self, sid):
+        return FakeInfo(self.statuses[sid])
+
+    def stop_job(self, sid):
+        self.stopped.append(sid)
+
+
+@pytest.mark.skipif(not HAS_RAY, reason="Ray is not installed (an optional extra: requirements-cluster.txt)")
+def test_check_follows_the_cluster_and_stops_a_worker_that_ignores_cancel(tmp_path, monkeypatch, registry_db):
+    from textgen import raybackend
+
+    reg = Registry(tmp_path)
+    now = time.time()
+    ids = {}
+    for name in ("waiting", "training", "lost", "stopped", "deaf"):
+        ids[name] = reg.create_run(name, status="running", pid=None, heartbeat=now - 60, job=f"ray:sid-{name}")
+    local = reg.create_run("local", status="running", pid=os.getpid(), heartbeat=now)
+    reg.update_run(ids["stopped"], cancel=1)
+    reg.update_run(ids["deaf"], cancel=1)
+    fake = FakeClient({"sid-waiting": "PENDING", "sid-training": "RUNNING", "sid-lost": "FAILED",
+                       "sid-stopped": "STOPPED", "sid-deaf": "RUNNING"})
+    monkeypatch.setattr(raybackend, "client", lambda address: fake)
+    monkeypatch.setattr(raybackend, "_last_check", [0.0])
+    monkeypatch.setattr(raybackend, "_cancel_seen", {})
+    raybackend.check(reg, "http://head:8265", now=now)
+    rows = {name: reg.get_run(run_id) for name, run_id in ids.items()}
+    assert {n: r["status"] for n, r in rows.items()} == {"waiting": "running", "training": "running",
+                                                         "lost": "interrupted", "stopped": "cancelled",
+                                                         "deaf": "running"}
+    assert rows["waiting"]["heartbeat"] > now - 5 and rows["training"]["heartbeat"] == now - 60   # only waiting beats
+    assert (rows["lost"]["message"], rows["stopped"]["message"]) == (raybackend.LOST, raybackend.STOPPED)
+    assert rows["training"]["node"] == "10.0.0.7 ab12cd34"
+    assert reg.get_run(local)["node"] is None and fake.stopped == []
+    raybackend.check(reg, "http://head:8265", now=now + 1)   # within CHECK_EVERY: no calls at all
+    raybackend.check(reg, "http://head:8265", now=now + raybackend.STOP_AFTER - 1)
+    assert fake.stopped == []                                 # the deaf worker still has time to answer
+    raybackend.check(reg, "http://head:8265", now=now + raybackend.STOP_AFTER + 1)
+    assert fake.stopped == ["sid-deaf"]
