@@ -144,16 +144,13 @@ def odds_chart(reps: int) -> dict:
     """The Write page's odds chart, the whole Streamlit call (spec, data, the element's message), before
     (Altair, pages/charts.odds_chart) and after (pages/odds.spec): once fresh, as a slider move gives new
     odds, and once with the same odds again (a rerun)."""
-    import logging
-
     import streamlit as st
+    import streamlit.logger
     from pages import charts, odds as plain
     from textgen import insight
     from textgen.generate import Generator, Settings
 
-    for name in list(logging.root.manager.loggerDict):
-        if name.startswith("streamlit"):                  # the bare-mode warning on every call
-            logging.getLogger(name).setLevel(logging.ERROR)
+    streamlit.logger.set_log_level("error")               # the bare-mode warning on every call
     gen = Generator("demo")
     odds = insight.next_odds(gen, gen.prime("The lamp went "), Settings(temperature=0.8, top_k=5))
 
