@@ -124,9 +124,12 @@ def _continue_one(gen: Generator, draft: Draft, s: Settings, seed: int, where) -
     try:
         gen.check_settings(dataclasses.replace(s, n=1))
         primed = writing.primed(gen, prompt)
-        with where:
-            st.write_stream(stream_markdown(gen.stream(prompt, primed=primed, record=record, **s.kwargs(seed)),
-                                            kept, STREAM_EVERY))
+        pieces = writing.stream(gen, prompt, primed, record, s.kwargs(seed))
+        try:
+            with where:
+                st.write_stream(stream_markdown(pieces, kept, STREAM_EVERY))
+        finally:
+            pieces.close()   # a click mid-stream frees this writer's row in the shared batch at once
     except InkwellError as e:
         return writing.note("actions", "error", str(e))
     except Exception:   # a bug must not cost the writer the page: the draft is untouched, the log has it

@@ -12,6 +12,7 @@ import streamlit as st
 from pages import ui
 from textgen import Generator, InkwellError
 from textgen.artifacts import DEMO_ID
+from textgen.batcher import Batcher
 from textgen.drafts import Draft, DraftSlot
 from textgen.generate import weights_version
 from textgen.markup import escape_markdown
@@ -107,3 +108,12 @@ def primed(gen: Generator, prompt: str):
 
 
 # -- generation ------------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def batcher() -> Batcher:
+    """The process's generation service: every session's Continue on a model shares its steps."""
+    return Batcher()
+
+
+def stream(gen: Generator, prompt: str, primed, record: list, kwargs: dict):
+    """One Continue's pieces as they are made, in the shared batch (same text as gen.stream, same seed)."""
+    return batcher().stream(gen, prompt, primed=primed, record=record, **kwargs)

@@ -267,49 +267,29 @@ class Generator:
 
     def _loop(self, begin, length, temperature=0.8, top_k=0, top_p=1.0, seed=None, stop=None,
               repetition_penalty=1.0, ban=(), record=None, force=None):
+        walk = Walk(self, begin, length, temperature, top_k, top_p, seed, stop or "length", repetition_penalty,
+                    self.bans(ban), record is not None, force)
         # Each step's products are tiny: splitting them over BLAS threads costs more than it saves, and
         # on a busy server every step would wait for a second core (measured in benchmarks/README.md).
-        with _one_blas_thread():
-            yield from self._steps(begin, length, temperature, top_k, top_p, seed, stop or "length",
-                                   repetition_penalty, self.bans(ban), record, force)
-
-    def _steps(self, begin, length, temperature, top_k, top_p, seed, stop, penalty, bans, record, force):
-        rng = np.random.default_rng(seed)
-        last, state, n = begin.last, begin.state, len(begin.last)
-        done = np.zeros(n, bool)
-        made, tokens, pieces_of = begin.made, begin.tokens, begin.pieces
-        states = [state]                      # the batch's states along the loop, for `record`
         try:
-            for step in range(length):
-                logits, state = self.stepper.step(last, state)                       # (n, vocab)
-                logits = self.constrain(logits, begin.healed if step == 0 else b"", tokens,
-                                        [begin.primed.tail + m for m in made], penalty, bans)
-                if step == 0 and force is not None:
-                    last = np.full(n, force)
-                else:
-                    last = sampling.sample(logits, rng, temperature, top_k, top_p)
-                if record is not None:
-                    states.append(state)
-                pieces = []
-                for row in range(n):
-                    if done[row]:
-                        pieces.append("")
-                        continue
-                    piece = begin.decoders[row].decode(int(last[row]))
-                    if begin.blank and not (made[row] + piece).strip():
-                        piece = ""   # from an empty draft, start at the first visible character
-                    piece, finished = _apply_stop(made[row], piece, stop)
-                    made[row] += piece
-                    done[row] = finished
-                    tokens[row].append(int(last[row]))
-                    pieces_of[row].append(piece)
-                    pieces.append(piece)
-                yield pieces, done
-                if done.all():
-                    return
+            with _one_blas_thread():
+                while not walk.finished:
+                    yield walk.take(*self.stepper.step(walk.last, walk.state)), walk.done
         finally:
             if record is not None:
-                record.extend(_record(begin, states, r, n == 1) for r in range(n))
+                record.extend(walk.records())
+
+    def walk(self, prompt: str, length: int = 200, temperature: float = 0.8, top_k: int = 0, top_p: float = 1.0,
+             seed: int | None = None, stop: str | None = None, repetition_penalty: float = 1.0, ban=(),
+             primed: Primed | None = None, record: bool = False) -> "Walk":
+        """One continuation as a Walk, for a caller that runs the stepper itself (textgen.batcher steps
+        many writers' rows at once); the same arguments as stream, and the same text for the same seed."""
+        self.check(length, temperature, top_k, top_p, 1, repetition_penalty, ban)
+        p = self.prime(prompt, (primed,))
+        begin = _Begin(p, p.ids[-1:].copy(), p.state, p.healed, [""], [[]], [[]], [],
+                       [self.vocab.decoder(skip=len(p.healed))], not prompt.strip())
+        return Walk(self, begin, length, temperature, top_k, top_p, _seed(seed), stop or "length",
+                    repetition_penalty, self.bans(ban), record)
 
     def _starts_with(self, prefix: bytes) -> np.ndarray:
         """Which tokens' bytes start with prefix: (vocab,) bool."""
@@ -354,6 +334,62 @@ class _Begin:
     states: list                    # batch-1 states before `state` (a branch keeps its continuation's)
     decoders: list
     blank: bool                     # an empty prompt: leading white space is not written
+
+
+class Walk:
+    """A loop's rows between two steps: what the next step feeds (`last`, `state`) and what each row has
+    made. `take` turns one step's logits into each row's new piece; whoever runs the stepper calls it."""
+
+    def __init__(self, gen: Generator, begin: _Begin, length: int, temperature: float, top_k: int, top_p: float,
+                 seed, stop: str, penalty: float, bans, keep_states: bool, force: int | None = None):
+        self.gen, self.begin, self.length = gen, begin, length
+        self.sampling = (temperature, top_k, top_p)
+        self.stop, self.penalty, self.bans, self.force = stop, penalty, bans, force
+        self.rng = np.random.default_rng(seed)
+        self.last, self.state = begin.last, begin.state          # (n,) and n rows
+        self.done = np.zeros(len(begin.last), bool)
+        self.steps = 0
+        self.states = [begin.state] if keep_states else None    # the rows' states along the loop
+        self.exact = True                                        # False once a step shared rows with others
+
+    @property
+    def finished(self) -> bool:
+        return self.steps >= self.length or bool(self.done.all())
+
+    def take(self, logits: np.ndarray, state: list) -> list[str]:
+        """One step: logits (n, vocab) and the state after feeding `last`; returns each row's new piece."""
+        b, gen, n = self.begin, self.gen, len(self.last)
+        made, tokens, pieces_of = b.made, b.tokens, b.pieces
+        logits = gen.constrain(logits, b.healed if self.steps == 0 else b"", tokens,
+                               [b.primed.tail + m for m in made], self.penalty, self.bans)
+        if self.steps == 0 and self.force is not None:
+            last = np.full(n, self.force)
+        else:
+            last = sampling.sample(logits, self.rng, *self.sampling)
+        self.steps += 1
+        self.last, self.state = last, state
+        if self.states is not None:
+            self.states.append(state)
+        pieces = []
+        for row in range(n):
+            if self.done[row]:
+                pieces.append("")
+                continue
+            piece = b.decoders[row].decode(int(last[row]))
+            if b.blank and not (made[row] + piece).strip():
+                piece = ""   # from an empty draft, start at the first visible character
+            piece, finished = _apply_stop(made[row], piece, self.stop)
+            made[row] += piece
+            self.done[row] = finished
+            tokens[row].append(int(last[row]))
+            pieces_of[row].append(piece)
+            pieces.append(piece)
+        return pieces
+
+    def records(self) -> list[Continuation]:
+        """Each row as a Continuation (needs keep_states)."""
+        n = len(self.last)
+        return [replace(_record(self.begin, self.states, r, n == 1), exact=n == 1 and self.exact) for r in range(n)]
 
 
 def _repeat(state: list, n: int) -> list:

@@ -253,14 +253,14 @@ def test_a_click_while_streaming_keeps_what_was_written(page, monkeypatch):
     """Streamlit stops a run when the writer clicks mid-stream; the text streamed so far stays in the draft."""
     from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-    from textgen.generate import Generator
+    from textgen.batcher import Batcher
 
-    def interrupted(self, prompt, **kw):
+    def interrupted(self, gen, prompt, **kw):
         yield "The lamp "
         yield "went out"
         raise StopException()          # what Streamlit raises inside the script when a click arrives
 
-    monkeypatch.setattr(Generator, "stream", interrupted)
+    monkeypatch.setattr(Batcher, "stream", interrupted)
     type_text(page, "At night")
     page.button(key="w_continue").click().run()
     d = draft(page)
