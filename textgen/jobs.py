@@ -1,5 +1,6 @@
 """The job runner: training runs as worker processes (`python -m textgen train ...`), at most
-INKWELL_MAX_JOBS at once, the rest queued in the registry.
+INKWELL_MAX_JOBS at once, the rest queued in the registry. INKWELL_JOBS picks where a worker runs: on this
+machine (`local`, the default) or as a Ray job on a cluster (textgen/raybackend.py, imported only then).
 
 There is no daemon: `pump` starts queued jobs while there is room, and is called by the pages when
 they poll and by each worker as it ends, so the queue moves whether or not a page is open.
