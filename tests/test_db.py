@@ -42,6 +42,9 @@ def test_the_database_url_defaults_to_the_workspace_and_postgres_uses_psycopg(tm
     assert db.url_for(tmp_path) == "postgresql+psycopg://inkwell:pw@db.example:5432/inkwell"
     monkeypatch.setenv("INKWELL_DB", "postgres://h/x")
     assert db.url_for(tmp_path) == "postgresql+psycopg://h/x"
+    monkeypatch.setenv("INKWELL_DB", f"sqlite:///{tmp_path}/elsewhere.sqlite")   # the file roomcache watches
+    assert Registry(tmp_path / "ws").db.file == tmp_path / "elsewhere.sqlite"
+    assert (tmp_path / "elsewhere.sqlite").exists() and not (tmp_path / "ws" / "registry.sqlite").exists()
 
 
 def test_a_registry_made_before_alembic_upgrades_in_place(tmp_path, monkeypatch):

@@ -84,6 +84,11 @@ class Database:
     sqlite: bool       # SQLite's rowid orders rows; PostgreSQL tables carry a `seq` column instead
 
     @property
+    def file(self) -> Path | None:
+        """The SQLite database's file (the one INKWELL_DB names, else the workspace's); None on a server."""
+        return Path(self.engine.url.database).resolve() if self.sqlite and self.engine.url.database else None
+
+    @property
     def order(self) -> str:
         return "rowid" if self.sqlite else "seq"
 

@@ -48,10 +48,10 @@ class Snapshot:
 def stamp(reg: Registry) -> tuple:
     """Size and mtime of registry.sqlite and its WAL: every commit (a worker's metrics, a new job) changes one.
     Another database (PostgreSQL) counts its writes itself: one small read."""
-    if not reg.db.sqlite:
+    if reg.db.file is None:
         return (reg.db.changes(),)
     out = []
-    for path in (reg.path, reg.path.with_name(reg.path.name + "-wal")):
+    for path in (reg.db.file, reg.db.file.with_name(reg.db.file.name + "-wal")):
         try:
             st = os.stat(path)
             out += [st.st_size, st.st_mtime_ns]
