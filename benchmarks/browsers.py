@@ -38,6 +38,20 @@ PROMPT = "The keeper climbed the tower and looked out over the harbor. "
 EDITOR, CONTINUE, VIEW = "write_editor", "w_continue", "w_view"   # the Write page's widget keys
 TIMEOUT = 120.0
 
+# Before the page's scripts: the time each WebSocket message reaches the page, so a browser's delay can be
+# split into the message's arrival (what the protocol client times) and the redraw that shows it.
+MESSAGES = """(() => {
+  const Socket = window.WebSocket;
+  window.__messages = [];
+  window.WebSocket = function (...args) {
+    const ws = new Socket(...args);
+    ws.addEventListener('message', () => { if (window.__t0 !== undefined) window.__messages.push(performance.now()); });
+    return ws;
+  };
+  window.WebSocket.prototype = Socket.prototype;
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+})()"""
+
 # In the page: at the wall-clock moment `at` (ms), click Continue and note every change of the view's text.
 PRESS = """([at]) => new Promise(resolve => {
   const view = () => document.querySelector('.st-key-w_view');
@@ -61,6 +75,7 @@ PRESS = """([at]) => new Promise(resolve => {
 
 async def _browser_writer(browser, url: str, at: float, out: list) -> None:
     ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+    await ctx.add_init_script(MESSAGES)
     page = await ctx.new_page()
     page.set_default_timeout(TIMEOUT * 1000)
     row = {"client": "browser", "error": None}
@@ -73,8 +88,12 @@ async def _browser_writer(browser, url: str, at: float, out: list) -> None:
         before = await page.evaluate(PRESS, [at * 1000])
         await page.wait_for_function("() => window.__saved !== null", timeout=TIMEOUT * 1000)
         await page.wait_for_timeout(1500)   # the redraw after the save, and nothing after it
-        t0, changes, saved = await page.evaluate("() => [window.__t0, window.__changes, window.__saved]")
+        t0, changes, saved, msgs = await page.evaluate(
+            "() => [window.__t0, window.__changes, window.__saved, window.__messages]")
+        # The message that brought the first change is the last one to arrive before it.
+        carried = max((m for m in msgs if changes and m <= changes[0][0]), default=None)
         row.update(first=(changes[0][0] - t0) / 1000 if changes else None,
+                   first_message=(carried - t0) / 1000 if carried is not None else None,
                    last=(changes[-1][0] - t0) / 1000 if changes else None, saved=(saved - t0) / 1000,
                    changes=len(changes), chars=len(await box.input_value()) - before)
     except Exception as e:  # noqa: BLE001 - a measurement counts every failure
@@ -154,6 +173,9 @@ def summary(rows: list[dict], writers: int) -> dict:
         vals = [r[k] for r in ok] + [float("inf")] * lost
         stat[f"{k}_median"], stat[f"{k}_p95"] = pct(vals, 0.5), pct(vals, 0.95)
     stat["errors"] = lost
+    # Browsers only: from the message that carried the first change to the change on screen.
+    redraw = [r["first"] - r["first_message"] for r in ok if r.get("first_message") is not None]
+    stat["redraw_median"] = pct(redraw, 0.5) if redraw else None
     stat["chars_median"] = pct([r["chars"] for r in ok], 0.5)
     return stat
 
@@ -235,11 +257,13 @@ def table(report: dict) -> str:
     lines = [f"{report['writers']} writers press Continue together; code {report['code']}; "
              f"training job: {'yes' if report['training_job'] else 'no'}",
              "| round | client | first change median / p95 | last change median / p95 | saved median / p95 | "
-             "chars | errors | CPU s: server / clients | load before / after |", "|---|---|---|---|---|---|---|---|---|"]
+             "first message to first change, median | chars | errors | CPU s: server / clients | load before / after |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["rounds"]:
         lines.append(f"| {r['round']} | {r['client']} | {_s(r['first_median'])} / {_s(r['first_p95'])} | "
                      f"{_s(r['last_median'])} / {_s(r['last_p95'])} | {_s(r['saved_median'])} / "
-                     f"{_s(r['saved_p95'])} | {r['chars_median']} | {r['errors']} | "
+                     f"{_s(r['saved_p95'])} | {'n/a' if r.get('redraw_median') is None else _s(r['redraw_median'])} | "
+                     f"{r['chars_median']} | {r['errors']} | "
                      f"{r['server_cpu_s']:.1f} / {r['clients_cpu_s']:.1f} | "
                      f"{r['loadavg_before'][0]:.2f} / {r['loadavg_after'][0]:.2f} |")
     return "\n".join(lines)
