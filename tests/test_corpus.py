@@ -320,3 +320,28 @@ def test_encoding_label_is_short(encoding, label):
 def test_encoding_label_of_two_files():
     c = load_corpus([("a.txt", "naïve".encode("utf-8")), ("b.txt", "café".encode("cp1252"))])
     assert (c.encoding, c.encoding_label) == ("utf-8,cp1252", "utf-8 + cp1252")
+
+
+def test_chinese_stats_count_rare_characters_and_no_words():
+    from chinese import poems
+    from textgen.corpus import compute_stats
+
+    from collections import Counter
+
+    text = poems(40_000, 3_000)
+    zh = compute_stats(text)
+    assert zh.has_words is False and zh.rare == sum(1 for n in Counter(text).values() if n == 1) > 0
+    en = compute_stats("The keeper climbs the stair.\n" * 10)
+    assert (en.has_words, en.rare, en.words) == (True, 0, 50)
+    mixed = compute_stats("灯塔 lighthouse keeper climbs")     # 2 CJK letters of 26: a text with words
+    assert mixed.has_words is True
+
+
+def test_char_label_gives_every_character_a_visible_distinct_label():
+    from textgen.corpus import char_label
+
+    chars = [" ", "\n", "\t", "\u3000", "\u00a0", "\f", "\x0b", "\u200b", "，", "。", "灯", "a"]
+    labels = [char_label(c) for c in chars]
+    assert labels[:6] == ["␣", "↵", "⇥", "␣␣", "⍽", "↡"]
+    assert labels[6:8] == ["U+000B", "U+200B"] and labels[8:] == ["，", "。", "灯", "a"]
+    assert len(set(labels)) == len(labels) and all(lbl.strip() for lbl in labels)

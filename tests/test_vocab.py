@@ -170,3 +170,39 @@ def test_characters_and_words_decode_token_by_token_and_are_never_healed():
         v.decoder(skip=1)
     words = Vocab.build("the cat sat", level="word")
     assert "".join(words.decoder().decode(i) for i in words.encode("cat sat")[0].tolist()) == "cat sat"
+
+
+def test_a_large_alphabet_maps_characters_seen_once_to_unk():
+    from chinese import poems
+    from textgen.vocab import LARGE_ALPHABET, kept_chars
+    from textgen.corpus import count_chars
+
+    text = poems(40_000, 3_000)
+    counts = dict(count_chars(text))
+    assert len(counts) > LARGE_ALPHABET
+    v = Vocab.build(text, "char")
+    once = sorted(c for c, n in counts.items() if n == 1)
+    assert len(v) == len(counts) - len(once) + 1 and once
+    ids, unknown = v.encode(text)
+    assert unknown == once and int((ids == 0).sum()) == len(once)
+    assert all(v.encode(c)[0][0] != 0 for c, n in counts.items() if n >= 2)
+    small = "the lamp turns 灯塔" * 3 + "x"                        # a small alphabet keeps even a character seen once
+    assert "x" in Vocab.build(small, "char").tokens
+    assert kept_chars([("a", 1)]) == [("a", 1)]
+
+
+def test_chinese_word_pieces_round_trip_and_count_about_one_a_character():
+    from pathlib import Path
+
+    from textgen import data
+
+    zh = (Path(__file__).parent.parent / "assets" / "sample_zh.txt").read_text("utf-8")
+    train, val = data.split(zh, 0.1)
+    v = Vocab.build(train, "subword", 2048)
+    ids = v.encode(val)[0]
+    assert v.decode(ids) == val and "".join(v.tokenize(val)) == val
+    # Each character is 3 bytes: 2,048 pieces hold the common characters whole and spell the rest in bytes,
+    # so a piece is only a little more than a character (English pieces are about three).
+    assert 0.8 < len(ids) / len(val) < 1.0
+    stream = v.decoder()
+    assert "".join(stream.decode(int(i)) for i in ids) == val

@@ -44,6 +44,8 @@ class CorpusStats:
     words: int                               # whitespace-separated words, plus one per CJK ideograph or kana
     lines: int                               # newline count + 1; 0 for an empty text
     top_chars: tuple[tuple[str, int], ...]   # the 30 most frequent characters, most frequent first
+    rare: int = 0                            # distinct characters a character vocabulary maps to <unk> (vocab.py)
+    has_words: bool = True                   # False when most letters are CJK: no spaces, so no word count to show
 
 
 @dataclass(frozen=True)
@@ -324,7 +326,35 @@ def _count_words(points: np.ndarray, present: np.ndarray) -> int:
     return starts + int(np.count_nonzero(is_cjk))
 
 
+def cjk_share(counts: list[tuple[str, int]]) -> float:
+    """Share of a text's letters that are CJK ideographs or kana, from its (char, count) pairs."""
+    letters = cjk = 0
+    for ch, n in counts:
+        if ch.isalpha():
+            letters += n
+            cjk += n if _CJK_CHAR.match(ch) else 0
+    return cjk / letters if letters else 0.0
+
+
+def is_cjk_text(counts: list[tuple[str, int]]) -> bool:
+    """Mostly Chinese or Japanese: written without spaces between words, read at character level."""
+    return cjk_share(counts) >= 0.5
+
+
+# What a chart shows for characters that are invisible or blank on their own.
+LABELS = {" ": "␣", "\n": "↵", "\t": "⇥", "\u3000": "␣␣", "\f": "↡", "\u00a0": "⍽"}
+
+
+def char_label(ch: str) -> str:
+    """A visible label for one character (a space, a new line, an ideographic space ...), never blank."""
+    if ch in LABELS:
+        return LABELS[ch]
+    return ch if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}"
+
+
 def compute_stats(text: str) -> CorpusStats:
+    from .vocab import kept_chars   # vocab imports this module
+
     points = _code_points(text)
     present, counts = _char_counts(points)
     return CorpusStats(
@@ -333,6 +363,8 @@ def compute_stats(text: str) -> CorpusStats:
         words=_count_words(points, present),
         lines=text.count("\n") + 1 if text else 0,
         top_chars=tuple(counts[:_TOP_CHARS]),
+        rare=len(counts) - len(kept_chars(counts)),
+        has_words=not is_cjk_text(counts),
     )
 
 

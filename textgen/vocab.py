@@ -29,6 +29,19 @@ _WORD = f"[^\\W{CJK_CHARS}]+"
 # with no gaps: "".join(tokenize(t, "word")) == t always holds.
 _TOKEN = re.compile(f"{_WORD}(?:['\u2019]{_WORD})*|[{CJK_CHARS}]|\\s+|[^\\w\\s]|\\w", re.UNICODE)
 
+# A text with more distinct characters than this is written in a large alphabet (Chinese, Japanese): there,
+# a character seen only RARE_COUNT times or fewer maps to <unk>. Its row in the embedding and the softmax would
+# be learned from one example, and hundreds of such rows slow every step for nothing.
+LARGE_ALPHABET = 500
+RARE_COUNT = 1
+
+
+def kept_chars(counts: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The (char, count) pairs a character vocabulary keeps: all of them, or in a large alphabet the non-rare."""
+    if len(counts) <= LARGE_ALPHABET:
+        return counts
+    return [(c, n) for c, n in counts if n > RARE_COUNT]
+
 
 def tokenize(text: str, level: str = "char") -> list[str]:
     """Split text into tokens whose concatenation is exactly the text."""
@@ -83,7 +96,7 @@ class Vocab:
         if max_size is not None and max_size < 2:
             raise ConfigError(f"A vocabulary needs room for at least one token besides {UNK}, not {max_size}.")
         if level == "char":
-            counts = count_chars(text)  # NumPy counting: a Counter over 50 MB of text takes seconds
+            counts = kept_chars(count_chars(text))  # NumPy counting: a Counter over 50 MB of text takes seconds
         else:
             counts = list(Counter(tokenize(text, level)).items())
         counts.sort(key=lambda tc: (-tc[1], tc[0]))
@@ -93,8 +106,11 @@ class Vocab:
         return cls([UNK] + kept, level)
 
     def tokenize(self, text: str) -> list[str]:
+        """Tokens' texts, joining to exactly `text`. A character spread over word pieces (a Chinese character
+        is 3 bytes) belongs to the piece that completes it; the pieces before it show as ''."""
         if self.level == "subword":
-            return [self._texts[i] for i in self.encode(text)[0].tolist()]
+            decoder = self._bpe.decoder()
+            return [decoder.decode(i) for i in self.encode(text)[0].tolist()]
         return tokenize(text, self.level)
 
     def encode(self, text: str) -> tuple[np.ndarray, list[str]]:
