@@ -125,3 +125,82 @@ def test_corpus_advice_and_train_estimate_refuse_a_short_text_alike():
     assert advice.refused
     assert advice.message == sizing.estimate(counts, preset.model, preset.train).refusal
     assert advice.message.startswith(f"The text is too short for sequence length {preset.train.seq_len}: it has 83 ")
+
+
+def chinese_corpus():
+    from chinese import poems
+
+    return load_corpus(poems(40_000, 3_000))
+
+
+def test_a_chinese_text_is_advised_as_short_not_long_and_both_pages_agree():
+    """Reported: on 40,000 characters of poems the Corpus page said the text was large for the budget while
+    the Train page said the model would memorise it. The per-character rows made every model look too big."""
+    stats = chinese_corpus().stats
+    counts = sizing.stats_counts(stats)
+    assert counts == sizing.Counts(40_000, stats.distinct - stats.rare + 1, 40_000) and stats.rare > 0
+    before = sizing.advise(sizing.char_counts(40_000, stats.distinct), PRESETS[DEFAULT].train)
+    assert "fewer than 5 times" not in before.message           # it was: "The text is large for this time budget"
+    advice = sizing.corpus_advice(stats)
+    assert not advice.refused and not advice.estimate.memorises  # what the Train page warns of for the same model
+    assert advice.message.startswith("About 40,000 characters: a 1-layer GRU of 128 units")
+    model = ModelConfig(cell="gru", layers=1, units=128, embedding=64)
+    train = sizing.adapt(PRESETS[DEFAULT], counts, cjk=True).train
+    assert not sizing.estimate(counts, model, train).memorises
+
+
+def test_memorising_leaves_out_the_rows_a_large_vocabulary_adds():
+    cfg = TrainConfig(time_budget=60, epochs=1000)
+    m = ModelConfig(cell="gru", layers=1, units=64, embedding=64)
+    small, large = sizing.estimate(sizing.char_counts(40_000, 80), m, cfg), sizing.estimate(
+        sizing.char_counts(40_000, 3_000), m, cfg)
+    assert large.params - small.params == (3_001 - 81) * (64 + 64 + 1)
+    assert large.alphabet_params - small.alphabet_params == large.params - small.params
+    assert not small.memorises and not large.memorises
+
+
+def test_a_text_too_short_for_the_smallest_model_is_called_short_as_the_train_page_warns():
+    advice = sizing.advise(sizing.char_counts(9_000, 3_000), TrainConfig(seq_len=64, time_budget=60, epochs=1000))
+    assert (advice.message, advice.model.units, advice.refused) == (sizing.SHORT_TEXT, 64, False)
+    assert advice.estimate.memorises
+
+
+def test_adapt_halves_the_batch_until_a_run_makes_enough_steps():
+    quick = PRESETS["Quick"]
+    zh = sizing.stats_counts(chinese_corpus().stats)
+    fitted = sizing.adapt(quick, zh, cjk=True)
+    assert fitted.model == quick.model and fitted.train.time_budget == quick.train.time_budget
+    assert fitted.train.batch_size < quick.train.batch_size
+    est = sizing.estimate(zh, fitted.model, fitted.train)
+    steps = est.passes * 40_000 * 0.9 / (fitted.train.batch_size * fitted.train.seq_len)
+    assert steps >= sizing.MIN_UPDATES or fitted.train.batch_size == sizing.MIN_BATCH
+    english = sizing.char_counts(600_000, 79)
+    assert sizing.adapt(quick, english) is quick                 # a long English text keeps the preset as it is
+
+
+def test_adapt_reads_chinese_at_character_level():
+    long = PRESETS["Long"]
+    assert long.train.level == "subword"
+    assert sizing.adapt(long, sizing.char_counts(2_000_000, 5_000), cjk=True).train.level == "char"
+    assert sizing.adapt(long, sizing.char_counts(2_000_000, 90)).train.level == "subword"
+
+
+def test_text_notes_speak_of_characters_rare_ones_and_how_much_a_poem_model_needs():
+    stats = chinese_corpus().stats
+    notes = sizing.text_notes(stats)
+    assert notes[0].startswith("This text is read one character at a time (character level)")
+    assert notes[1] == (f"{stats.rare:,} of its {stats.distinct:,} distinct characters appear only once; they are "
+                        f"read as unknown, which keeps the vocabulary to {stats.distinct - stats.rare + 1:,} characters.")
+    assert notes[2].startswith("For a poem model, 100,000 characters") and "with 40,000 it" in notes[2]
+    assert sizing.text_notes(load_corpus(TEXT).stats) == []
+
+
+def test_saved_counts_of_a_chinese_corpus_cap_rare_characters(tmp_path):
+    corpus = chinese_corpus()
+    counts = sizing.text_counts(corpus.text, TrainConfig())
+    assert counts == sizing.stats_counts(corpus.stats)
+    old = {"id": "x", "stats": {"chars": 40_000, "distinct": corpus.stats.distinct}}   # saved before "rare"
+    sizing._saved_counts.cache_clear()
+    import unittest.mock as mock
+    with mock.patch.object(library, "load_saved", return_value=(corpus.text, None)):
+        assert sizing.saved_counts(old, TrainConfig(), tmp_path) == counts

@@ -13,11 +13,12 @@ from typing import NamedTuple
 
 from . import data, library
 from .config import LEVEL_UNITS, ModelConfig, TrainConfig
+from .corpus import count_chars
 from .errors import CorpusError
 from .kernels import resolve
 from .models import flops_per_token, param_count
-from .presets import PRESETS
-from .vocab import Vocab, tokenize
+from .presets import PRESETS, Preset
+from .vocab import LARGE_ALPHABET, Vocab, kept_chars, tokenize
 
 TRAIN_GFLOPS = 55.0   # achieved training rate on the reference 2-core machine (conservative)
 # Inkwell's bfloat16 GRU kernel reads text at least this much faster (measured: benchmarks/README.md).
@@ -48,10 +49,15 @@ class Estimate:
     passes: float              # passes over the training text in that time
     refusal: str | None        # the one sentence that refuses this run (too short, over a limit), or None
 
+    alphabet_params: int = 0   # the per-token rows (embedding in, softmax out): they grow with the vocabulary
+
     @property
     def memorises(self) -> bool:
-        """More parameters than twice the characters: such a model may learn the text by heart."""
-        return self.params > 2 * self.counts.chars
+        """More parameters than twice the characters: the model may learn the text by heart.
+
+        The per-token rows are left out: a Chinese vocabulary of thousands of characters adds a row per
+        character, which holds what that character is, not what the text says."""
+        return self.params - self.alphabet_params > 2 * self.counts.chars
 
 
 def chars_per_second(model: ModelConfig, gflops: float = TRAIN_GFLOPS) -> float:
@@ -79,15 +85,23 @@ def host_time_cap(cfg: TrainConfig) -> TrainConfig:
     return cfg
 
 
-def char_counts(chars: int, distinct: int) -> Counts:
-    return Counts(chars, distinct + 1, chars)   # +1: the unknown token
+def char_counts(chars: int, distinct: int, rare: int = 0) -> Counts:
+    """rare: distinct characters the vocabulary maps to <unk> (CorpusStats.rare)."""
+    return Counts(chars, distinct - rare + 1, chars)   # +1: the unknown token
+
+
+def stats_counts(stats) -> Counts:
+    """Character counts from a CorpusStats or a saved corpus's stats dict (older ones lack "rare")."""
+    get = stats.get if isinstance(stats, dict) else lambda k, d=None: getattr(stats, k, d)
+    return char_counts(get("chars"), get("distinct"), get("rare", 0) or 0)
 
 
 def text_counts(text: str, cfg: TrainConfig) -> Counts:
     """Tokens and vocabulary of a text at cfg's level. Word pieces are learned from the training part, as a run
     does; a long text's pieces are counted on its first characters and scaled to the whole."""
     if cfg.level == "char":
-        return char_counts(len(text), len(set(text)))
+        counts = count_chars(text)
+        return char_counts(len(text), len(counts), len(counts) - len(kept_chars(counts)))
     if cfg.level == "word":
         tokens = tokenize(text, "word")
         return Counts(len(tokens), min(cfg.max_vocab, len(set(tokens))) + 1, len(text))
@@ -110,8 +124,8 @@ def _saved_counts(corpus_id: str, home: str, level: str, max_vocab: int, subword
 def saved_counts(corpus: dict, cfg: TrainConfig, home: str) -> Counts:
     """corpus: a library.list_corpora entry (its stats answer for characters without reading the text)."""
     stats = corpus["stats"]
-    if cfg.level == "char":
-        return char_counts(stats["chars"], stats["distinct"])
+    if cfg.level == "char" and ("rare" in stats or stats["distinct"] <= LARGE_ALPHABET):
+        return stats_counts(stats)
     return _saved_counts(corpus["id"], str(home), cfg.level, cfg.max_vocab, cfg.subword_vocab, cfg.val_fraction)
 
 
@@ -126,9 +140,10 @@ def estimate(counts: Counts, model: ModelConfig, cfg: TrainConfig) -> Estimate:
     if cfg.time_budget:
         seconds = min(seconds, cfg.time_budget)
     max_params = int(_env_float(MAX_PARAMS))
+    rows = counts.vocab * (sized.embedding + sized.units + 1)   # embedding rows, softmax weights and biases
     return Estimate(counts, LEVEL_UNITS[cfg.level], params, max_params, per_epoch, seconds,
                     seconds / per_epoch if per_epoch else float(cfg.epochs),
-                    _refusal(counts, cfg, params, max_params, seconds))
+                    _refusal(counts, cfg, params, max_params, seconds), rows)
 
 
 def _refusal(counts: Counts, cfg: TrainConfig, params: int, max_params: int, seconds: float) -> str | None:
@@ -153,6 +168,8 @@ class Advice:
     refused: bool         # the text cannot be trained with this recipe (message says why)
 
 
+SHORT_TEXT = ("The text is short for any of these models: even the smallest may learn it by heart. "
+              "More text will help more than a smaller model.")
 # Candidate (layers, units) for advice, smallest first.
 CANDIDATES = ((1, 64), (1, 128), (1, 256), (2, 256), (1, 512), (2, 384), (2, 512), (3, 512))
 
@@ -167,13 +184,15 @@ def advise(counts: Counts, cfg: TrainConfig) -> Advice:
     for layers, units in CANDIDATES:
         m = ModelConfig(cell="gru", layers=layers, units=units, embedding=64)
         est = estimate(counts, m, cfg)
-        if est.refusal is None and est.params <= max(2 * counts.chars, 50_000) and est.passes >= 5:
+        if est.refusal is None and not est.memorises and est.passes >= 5:
             best = (m, est)
     if best is None:
         m = ModelConfig(cell="gru", layers=1, units=64, embedding=64)
         est = estimate(counts, m, cfg)
         if est.refusal is not None:
             return Advice(m, est, est.refusal, True)
+        if est.memorises:   # the smallest model is too big for the text, which is short, not long
+            return Advice(m, est, SHORT_TEXT, False)
         return Advice(m, est, "The text is large for this time budget: the smallest model still sees it fewer than 5 "
                               "times; a longer budget will help more than a bigger model.", False)
     m, est = best
@@ -197,3 +216,59 @@ def _env_float(name: str) -> float:
         return float(os.environ.get(name, "0") or 0)
     except ValueError:
         return 0.0
+
+
+MIN_UPDATES = 400   # optimiser steps a preset's run should make in its budget; fewer leave a large vocabulary unlearned
+MIN_BATCH = 16   # smaller batches lose more to the fixed cost of a step than they gain in steps (measured)
+POEM_CHARS = 100_000      # Chinese: about 3,000 short poems, enough for line lengths, rhyme and parallel lines
+PHRASING_CHARS = 1_000_000   # a large anthology: enough for the phrasing of a style
+
+
+def adapt(preset: Preset, counts: Counts, cjk: bool = False) -> Preset:
+    """The preset fitted to a text: the same model and budget, with batches small enough for MIN_UPDATES steps.
+
+    A short text, or a vocabulary of thousands of characters (each step pays for a softmax over all of
+    them), leaves a run under the preset's batch of 64 with a few dozen steps in its budget: it learns only
+    how common each character is. Halving the batch doubles the steps for about the same time per pass.
+    `cjk`: the text is Chinese or Japanese (CorpusStats.has_words is False), read at character level, and
+    `counts` are its character counts.
+    """
+    cfg = preset.train
+    if cjk and cfg.level != "char":   # word pieces split most CJK characters into bytes and gain little
+        cfg = replace(cfg, level="char")
+    while cfg.batch_size > MIN_BATCH:
+        est = estimate(counts, preset.model, cfg)
+        train_tokens = counts.tokens * (1 - cfg.val_fraction)
+        if est.passes * train_tokens / (cfg.batch_size * cfg.seq_len) >= MIN_UPDATES:
+            break
+        cfg = replace(cfg, batch_size=max(MIN_BATCH, cfg.batch_size // 2))
+    return preset if cfg == preset.train else replace(preset, train=cfg)
+
+
+def corpus_advice(stats, preset_name: str | None = None) -> Advice:
+    """The Corpus page's advice for a checked text (a CorpusStats): the Train page's sizing for the preset it
+    opens with, fitted to the text by adapt(), so the two pages say the same thing."""
+    from .presets import DEFAULT
+
+    counts = stats_counts(stats)
+    preset = adapt(PRESETS[preset_name or DEFAULT], counts, cjk=not stats.has_words)
+    return advise(counts, preset.train)
+
+
+def text_notes(stats) -> list[str]:
+    """Sentences for a Chinese or Japanese text (a CorpusStats): how it is read, its rare characters, and how
+    much text a poem model needs. Empty for a text written with spaces between words."""
+    if stats.has_words:
+        return []
+    notes = ["This text is read one character at a time (character level): Chinese has no spaces between words, "
+             "and word pieces would split most characters into bytes."]
+    if stats.rare:
+        notes.append(f"{stats.rare:,} of its {stats.distinct:,} distinct characters appear only once; they are read "
+                     f"as unknown, which keeps the vocabulary to {stats.distinct - stats.rare + 1:,} characters.")
+    if stats.chars < POEM_CHARS:
+        notes.append(f"For a poem model, {POEM_CHARS:,} characters (about 3,000 short poems) teach line lengths, "
+                     f"rhyme and paired lines; with {stats.chars:,} it will mostly learn which characters are common.")
+    elif stats.chars < PHRASING_CHARS:
+        notes.append(f"Enough for a poem model to learn line lengths and rhyme; about {PHRASING_CHARS:,} characters "
+                     "(a large anthology) give it the phrasing of a style.")
+    return notes
