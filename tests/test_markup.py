@@ -147,3 +147,18 @@ def test_the_models_text_is_emphasis_and_the_text_stays_exact(segments, italic):
 def test_the_model_format_wraps_each_line_and_leaves_spaces_outside():
     assert draft_markdown([seg(W, "A"), seg(M, " b \n c")]) == f"A *b*\\\n{NBSP}*c*"
     assert draft_markdown([seg(M, "x")], "**{}**") == "**x**"
+
+
+def test_chinese_model_text_is_never_italic():
+    from textgen.markup import cjk_format
+
+    assert draft_markdown([seg(W, "灯塔"), seg(M, "照着海。")]) == "灯塔**照着海。**"
+    assert draft_markdown([seg(W, "灯塔"), seg(M, "照着海。")], ":violet[*{}*]", screen=True) == (
+        "灯塔:violet-background[照着海。]")
+    assert draft_markdown([seg(W, "The "), seg(M, "lamp")], ":violet[*{}*]", screen=True) == "The :violet[*lamp*]"
+    # Per line: an English line stays italic beside a Chinese one.
+    assert draft_markdown([seg(M, "lamp\n灯")]) == "*lamp*\\\n**灯**"
+    assert [cjk_format(f) for f in ("*{}*", "_{}_", ":violet[*{}*]", "**{}**", ":blue[{}]")] == [
+        "**{}**", "**{}**", ":violet-background[{}]", "**{}**", ":blue[{}]"]
+    html = MD.render(draft_markdown([seg(W, "灯塔"), seg(M, "照着海。"), seg(W, "好")]))
+    assert html == "<p>灯塔<strong>照着海</strong>。好</p>\n"   # the stop stays outside, so the ** closes

@@ -20,3 +20,10 @@ def test_no_note_for_a_matching_or_too_short_draft():
     assert scripts.mismatch("明月", ENGLISH) == ""                       # too few letters to say
     chinese = Vocab.build("床前明月光疑是地上霜举头望明月低头思故乡", "char")
     assert scripts.mismatch("床前明月光，疑是地上霜。举头望明月", chinese) == ""
+
+
+def test_has_cjk_sees_ideographs_kana_and_cjk_punctuation():
+    from textgen.scripts import has_cjk
+
+    assert [has_cjk(t) for t in ("灯塔", "かな", "Hello，", "「", "Hello, world", "café", "")] == [
+        True, True, True, True, False, False, False]

@@ -12,6 +12,8 @@ import time
 import unicodedata
 from typing import Iterable, Iterator
 
+from .scripts import has_cjk
+
 WORD_JOINER = "\u2060"
 NBSP = "\u00a0"
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all also
@@ -28,6 +30,22 @@ _FILE_INLINE = re.compile(r"[\\`*_\[\]<~|]|&(?=#?[0-9A-Za-z]+;)")
 _FILE_LINE_START = re.compile(r"(?=[#>+=-])|[0-9]{1,9}(?=[.)])")
 # The characters the stream escapes before: they would let a streamed URL or address become a link.
 _STREAM_JOIN = ":.@"
+# Italic markers around the text in a model format, and a Streamlit colour directive around it.
+_ITALIC = re.compile(r"(?<![*_])([*_])\{\}\1(?![*_])")
+_COLOUR = re.compile(r":([a-z]+)\[\{\}\]")
+
+
+def cjk_format(model_format: str) -> str:
+    """The model format for text with Chinese or Japanese in it: never italic, which CJK fonts lack (the
+    browser slants the glyphs instead). A coloured italic becomes a coloured highlight (":violet[*{}*]" ->
+    ":violet-background[{}]"), a plain italic bold ("*{}*" -> "**{}**", which CJK fonts do carry)."""
+    plain = _ITALIC.sub("{}", model_format)
+    if plain == model_format:
+        return model_format
+    colour = _COLOUR.fullmatch(plain)
+    if colour:
+        return f":{colour.group(1)}-background[{{}}]"
+    return plain.replace("{}", "**{}**", 1) if "[" not in plain else plain
 
 
 def escape_markdown(text: str, break_links: bool = False) -> str:
@@ -89,7 +107,8 @@ def draft_markdown(segments: list[dict], model_format: str = "*{}*", screen: boo
     line with its outer spaces left outside. Single line breaks become hard breaks (a backslash before
     the newline), blank lines a paragraph break, and leading spaces no-break spaces: plain Markdown
     would join the lines or read indented ones as code. `screen`: for Streamlit's Markdown (every
-    punctuation mark escaped, bare URLs kept from becoming links); otherwise for a .md file.
+    punctuation mark escaped, bare URLs kept from becoming links); otherwise for a .md file. A span with
+    Chinese or Japanese in it takes cjk_format(model_format) instead: it is never set in italics.
     """
     lines = split_lines((seg["author"], seg["text"]) for seg in segments)   # per line: (author, text) pieces
     return join_lines(_render_line(pieces, model_format, screen) for pieces in lines)
@@ -157,7 +176,9 @@ def _render_line(pieces: list[tuple[str, str]], model_format: str, screen: bool)
             start, stop = _flanking(text, start, stop)
         out.append(esc(text[lo:start], lo))
         if start < stop:
-            out.append(model_format.format(esc(text[start:stop], start)))
+            span = text[start:stop]
+            fmt = cjk_format(model_format) if has_cjk(span) else model_format
+            out.append(fmt.format(esc(span, start)))
         out.append(esc(text[stop:hi], stop))
     return "".join(out)
 

@@ -5,14 +5,27 @@ noise: the Write page says so in one sentence instead of writing silently.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import Counter
+
+from .corpus import CJK_CHARS
 
 NAMES = {"LATIN": "Latin letters", "CJK": "Chinese characters", "CYRILLIC": "Cyrillic letters",
          "GREEK": "Greek letters", "ARABIC": "Arabic letters", "HEBREW": "Hebrew letters", "HANGUL": "Korean Hangul",
          "HIRAGANA": "Japanese kana", "KATAKANA": "Japanese kana", "DEVANAGARI": "Devanagari", "THAI": "Thai letters"}
 SAMPLE = 4000   # the draft's last characters are enough to tell its script
 MIN_LETTERS = 8   # fewer letters than this say nothing reliable about a script
+
+
+# CJK ideographs and kana, with CJK punctuation (、。「」) and the full-width forms (，！？): text that CJK
+# fonts set, which have no italic and get a slanted (synthetic) one from the browser.
+_CJK_SET = re.compile(f"[{CJK_CHARS}\u3000-\u303f\uff00-\uffef]")
+
+
+def has_cjk(text: str) -> bool:
+    """Whether text holds any Chinese or Japanese character or CJK punctuation mark."""
+    return _CJK_SET.search(text) is not None
 
 
 def script(ch: str) -> str | None:
