@@ -46,3 +46,33 @@ def test_cached_index_round_trip(tmp_path):
     a = NgramIndex.cached(src, tmp_path / "ngrams.npy")
     b = NgramIndex.cached(src, tmp_path / "ngrams.npy")
     assert (a.hashes == b.hashes).all() and (tmp_path / "ngrams.npy").exists()
+
+
+ZH = open(__import__("pathlib").Path(__file__).parent.parent / "assets" / "sample_zh.txt", encoding="utf-8").read()
+
+
+def test_chinese_passages_are_counted_in_characters_with_a_shorter_span():
+    from textgen.originality import CJK_SPAN, span_for
+
+    assert (span_for(ZH), span_for(CORPUS), CJK_SPAN) == (8, SPAN, 8)
+    index = NgramIndex.build(ZH)
+    assert index.n == 8
+    line = "孤塔立寒岬，一灯照远波。"                                  # a whole line of a poem: 12 characters
+    assert line in ZH
+    copied = index.measure(line)
+    assert (copied.spans, copied.copied_share, copied.longest_copied) == (12 - 8 + 1, 1.0, 12)
+    assert copied.describe() == ("100% of 8-character passages appear in the training text; the longest copied "
+                                 "passage is 12 characters.")
+    assert NgramIndex.build(ZH, n=SPAN).measure(line).spans == 0      # 20 characters would never see it
+    fresh = index.measure("灯塔看见了一只会唱歌的蓝色鲸鱼。")
+    assert (fresh.copied_share, fresh.longest_copied) == (0.0, 0) and fresh.describe().startswith("Original: no 8-")
+    assert index.measure("灯塔").describe() == "Too short to check (under 8 characters)."
+
+
+def test_the_cached_index_of_a_chinese_text_keeps_its_own_span(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(ZH, encoding="utf-8")
+    first = NgramIndex.cached(corpus, tmp_path / "ngrams.npy")
+    assert (tmp_path / "ngrams-8.npy").exists() and not (tmp_path / "ngrams.npy").exists()
+    again = NgramIndex.cached(corpus, tmp_path / "ngrams.npy")
+    assert again.n == 8 and (again.hashes == first.hashes).all()
