@@ -18,6 +18,10 @@ VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍", "\f": "␌", "\u00
 
 
 def visible_char(ch: str) -> str:
+    from textgen import corpus
+
+    if hasattr(corpus, "char_label"):   # the engine's labels (an ideographic space too), where it has them
+        return corpus.char_label(ch)
     if ch in VISIBLE:
         return VISIBLE[ch]
     return ch if ch.isprintable() else f"U+{ord(ch):04X}"
@@ -32,9 +36,12 @@ def top_chars_chart(top_chars, limit: int = 30) -> alt.Chart:
     df = top_chars_frame(top_chars, limit)
     return (alt.Chart(df, height=260)
             .mark_bar(color="#7b4bd6", cornerRadiusEnd=3)
-            .encode(x=alt.X("character:N", sort="-y", title=None, axis=alt.Axis(labelAngle=0, labelFontSize=13)),
+            # labelOverlap off: Vega would drop every other label of 30 wide CJK characters; each bar keeps its own.
+            .encode(x=alt.X("character:N", sort="-y", title=None,
+                            axis=alt.Axis(labelAngle=0, labelFontSize=13, labelOverlap=False)),
                     y=alt.Y("count:Q", title=_("occurrences")),
-                    tooltip=["character", alt.Tooltip("count:Q", format=",")]))
+                    tooltip=[alt.Tooltip("character:N", title=_("character")),
+                             alt.Tooltip("count:Q", format=",", title=_("occurrences"))]))
 
 
 def smooth(values: list[float], half: int | None = None) -> list[float]:
@@ -109,7 +116,8 @@ def loss_chart(metrics: list[dict], refs=None) -> alt.LayerChart:
         y=alt.Y("bpc:Q", title=_(BPC_TITLE), scale=alt.Scale(zero=False)),
         color=alt.Color("series:N", scale=series_colors(),
                         legend=alt.Legend(orient="top", title=None, labelFontSize=13)),
-        tooltip=["series", "step", alt.Tooltip("bpc:Q", format=".3f")])
+        tooltip=[alt.Tooltip("series:N", title=_("series")), alt.Tooltip("step:Q", title=_("training step")),
+                 alt.Tooltip("bpc:Q", format=".3f", title=_("bits per character"))])
     lines = base.mark_line(strokeWidth=2).transform_filter(alt.datum.series != _(SERIES[2]))
     val = base.transform_filter(alt.datum.series == _(SERIES[2]))
     return alt.layer(lines, val.mark_line(strokeDash=[4, 3]), val.mark_point(filled=True, size=60),

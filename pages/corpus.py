@@ -93,12 +93,15 @@ if corpus is not None:
     s = corpus.stats
     st.divider()
     st.subheader(_("What the model will see"))
-    m = st.columns(5)
-    m[0].metric(_("Characters"), i18n.num(s.chars))
-    m[1].metric(_("Distinct characters"), i18n.num(s.distinct))
-    m[2].metric(_("Words"), i18n.num(s.words))
-    m[3].metric(_("Lines"), i18n.num(s.lines))
-    m[4].metric(_("Encoding"), corpus.encoding_label, help=_("Per file: {encoding}").format(encoding=corpus.encoding))
+    # A Chinese text has no spaces between words: no word count to show (stats.has_words, from the engine).
+    words = getattr(s, "has_words", True)
+    m = iter(st.columns(5 if words else 4))
+    next(m).metric(_("Characters"), i18n.num(s.chars))
+    next(m).metric(_("Distinct characters"), i18n.num(s.distinct))
+    if words:
+        next(m).metric(_("Words"), i18n.num(s.words))
+    next(m).metric(_("Lines"), i18n.num(s.lines))
+    next(m).metric(_("Encoding"), corpus.encoding_label, help=_("Per file: {encoding}").format(encoding=corpus.encoding))
     left, right = st.columns([3, 2])
     with left:
         st.markdown(_("**Most frequent characters** (␣ is a space, ↵ a new line)"))
@@ -143,7 +146,7 @@ else:
     # Column names are the shown headers; the frame keeps its English keys for the tests and the config.
     st.dataframe(pd.DataFrame([{
         "name": c["name"], "characters": c["stats"]["chars"], "distinct": c["stats"]["distinct"],
-        "words": c["stats"]["words"], "sources": ", ".join(c["sources"]), "saved": ui.date(c["created"]),
+        "words": c["stats"]["words"] if c["stats"].get("has_words", True) else None, "sources": ", ".join(c["sources"]), "saved": ui.date(c["created"]),
     } for c in saved]), hide_index=True, width="stretch", key="corpora_table",
         column_config={"name": _("name"), "distinct": _("distinct"), "sources": _("sources"), "saved": _("saved"),
                        "characters": st.column_config.NumberColumn(_("characters"), format="localized"),

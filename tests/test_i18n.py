@@ -158,8 +158,8 @@ def shown_text(at) -> list[str]:
 def english_words(texts: list[str]) -> set[str]:
     words = set()
     for t in texts:
-        # icons, code, file names, and the run id's end that tells runs apart (" · 1a2b3c")
-        t = re.sub(r":material/[a-z_]+:|`[^`]*`|\b[\w.-]+\.(txt|md|docx|zip|json)\b| · [0-9a-f]{6}\b", " ", t)
+        # icons, code, file names, run ids and the id end that tells runs apart (" · 1a2b3c")
+        t = re.sub(r":material/[a-z_]+:|`[^`]*`|\b[\w.-]+\.(txt|md|docx|zip|json)\b| · [0-9a-f]{6}\b|\b\d{8}-\d{6}-[0-9a-f]{6}\b", " ", t)
         words |= {w for w in re.findall(r"[A-Za-z][A-Za-z_'-]*[A-Za-z]", t) if w not in ALLOWED}
     return words
 
