@@ -72,7 +72,7 @@ def panel(gen: Generator, draft: Draft, s: Settings) -> None:
         st.caption(escape_markdown(str(e)))
     row = st.container(horizontal=True, key="w_branch_row")
     for k, o in enumerate(alternatives[:6]):
-        row.button(f"{escape_markdown(o.shown)} · {o.before:.0%}", key=f"w_branch_{k}", on_click=branch, args=(at, o.token),
+        row.button(f"{escape_markdown(o.shown)} · {odds_chart.percent(o.before)}", key=f"w_branch_{k}", on_click=branch, args=(at, o.token),
                    disabled=o.token == cont.tokens[at], help="Write on from here with this token instead.")
     st.caption("The chances are those the model weighed at that point, before top-k and top-p; choosing one "
                "rewrites the piece from there, and Undo brings it back.")

@@ -12,11 +12,16 @@ import pyarrow as pa
 
 KEPT, CUT = "can be drawn", "cut by top-k / top-p"
 COLORS = {KEPT: "#7b4bd6", CUT: "#d4d4d8"}
-LABEL = "datum.chance >= 0.005 ? format(datum.chance, '.0%') : datum.chance > 0 ? '<1%' : '0%'"
+LABEL = "datum.chance >= 0.01 ? format(datum.chance, '.0%') : datum.chance > 0 ? '<1%' : '0%'"
 ROW_PX, FRAME_PX = 28, 100   # Streamlit fits the legend and axes inside the height too: no label is dropped
 
 _SCHEMA = pa.schema([("token", pa.string()), ("rank", pa.int64()), ("chance", pa.float64()),
                      ("kind", pa.string()), ("before", pa.float64())])
+
+
+def percent(p: float) -> str:
+    """A chance as the chart's labels write it: whole percent, "<1%" for a small one that is not zero."""
+    return f"{p:.0%}" if p >= 0.01 else "<1%" if p > 0 else "0%"
 
 
 def rows(odds) -> list[dict]:
@@ -68,7 +73,7 @@ def spec(odds) -> dict:
              "encoding": {"color": {"field": "kind", "type": "nominal",
                                     "scale": {"domain": list(COLORS), "range": list(COLORS.values())},
                                     "legend": {"orient": "top", "title": None}}}},
-            # A chance under half a percent reads "<1%", not a flat "0%" beside a bar that is there.
+            # A chance under one percent reads "<1%", not a flat "0%" beside a bar that is there.
             {"mark": {"type": "text", "align": "left", "dx": 4, "fontSize": 12, "color": "#555"},
              "transform": [{"calculate": LABEL, "as": "label"}],
              "encoding": {"text": {"field": "label", "type": "nominal"}}},

@@ -43,3 +43,7 @@ def test_each_call_gives_a_fresh_dict_and_other_odds_get_another_dataset_name():
     other = chart.spec(_odds()[:2])
     assert set(other["datasets"]) != set(b["datasets"])
     assert len(_table(other)) == 2
+
+
+def test_percent_writes_small_chances_as_under_one_percent_like_the_chart():
+    assert [chart.percent(p) for p in (0.954, 0.01, 0.0099, 1e-9, 0.0)] == ["95%", "1%", "<1%", "<1%", "0%"]
