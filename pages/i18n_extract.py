@@ -12,7 +12,7 @@ import ast
 
 ERROR_CONTEXT = "engine"   # the catalogue's context for the engine's sentences (templates)
 TABLES = {"CELL_NOTES", "NAMES"}   # module-level dicts whose string values the app shows
-CALLS = {"Widget": (0, 2, "help"), "Preset": (0, 1, "blurb")}   # call -> positions / keywords of shown text
+CALLS = {"Widget": (0, 2, "help"), "Preset": (0, 1, "blurb"), "Demo": (3, "label")}   # call -> positions / keywords of shown text
 # Functions whose returned (and assigned) strings are sentences the app shows: the Corpus page's advice, the
 # Train page's verdict on baselines and gradient norms. Each string is a template, like an error's.
 SENTENCES = {"advise", "_span", "describe", "describe_norms"}

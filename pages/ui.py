@@ -16,7 +16,7 @@ from streamlit.errors import StreamlitAPIException
 import textgen
 from pages import charts, i18n
 from pages.i18n import N_, _, ngettext
-from textgen import artifacts, markup, room
+from textgen import artifacts, demos, markup, room
 from textgen.artifacts import DEMO_ID
 from textgen.identity import Identity, is_token, new_token
 
@@ -130,15 +130,32 @@ def model_choices() -> dict[str, str]:
     for run in registry().list_runs(identity(), shared=True):   # one's own, everyone's, and those shared
         if run["status"] == "done" and has_weights(run):
             out[run["id"]] = run_title(run)
+    if (own := language_demo()) is not None:   # a Chinese interface offers the Chinese demo first
+        out[own.id] = _(own.label)
     if demo_available():
         out[DEMO_ID] = _(DEMO_LABEL)
     return out
 
 
+def language_demo() -> demos.Demo | None:
+    """The shipped demo for the interface's language, when it is not the English one and the engine can open it."""
+    from textgen.generate import weights_version
+
+    demo = demos.demo_for(i18n.current())
+    if demo.id == DEMO_ID or not demos.available(demo):
+        return None
+    try:
+        weights_version(demo.id)   # an engine without this demo's loader refuses its id: not offered then
+    except textgen.InkwellError:
+        return None
+    return demo
+
+
 def default_model(choices: dict[str, str]) -> str:
     """A writer starts on their own newest model, else the demo: never on someone else's newest run."""
     mine = {r["id"] for r in registry().list_runs(identity()) if r["owner"] == identity().owner}
-    return next((i for i in choices if i in mine), DEMO_ID if DEMO_ID in choices else next(iter(choices)))
+    demo = next((i for i in choices if demos.by_id(i) is not None), None)   # the language's demo comes first
+    return next((i for i in choices if i in mine), demo if demo is not None else next(iter(choices)))
 
 
 def run_title(run: dict) -> str:
