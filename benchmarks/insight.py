@@ -132,7 +132,19 @@ def scoring(gen, draft: str, reps: int) -> dict:
     fresh = insight.surprise(gen, segments, reuse=False)
     old = before()
     worst = max(abs(a[1] - b[1]) for a, b in zip(fresh.pieces, old.pieces) if a[1] is not None)
-    out = _in_turn({"score_before": before, "score": lambda: insight.surprise(gen, segments, reuse=False)}, reps)
+    st = gen.stepper
+    rec_w = st._gru_weights(0, st.layers[0][1], st.layers[0][3])
+    steps = len(gen.vocab.encode(draft)[0])                   # all scored: a 2,000-character draft fits the window
+    h = np.zeros((1, rec_w.shape[0]), np.float32)
+
+    def floor():
+        """The recurrent products alone, one per token: what no rearranging of the rest can remove."""
+        for _ in range(steps):
+            h @ rec_w
+
+    out = _in_turn({"score_before": before, "score": lambda: insight.surprise(gen, segments, reuse=False),
+                    "recurrent_products": floor}, reps)
+    out["recurrent_weights_mb"] = rec_w.nbytes / 1e6
     inc = [continued() for _ in range(reps)]
     out["score_continued"] = {**summary([w for w, _ in inc]), "cpu": summary([c for _, c in inc])}
     out["bits_max_difference"] = worst
@@ -220,6 +232,8 @@ def run(quick: bool = False) -> tuple[dict, list[Row]]:
             ("score the draft (surprise per token), now", m["score"],
              f"{m['score_before']['cpu']['median'] / m['score']['cpu']['median']:.2f}x less CPU than before; "
              f"bits agree to {m['bits_max_difference']:.1e}", "< 100 ms", score.verdict),
+            (f"of which the recurrent products alone ({m['draft_tokens']} reads of "
+             f"{m['recurrent_weights_mb']:.1f} MB)", m["recurrent_products"], "", "", ""),
             (f"score again after a Continue of {CONTINUED} characters", m["score_continued"],
              f"{m['score']['cpu']['median'] / m['score_continued']['cpu']['median']:.1f}x less CPU than fresh", "",
              ""),
