@@ -108,6 +108,8 @@ def _templates(lang: str) -> list[tuple[re.Pattern, list[str], str, bool]]:
             continue
         msgid = key.split("\x04", 1)[1]
         parts = PLACEHOLDER.split(msgid)   # literal, name, literal, name, ...
+        if not re.search(r"[A-Za-z]{2}", "".join(parts[::2])):   # placeholders only: it would match anything
+            continue
         pattern = "".join(re.escape(p) if i % 2 == 0 else "(.+?)" for i, p in enumerate(parts))
         out.append((re.compile(pattern, re.DOTALL), parts[1::2], text, msgid.endswith("."), len("".join(parts[::2]))))
     out.sort(key=lambda t: -t[4])

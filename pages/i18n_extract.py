@@ -9,13 +9,14 @@ blurbs, the cells' notes, the baselines' names). The page maps an error back to 
 from __future__ import annotations
 
 import ast
+import re
 
 ERROR_CONTEXT = "engine"   # the catalogue's context for the engine's sentences (templates)
 TABLES = {"CELL_NOTES", "NAMES"}   # module-level dicts whose string values the app shows
 CALLS = {"Widget": (0, 2, "help"), "Preset": (0, 1, "blurb"), "Demo": (3, "label")}   # call -> positions / keywords of shown text
 # Functions whose returned (and assigned) strings are sentences the app shows: the Corpus page's advice, the
 # Train page's verdict on baselines and gradient norms. Each string is a template, like an error's.
-SENTENCES = {"advise", "_span", "describe", "describe_norms"}
+SENTENCES = {"advise", "_span", "describe", "describe_norms", "unknown_note", "mismatch", "verdict"}
 SENTENCE_CALLS = {"Advice": 2}
 NAMED = {"SHORT_TEXT", "STALE"}   # module-level sentences raised or returned by name
 
@@ -39,6 +40,11 @@ def template(node: ast.AST) -> str | None:
     return "".join(out)
 
 
+def has_words(text: str) -> bool:
+    """Whether a template has words of its own: one made only of placeholders would match any sentence."""
+    return re.search(r"[A-Za-z]{2}", re.sub(r"\{[^{}]*\}", "", text)) is not None
+
+
 def placeholder(part: ast.FormattedValue) -> str:
     text = ast.unparse(part.value)
     if part.conversion != -1:
@@ -57,7 +63,7 @@ def _sentences(func: ast.FunctionDef):
         elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in SENTENCE_CALLS:
             values = node.args[SENTENCE_CALLS[node.func.id]:SENTENCE_CALLS[node.func.id] + 1]
         for part in (p for v in values for p in _pieces(v)):
-            if (text := template(part)) and " " in text.strip():
+            if (text := template(part)) and " " in text.strip() and has_words(text):
                 yield part.lineno, "pgettext", (ERROR_CONTEXT, text.strip())
 
 
