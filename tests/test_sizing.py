@@ -159,10 +159,13 @@ def test_memorising_leaves_out_the_rows_a_large_vocabulary_adds():
     assert not small.memorises and not large.memorises
 
 
-def test_a_text_too_short_for_the_smallest_model_is_called_short_as_the_train_page_warns():
-    advice = sizing.advise(sizing.char_counts(9_000, 3_000), TrainConfig(seq_len=64, time_budget=60, epochs=1000))
-    assert (advice.message, advice.model.units, advice.refused) == (sizing.SHORT_TEXT, 64, False)
-    assert advice.estimate.memorises
+def test_the_advice_rule_is_the_memorising_rule_above_the_smallest_models():
+    cfg = TrainConfig(seq_len=64, time_budget=60, epochs=1000)
+    for chars, distinct in ((40_000, 3_000), (200_000, 4_000), (600_000, 80)):
+        advice = sizing.advise(sizing.char_counts(chars, distinct), cfg)
+        assert not advice.estimate.memorises and advice.estimate.learned_params <= 2 * chars
+    small = sizing.advise(sizing.char_counts(9_000, 3_000), cfg)   # any text may have a model of 50,000
+    assert small.model.units == 64 and small.estimate.learned_params <= sizing.SMALL_MODEL
 
 
 def test_adapt_halves_the_batch_until_a_run_makes_enough_steps():

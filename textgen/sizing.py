@@ -57,7 +57,12 @@ class Estimate:
 
         The per-token rows are left out: a Chinese vocabulary of thousands of characters adds a row per
         character, which holds what that character is, not what the text says."""
-        return self.params - self.alphabet_params > 2 * self.counts.chars
+        return self.learned_params > 2 * self.counts.chars
+
+    @property
+    def learned_params(self) -> int:
+        """The parameters that can hold what the text says: all but the per-token rows."""
+        return self.params - self.alphabet_params
 
 
 def chars_per_second(model: ModelConfig, gflops: float = TRAIN_GFLOPS) -> float:
@@ -168,8 +173,7 @@ class Advice:
     refused: bool         # the text cannot be trained with this recipe (message says why)
 
 
-SHORT_TEXT = ("The text is short for any of these models: even the smallest may learn it by heart. "
-              "More text will help more than a smaller model.")
+SMALL_MODEL = 50_000   # parameters (per-token rows left out) a model may have on any text: the smallest fit
 # Candidate (layers, units) for advice, smallest first.
 CANDIDATES = ((1, 64), (1, 128), (1, 256), (2, 256), (1, 512), (2, 384), (2, 512), (3, 512))
 
@@ -184,15 +188,13 @@ def advise(counts: Counts, cfg: TrainConfig) -> Advice:
     for layers, units in CANDIDATES:
         m = ModelConfig(cell="gru", layers=layers, units=units, embedding=64)
         est = estimate(counts, m, cfg)
-        if est.refusal is None and not est.memorises and est.passes >= 5:
+        if est.refusal is None and est.learned_params <= max(2 * counts.chars, SMALL_MODEL) and est.passes >= 5:
             best = (m, est)
     if best is None:
         m = ModelConfig(cell="gru", layers=1, units=64, embedding=64)
         est = estimate(counts, m, cfg)
         if est.refusal is not None:
             return Advice(m, est, est.refusal, True)
-        if est.memorises:   # the smallest model is too big for the text, which is short, not long
-            return Advice(m, est, SHORT_TEXT, False)
         return Advice(m, est, "The text is large for this time budget: the smallest model still sees it fewer than 5 "
                               "times; a longer budget will help more than a bigger model.", False)
     m, est = best
