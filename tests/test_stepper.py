@@ -141,3 +141,33 @@ def test_feed_gives_steps_states_and_last_logits_bit_for_bit(cell):
     for a, b in zip(fed_state, state):
         assert all(np.array_equal(x, y) for x, y in zip(a, b)) if isinstance(a, tuple) else np.array_equal(a, b)
     assert st.feed(ids[:, :0], st.initial_state(1))[0] is None
+
+
+def _random_stepper(cell, layers, units=48, emb=16, vocab=40, seed=2):
+    g = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    rng = np.random.default_rng(seed)
+    shapes = {"embedding": (vocab, emb), "logits/kernel": (units, vocab), "logits/bias": (vocab,)}
+    for i in range(layers):
+        shapes |= {f"rnn_{i}/kernel": (emb if i == 0 else units, g * units), f"rnn_{i}/recurrent": (units, g * units),
+                   f"rnn_{i}/bias": (2, g * units) if cell == "gru" else (g * units,)}
+    cfg = ModelConfig(vocab_size=vocab, cell=cell, layers=layers, units=units, embedding=emb)
+    return Stepper(cfg, {k: rng.normal(0, 0.3, s).astype(np.float32) for k, s in shapes.items()})
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_a_walk_in_two_parts_equals_the_whole_walk_bit_for_bit(cell):
+    from textgen.stepper import BLOCK
+
+    st = _random_stepper(cell, 2)
+    ids = np.random.default_rng(4).integers(0, 40, size=(1, 2 * BLOCK + 23))
+    cut = BLOCK + 6                                                    # inside a block, so the products differ
+    whole = st.walk(ids)
+    first = st.walk(ids[:, :cut])
+    rest = st.walk(ids[:, cut:], first.state, offset=cut)
+    assert whole.logits is None
+    for a, b, c in zip(whole.hidden, first.hidden, rest.hidden):
+        assert np.array_equal(a, np.concatenate([b, c], axis=1))
+    top = whole.hidden[-1][0]
+    assert np.array_equal(st.logits_of(top)[cut:], st.logits_of(top[cut:], offset=cut))
+    np.testing.assert_allclose(st.logits_of(top), top @ st.out_w + st.out_b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(st.trace(ids).logits, st.sequence_logits(ids), rtol=1e-5, atol=1e-5)
