@@ -212,12 +212,14 @@ def round_(server: Server, mode: str, writers: int, steady_seconds: int, profile
     first = [r["first"] if not r["error"] else math.inf for r in rows] + [math.inf] * missing
     done = [r["complete"] if not r["error"] else math.inf for r in rows] + [math.inf] * missing
     full = gc1["full"] - gc0["full"]
+    intact, not_intact = _drafts_ok(server, rows)
     return {"mode": mode, "writers": writers, "continues": len(opened),
             "errors": sum(1 for r in rows if r["error"]) + missing,
             "error_samples": sorted({r["error"] for r in rows if r["error"]})[:3],
             "first_median": pct(first, 0.5), "first_p95": pct(first, 0.95),
             "complete_median": pct(done, 0.5), "complete_p95": pct(done, 0.95),
-            "drafts_intact": _drafts_ok(server, rows), "server_cpu_s": cpu1 - cpu0, "server_peak_mb": peak,
+            "drafts_intact": intact, "drafts_not_intact": not_intact,
+            "server_cpu_s": cpu1 - cpu0, "server_peak_mb": peak,
             "server_rss_mb": [round(x) for x in rss], "full_collections_per_s": full / wall,
             "full_collections": full, "garbage_collected_at_end": after.get("collected"),
             "server_rss_after_full_collection_mb": round(rss_collected),
@@ -234,18 +236,24 @@ def _tail(log: Path) -> str:
     return text
 
 
-def _drafts_ok(server: Server, rows: list[dict]) -> str:
-    """Each writer's saved draft still begins with what they typed (and, after a success, holds more)."""
+def _drafts_ok(server: Server, rows: list[dict]) -> tuple[str, list[dict]]:
+    """Each writer's saved draft still begins with what they typed (and, after a success, holds more):
+    ("ok/total", what the page measured and the draft held for the first few that do not)."""
     ok = total = 0
+    bad = []
     for r in {r["key"]: r for r in rows if r.get("kind") != "open"}.values():
         total += 1
         try:
             data = json.loads((server.home / "drafts" / f"{r['key']}.json").read_text("utf-8"))
             text = "".join(seg["text"] for seg in data["segments"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        ok += text.startswith(r["prompt"]) and (bool(r["error"]) or len(text) > len(r["prompt"]))
-    return f"{ok}/{total}"
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            text = f"(unreadable: {e})"
+        good = text.startswith(r["prompt"]) and (bool(r["error"]) or len(text) > len(r["prompt"]))
+        ok += good
+        if not good and len(bad) < 3:
+            bad.append({"row": {k: r.get(k) for k in ("error", "first", "complete", "chars", "page_done")},
+                        "typed": r["prompt"], "saved": text[:300]})
+    return f"{ok}/{total}", bad
 
 
 def top_frames(raw: Path, limit: int = 8) -> list[tuple[str, float]]:
@@ -257,8 +265,8 @@ def top_frames(raw: Path, limit: int = 8) -> list[tuple[str, float]]:
         if not n.isdigit():
             continue
         total += int(n)
-        for frame in set(stack.split(";")):
-            name = frame.split(" (")[0]
+        # A function once per sample, wherever it recurs in the stack (several files' <module>).
+        for name in {frame.split(" (")[0] for frame in stack.split(";")}:
             counts[name] = counts.get(name, 0) + int(n)
     return [(k, v / max(1, total)) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:limit]]
 
