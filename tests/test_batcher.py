@@ -123,3 +123,26 @@ def test_bad_settings_are_refused_on_the_callers_thread(demo):
 
     with pytest.raises(GenerationError, match="Length"):
         Batcher().submit(demo, PROMPT, length=0)
+
+
+def test_a_failed_step_tells_its_writers_in_one_sentence_and_the_service_goes_on(monkeypatch):
+    from textgen.errors import GenerationError
+
+    gen = Generator(DEMO_ID)
+    step = gen.stepper.step
+    calls = []
+
+    def broken_once(ids, state):
+        calls.append(len(ids))
+        if len(calls) == 1:
+            raise FloatingPointError("a bug")
+        return step(ids, state)
+
+    monkeypatch.setattr(gen.stepper, "step", broken_once)
+    batcher = Batcher()
+    with batcher._lock:
+        requests = [batcher.submit(gen, PROMPT, length=20, seed=s) for s in (1, 2)]
+    for r in requests:
+        with pytest.raises(GenerationError, match="^Something went wrong while the model was writing"):
+            list(r)
+    assert "".join(batcher.stream(gen, PROMPT, length=20, seed=3)) == gen.generate(PROMPT, 20, seed=3).text

@@ -24,6 +24,7 @@ from .generate import Generator, Walk, _one_blas_thread
 
 log = logging.getLogger("inkwell.batcher")
 _END = object()   # a request's last queue item
+FAILED = "Something went wrong while the model was writing; please try again."
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,17 @@ class Batcher:
                     self._lock.wait()
                 active.extend(self._new)
                 self._new.clear()
-            active = [r for r in active if not self._drop(r)]
-            with _one_blas_thread():
-                for group in _groups(active, self.config.max_rows):
-                    self._step(group)
-            active = [r for r in active if not self._drop(r)]
+            try:
+                active = [r for r in active if not self._drop(r)]
+                with _one_blas_thread():
+                    for group in _groups(active, self.config.max_rows):
+                        self._step(group)
+                active = [r for r in active if not self._drop(r)]
+            except Exception:  # noqa: BLE001 - a bug here must not leave writers waiting for a dead thread
+                log.exception("the batch round failed")
+                for r in active:
+                    r.pieces.put(GenerationError(FAILED))
+                active = []
 
     def _drop(self, req: Request) -> bool:
         """Whether a request leaves the batch (finished or cancelled); a finished one is told so."""
@@ -128,7 +135,7 @@ class Batcher:
         except Exception:  # noqa: BLE001 - every row of the call is told, the service goes on
             log.exception("a batched step failed")
             for r in group:
-                r.pieces.put(GenerationError("Something went wrong while the model was writing; please try again."))
+                r.pieces.put(GenerationError(FAILED))
                 r.cancelled = True
             return
         self.steps += 1
@@ -140,8 +147,7 @@ class Batcher:
                 (piece,) = r.walk.take(logits[i:i + 1], _take_row(state, i))
             except Exception as e:  # noqa: BLE001 - one writer's failure is theirs alone
                 log.exception("sampling a batched row failed")
-                r.pieces.put(e if isinstance(e, GenerationError) else
-                             GenerationError("Something went wrong while the model was writing; please try again."))
+                r.pieces.put(e if isinstance(e, GenerationError) else GenerationError(FAILED))
                 r.cancelled = True
                 continue
             if piece:
