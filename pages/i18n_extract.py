@@ -12,13 +12,14 @@ import ast
 import re
 
 ERROR_CONTEXT = "engine"   # the catalogue's context for the engine's sentences (templates)
-TABLES = {"CELL_NOTES", "NAMES"}   # module-level dicts whose string values the app shows
+TABLES = {"CELL_NOTES", "NAMES", "LEVEL_UNITS", "KEEP_GATE"}   # module-level dicts whose string values the app shows
 CALLS = {"Widget": (0, 2, "help"), "Preset": (0, 1, "blurb"), "Demo": (3, "label")}   # call -> positions / keywords of shown text
 # Functions whose returned (and assigned) strings are sentences the app shows: the Corpus page's advice, the
 # Train page's verdict on baselines and gradient norms. Each string is a template, like an error's.
-SENTENCES = {"advise", "_span", "describe", "describe_norms", "unknown_note", "mismatch", "verdict"}
+SENTENCES = {"advise", "_span", "describe", "describe_norms", "unknown_note", "mismatch", "verdict", "_told", "legend"}
 SENTENCE_CALLS = {"Advice": 2}
-NAMED = {"SHORT_TEXT", "STALE"}   # module-level sentences raised or returned by name
+NAMED = {"SHORT_TEXT", "STALE"}
+LABELS = {"FEATURES"}   # module-level tuples of labels (the neuron table's features)   # module-level sentences raised or returned by name
 
 
 def template(node: ast.AST) -> str | None:
@@ -95,6 +96,10 @@ def _shown(node: ast.AST):
         for a in args:
             if isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value:
                 yield a.lineno, "gettext", a.value
+    elif isinstance(node, ast.Assign) and any(getattr(t, "id", None) in LABELS for t in node.targets):
+        for v in getattr(node.value, "elts", []):
+            if isinstance(v, ast.Constant) and isinstance(v.value, str):
+                yield v.lineno, "gettext", v.value
     elif isinstance(node, ast.Assign) and any(getattr(t, "id", None) in NAMED for t in node.targets):
         for part in _pieces(node.value):
             if text := template(part):
