@@ -14,6 +14,7 @@ SUBWORD_SIZE, SUBWORD_MIN, SUBWORD_MAX = 1024, 260, 32000   # word pieces: defau
 LEVEL_UNITS = {"char": "characters", "word": "words", "subword": "word pieces"}   # what one token is called
 CELL_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 GRU_KERNELS = ("auto", "keras", "float32", "bfloat16")   # fastgru.KERNELS
+OPTIMIZERS = ("adam", "sgd")
 
 
 class Widget(NamedTuple):
@@ -86,8 +87,12 @@ class TrainConfig:
                          ui=Widget("Epochs (at most)", 1, "Passes over the text; the time budget may stop it sooner."))
     time_budget: float = _field(0.0, "seconds of training before stopping cleanly; 0 = no limit", 0.0, 7 * 24 * 3600.0,
                                 ui=Widget("Time budget (minutes, 0 = none)", 1, scale=60))
-    lr: float = _field(2e-3, "Adam learning rate (peak, when a schedule is used)", 1e-7, 1.0,
-                       ui=Widget("Learning rate", 1e-4, "Adam's step size; lower it if the loss explodes.",
+    optimizer: str = _field("adam", "adam (each weight's step is about the learning rate, whatever the gradient's "
+                                    "size) or sgd (plain gradient descent: the step is the learning rate times the "
+                                    "gradient, so a huge gradient makes a huge step)", choices=OPTIMIZERS,
+                            says="'adam' or 'sgd'")
+    lr: float = _field(2e-3, "learning rate (peak, when a schedule is used)", 1e-7, 1.0,
+                       ui=Widget("Learning rate", 1e-4, "The optimizer's step size; lower it if the loss explodes.",
                                  widget="fine"))
     schedule: str = _field("constant", "learning-rate schedule (cosine: warm-up then decay over the run)",
                            choices=("constant", "cosine"), says="'constant' or 'cosine'")
@@ -95,8 +100,8 @@ class TrainConfig:
                                ui=Widget("Warm-up steps", 10, "Cosine schedule: steps of linear warm-up."))
     clipnorm: float = _field(1.0, "gradient clipping by global norm; 0 disables it", 0.0, 1e6,
                              ui=Widget("Gradient clipping (0 = off)", 0.5))
-    weight_decay: float = _field(0.0, "decoupled weight decay (AdamW): each step weights shrink by lr x this; "
-                                      "0 = Adam", 0.0, 1.0,
+    weight_decay: float = _field(0.0, "decoupled weight decay (AdamW with adam): each step weights shrink by lr x "
+                                      "this; 0 = off", 0.0, 1.0,
                                  ui=Widget("Weight decay (0 = off)", 0.01, "Shrinks the weights a little at every "
                                            "step (AdamW); like dropout, it keeps a model from learning a small text by "
                                            "heart.", widget="fine"))

@@ -50,17 +50,23 @@ LN2 = math.log(2.0)
 
 
 def make_optimizer(cfg: TrainConfig):
-    """Adam at the config's learning rate, clipping all gradients by their global norm (not each weight's on its
-    own); with weight_decay, AdamW, whose decay spares the biases.
+    """The config's optimizer at its learning rate, clipping all gradients by their global norm (not each weight's
+    on its own): Adam (AdamW with weight_decay) or plain SGD, whose step is the learning rate times the gradient,
+    so an exploding gradient is an exploding step unless clipped: what the clipping pair shows.
 
-    AdamW's decay is decoupled from the gradient: each step every weight matrix shrinks by lr x weight_decay
-    of itself (lr as the schedule sets it), whatever its gradient. Its slots are Adam's, so checkpoints match.
+    The decay is decoupled from the gradient: each step every weight matrix shrinks by lr x weight_decay of itself
+    (lr as the schedule sets it), whatever its gradient; the biases are spared. AdamW's slots are Adam's, so
+    checkpoints match; SGD without momentum has none.
     """
-    if cfg.weight_decay <= 0:
-        return keras.optimizers.Adam(learning_rate=cfg.lr, global_clipnorm=cfg.clipnorm or None)
-    opt = keras.optimizers.AdamW(learning_rate=cfg.lr, weight_decay=cfg.weight_decay,
-                                  global_clipnorm=cfg.clipnorm or None)
-    opt.exclude_from_weight_decay(var_names=[r"(^|/)bias(:\d+)?$"])   # "bias" or ".../gru_cell/bias:0", nothing else
+    clip, decay = cfg.clipnorm or None, cfg.weight_decay or None
+    if cfg.optimizer == "sgd":
+        opt = keras.optimizers.SGD(learning_rate=cfg.lr, weight_decay=decay, global_clipnorm=clip)
+    elif decay is None:
+        return keras.optimizers.Adam(learning_rate=cfg.lr, global_clipnorm=clip)
+    else:
+        opt = keras.optimizers.AdamW(learning_rate=cfg.lr, weight_decay=decay, global_clipnorm=clip)
+    if decay is not None:
+        opt.exclude_from_weight_decay(var_names=[r"(^|/)bias(:\d+)?$"])   # "bias" or ".../gru_cell/bias:0" only
     return opt
 
 
