@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic
+from . import atomic, demos
 from .config import ModelConfig, TrainConfig, from_dict, to_dict
 from .errors import ConfigError, RunError
 from .vocab import Vocab
@@ -58,6 +58,9 @@ class Run:
             return self.dir / "corpus.txt"
         if self.id == DEMO_ID and (ASSETS / "sample.txt").exists():
             return ASSETS / "sample.txt"
+        demo = demos.by_id(self.id)
+        if demo and demo.sample.exists():
+            return demo.sample
         return None
 
     @property
@@ -100,6 +103,9 @@ def load_run(ref, workspace: str | os.PathLike | None = None, owner=None) -> Run
         return open_run_dir(ref)
     if ref == DEMO_ID:
         return open_run_dir(DEMO_DIR, DEMO_ID)
+    demo = demos.by_id(ref)   # the other languages' shipped demos
+    if demo:
+        return open_run_dir(demo.dir, demo.id)
     from .runs import Registry
 
     reg = Registry(workspace)

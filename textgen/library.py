@@ -75,7 +75,8 @@ def save_corpus(name: str, corpus: Corpus, workspace: str | os.PathLike | None =
     meta = {
         "format": FORMAT_VERSION, "id": corpus_id, "name": label,
         "sources": list(corpus.sources), "encoding": corpus.encoding, "digest": corpus.digest,
-        "stats": {"chars": s.chars, "distinct": s.distinct, "words": s.words, "lines": s.lines},
+        "stats": {"chars": s.chars, "distinct": s.distinct, "words": s.words, "lines": s.lines,
+                  "rare": s.rare, "has_words": s.has_words},
         "created": time.time(), "owner": owner_of(owner),
     }
     # Text first, metadata last: list_corpora only shows corpora whose metadata exists.
