@@ -113,14 +113,16 @@ if corpus is not None:
     # The Train page's sizing, for the preset it opens with: a text too short to train is said here first,
     # in the sentence training would give.
     recipe = presets.PRESETS[presets.DEFAULT].train
-    advice = sizing.advise(sizing.char_counts(s.chars, s.distinct), recipe)
+    advice = sizing.corpus_advice(s)   # the default preset fitted to this text, as the Train page fits it
     if advice.refused:
         st.error(ui.safe(i18n.error_text(advice.message)), icon=":material/error:")
     else:
         st.info(_("**For a {minutes}-minute run ({preset}):** {advice}").format(
             minutes=f"{recipe.time_budget / 60:g}", preset=_(presets.DEFAULT), advice=i18n.error_text(advice.message)),
                 icon=":material/lightbulb:")
-    if s.chars < 20_000 and not advice.refused:
+    for note in sizing.text_notes(s):   # a Chinese text: how it is read, its rare characters, how much a poem needs
+        st.caption(ui.safe(i18n.error_text(note)))
+    if s.chars < 20_000 and not advice.refused and s.has_words:
         st.warning(_("This is a short text: the model will mostly learn its spelling. "
                      "A hundred thousand characters or more gives it phrasing to learn."), icon=":material/info:")
 

@@ -16,7 +16,7 @@ TABLES = {"CELL_NOTES", "NAMES", "LEVEL_UNITS", "KEEP_GATE"}   # module-level di
 CALLS = {"Widget": (0, 2, "help"), "Preset": (0, 1, "blurb"), "Demo": (3, "label")}   # call -> positions / keywords of shown text
 # Functions whose returned (and assigned) strings are sentences the app shows: the Corpus page's advice, the
 # Train page's verdict on baselines and gradient norms. Each string is a template, like an error's.
-SENTENCES = {"advise", "_span", "describe", "describe_norms", "unknown_note", "mismatch", "verdict", "_told", "legend"}
+SENTENCES = {"advise", "text_notes", "_span", "describe", "describe_norms", "unknown_note", "mismatch", "verdict", "_told", "legend"}
 SENTENCE_CALLS = {"Advice": 2}
 NAMED = {"SHORT_TEXT", "STALE"}
 LABELS = {"FEATURES"}   # module-level tuples of labels (the neuron table's features)   # module-level sentences raised or returned by name
@@ -63,6 +63,8 @@ def _sentences(func: ast.FunctionDef):
             values = [node.value]
         elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in SENTENCE_CALLS:
             values = node.args[SENTENCE_CALLS[node.func.id]:SENTENCE_CALLS[node.func.id] + 1]
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "append":   # notes.append(...)
+            values = node.args[:1]
         for part in (p for v in values for p in _pieces(v)):
             if (text := template(part)) and " " in text.strip() and has_words(text):
                 yield part.lineno, "pgettext", (ERROR_CONTEXT, text.strip())
@@ -78,6 +80,9 @@ def _pieces(node: ast.AST):
     elif isinstance(node, ast.IfExp):
         yield from _pieces(node.body)
         yield from _pieces(node.orelse)
+    elif isinstance(node, (ast.List, ast.Tuple)):
+        for v in node.elts:
+            yield from _pieces(v)
 
 
 def _shown(node: ast.AST):

@@ -155,6 +155,14 @@ def setup() -> None:
         model = ModelConfig(cell=cell, **{k: field_value(k, cell, hp[k]) for k in FIELDS if k in MODEL_FIELDS}).validate()
         cfg = TrainConfig(level=level, schedule=hp["schedule"], carry_state=bool(st.session_state["hp_carry_state"]),
                           **{k: field_value(k, cell, hp[k]) for k in FIELDS if k not in MODEL_FIELDS}).validate()
+        cjk = metas[cid]["stats"].get("has_words") is False   # a Chinese text: character level, smaller batches
+        if not custom:   # a preset is fitted to the text, as the Corpus page's advice assumes
+            fitted = sizing.adapt(dataclasses.replace(presets.PRESETS[preset], model=model, train=cfg),
+                                  sizing.saved_counts(metas[cid], cfg, reg.home), cjk=cjk).train
+            if fitted != cfg:
+                st.caption(_("Fitted to this text: {level} level, batches of {batch}.").format(
+                    level=_(LEVELS[fitted.level]), batch=fitted.batch_size))
+            cfg = fitted
         est = sizing.estimate(sizing.saved_counts(metas[cid], cfg, reg.home), model, cfg)
     except textgen.InkwellError as e:
         ui.show_error(e)
