@@ -255,3 +255,18 @@ def test_too_short_text_is_refused_before_training(tmp_path):
     with pytest.raises(CorpusError, match="too short"):
         train(load_corpus("abc def ghi"), MODEL, CFG, workspace=tmp_path)
     assert Registry(tmp_path).list_runs() == []
+
+
+def test_an_sgd_run_keeps_its_optimizer_and_resumes_exactly(tmp_path, text):
+    """SGD's checkpoint holds its own (slot-free) state, and a resumed SGD run is one SGD run, not an Adam one."""
+    cfg = TrainConfig(**{**CFG.__dict__, "optimizer": "sgd", "lr": 0.3, "gru_kernel": "keras"})
+    full = train(load_corpus(text), MODEL, cfg, workspace=tmp_path / "a")
+    half = train(load_corpus(text), MODEL, TrainConfig(**{**cfg.__dict__, "epochs": 1}), workspace=tmp_path / "b")
+    resumed = train(resume=half.run_id, config=cfg, workspace=tmp_path / "b")
+    assert (full.status, resumed.status, resumed.epochs_done) == ("done", "done", 2)
+    assert json.loads((resumed.run_dir / "config.json").read_text())["train"]["optimizer"] == "sgd"
+    for a, b in zip(_weights(full.run_dir), _weights(resumed.run_dir), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    adam_cfg = TrainConfig(**{**cfg.__dict__, "optimizer": "adam"})
+    adam = train(load_corpus(text), MODEL, adam_cfg, workspace=tmp_path / "c")
+    assert len(_weights(adam.run_dir)) > len(_weights(full.run_dir))   # Adam's two slots per weight; SGD has none

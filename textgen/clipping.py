@@ -1,5 +1,5 @@
-"""The clipping companion: one SimpleRNN trained twice on the same text, clipping off and on, at a learning rate
-high enough that the unclipped run's gradient norm blows up.
+"""The clipping companion: one SimpleRNN trained twice on the same text, clipping off and on, with plain SGD at a
+learning rate high enough that the unclipped run's gradient norm blows up.
 
 Both trainings are ordinary worker jobs (queue, cancel, limits and the divergence guard apply) owned by the writer
 who asked; the pair is a small JSON file in the workspace (companions/<id>.json), so the page can find the two
@@ -8,6 +8,7 @@ runs again and draw them side by side.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import replace
@@ -17,13 +18,15 @@ from .config import ModelConfig, TrainConfig
 from .errors import RunError
 from .identity import Identity, may, owner_of
 
-# About two minutes for the pair on two cores, one job at a time. With Adam a rate of 0.1 or more diverges
-# clipped or not; at 0.03 over 200-step windows the unclipped run's norm spikes and its loss lags the clipped one's.
+# Plain SGD, because its step is the rate times the gradient: a gradient that blows up is a step that blows up,
+# which clipping caps at rate x CLIP_ON. (Adam's step is about the rate whatever the gradient, so clipping barely
+# changes it.) Settings measured on two loaded cores: benchmarks/results/clipping-pair-2026-12-02.json.
 MODEL = ModelConfig(cell="rnn", layers=1, units=256, embedding=32)
-TRAIN = TrainConfig(seq_len=200, batch_size=32, epochs=100, time_budget=40, lr=0.03, clipnorm=0.0,
+TRAIN = TrainConfig(optimizer="sgd", seq_len=200, batch_size=32, epochs=100, time_budget=40, lr=0.5, clipnorm=0.0,
                     sample_length=0, seed=1)
-CLIP_ON = 1.0                    # the clipped run's threshold (global norm)
+CLIP_ON = 0.5                    # the clipped run's threshold (global norm): its step is at most lr x this
 SIDES = {"off": 0.0, "on": CLIP_ON}
+LEARNED = 0.85                   # a side learned when its last loss is at most this share of its first
 
 
 def _dir(reg) -> Path:
@@ -41,14 +44,16 @@ def submit(corpus_path: str | os.PathLike, reg, owner: Identity | None = None, s
     runs = {}
     for side, clip in SIDES.items():
         cfg = replace(TRAIN, clipnorm=clip)
-        label = f"Clipping {side}: SimpleRNN at lr {cfg.lr:g}" + (f" on {source}" if source else "")
+        label = f"Clipping {side}: SimpleRNN, {cfg.optimizer.upper()} at lr {cfg.lr:g}" + (
+            f" on {source}" if source else "")
         rid = reg.create_run(label, status="queued", cell=MODEL.cell, layers=MODEL.layers, units=MODEL.units,
                              level=cfg.level, epochs=cfg.epochs, corpus=Path(corpus_path).stem[:200],
                              owner=owner_of(owner))
         reg.update_run(rid, args=json.dumps([str(corpus_path), *jobs.config_args(MODEL, cfg), "--run-id", rid]))
         runs[side] = rid
     atomic.write_json(_dir(reg) / f"{pair_id}.json", {"runs": runs, "owner": owner_of(owner), "source": source,
-                                                      "lr": TRAIN.lr, "clipnorm": CLIP_ON, "created": time.time()})
+                                                      "lr": TRAIN.lr, "optimizer": TRAIN.optimizer,
+                                                      "clipnorm": CLIP_ON, "created": time.time()})
     jobs.pump(reg)
     return pair_id
 
@@ -69,17 +74,56 @@ def list_pairs(reg, owner: Identity | None = None) -> list[dict]:
     return out
 
 
-def verdict(off: str, on: str) -> str:
-    """One sentence on what the pair showed, from the two runs' final statuses (done, diverged, cancelled...)."""
+def measure(rows: list[dict], status: str = "") -> dict:
+    """What one side's batch metrics showed: the loss at its start, end and best, the gradient norm at its start
+    and peak, how many steps were clipped, and whether it learned (its last loss at most LEARNED x its first)."""
+    def finite(key):
+        return [float(r[key]) for r in rows if r.get(key) is not None and math.isfinite(float(r[key]))]
+
+    losses, norms = finite("loss"), finite("grad_norm")
+    last = rows[-1].get("loss") if rows else None
+    end = float(last) if last is not None else math.nan
+    broke = status == "diverged" or not math.isfinite(end)
+    return {"steps": max([int(r.get("step") or 0) for r in rows] or [0]),
+            "clipped": sum(int(r.get("clipped") or 0) for r in rows),
+            "start_loss": losses[0] if losses else None, "end_loss": None if broke else end,
+            "best_loss": min(losses) if losses else None, "start_norm": norms[0] if norms else None,
+            "peak_norm": max(norms) if norms else None, "diverged": broke,
+            "learned": bool(losses) and not broke and end <= LEARNED * losses[0]}
+
+
+def verdict(off: str, on: str, off_rows: list[dict] | None = None, on_rows: list[dict] | None = None) -> str:
+    """What the pair showed, from the two runs' final statuses (done, diverged, cancelled...) and, when given, their
+    batch metrics: every number in it is one the runs measured, and the ending follows from them."""
     if "running" in (off, on) or "queued" in (off, on):
         return ""
-    if off == "diverged" and on != "diverged":
-        return "Without clipping the run diverged; clipped, the same model at the same rate kept learning."
-    if off == "diverged":
-        return ("Both runs diverged: Adam already moves each weight by about the learning rate whatever the "
-                "gradient's size, so clipping cannot rescue a rate this high. It tames the rare huge batch, not a "
-                "rate that is too high.")
-    if on == "diverged":
-        return "Here only the clipped run diverged, which clipping does not explain: the two runs' batches differ."
-    return ("Neither run diverged at this rate: compare how often the clipped run was cut back and whether its loss "
-            "fell more steadily.")
+    if off_rows is None or on_rows is None:   # statuses alone: say only what they say
+        said = {("diverged", "diverged"): "Both runs diverged.", ("diverged", "done"): "Only the unclipped run "
+                "diverged.", ("done", "diverged"): "Only the clipped run diverged."}
+        return said.get((off, on), "Neither run diverged.")
+    a, b = measure(off_rows, off), measure(on_rows, on)
+    text = f"Without clipping {_told(a)}; clipped at {CLIP_ON:g}, {_told(b)}, {b['clipped']} of {b['steps']} steps " \
+           "cut back."
+    if not a["learned"] and b["learned"]:
+        return text + " Clipping is what let the same model learn at the same rate."
+    if a["learned"] and b["learned"]:
+        return text + " Both learned at this rate, so its gradients never grew large enough to need clipping."
+    if a["learned"]:
+        return text + " Here the clipped run did worse, which clipping does not explain: their batches differ."
+    return text + " Neither learned: this rate is too high even with clipping."
+
+
+def _told(m: dict) -> str:
+    """'the gradient norm went from 3.2 to a peak of 9,800 and the loss went from 4.4 to 2.1'"""
+    if m["start_loss"] is None:
+        return "the run recorded no steps"
+    end = "not a number (it diverged)" if m["diverged"] else f"{m['end_loss']:.2f}"
+    loss = f"the loss went from {m['start_loss']:.2f} to {end}"
+    if m["peak_norm"] is None:
+        return loss
+    return f"the gradient norm went from {_num(m['start_norm'])} to a peak of {_num(m['peak_norm'])} and {loss}"
+
+
+def _num(v: float) -> str:
+    """3 significant figures, and whole numbers with thousands separators from 100 up (3,100, not 3.1e+03)."""
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"

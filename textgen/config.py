@@ -90,9 +90,13 @@ class TrainConfig:
     optimizer: str = _field("adam", "adam (each weight's step is about the learning rate, whatever the gradient's "
                                     "size) or sgd (plain gradient descent: the step is the learning rate times the "
                                     "gradient, so a huge gradient makes a huge step)", choices=OPTIMIZERS,
-                            says="'adam' or 'sgd'")
+                            says="'adam' or 'sgd'",
+                            ui=Widget("Optimizer", 0, "Adam (the default) moves each weight by about the learning rate "
+                                      "whatever the gradient's size. Plain SGD moves it by the learning rate times "
+                                      "the gradient: it needs a much higher rate, and without clipping one huge "
+                                      "gradient throws the model off."))
     lr: float = _field(2e-3, "learning rate (peak, when a schedule is used)", 1e-7, 1.0,
-                       ui=Widget("Learning rate", 1e-4, "The optimizer's step size; lower it if the loss explodes.",
+                       ui=Widget("Learning rate", 1e-4, "Adam's step size; lower it if the loss explodes.",
                                  widget="fine"))
     schedule: str = _field("constant", "learning-rate schedule (cosine: warm-up then decay over the run)",
                            choices=("constant", "cosine"), says="'constant' or 'cosine'")
