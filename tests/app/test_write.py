@@ -18,6 +18,7 @@ from textgen.drafts import KEY_RE, Draft
 from textgen.vocab import Vocab
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "write.py")
+VIEW_FORMAT = ":violet[*{}*]"        # the page's style for the model's text in the view
 XSS = "<script>alert(1)</script> and [x](javascript:alert(1)) "
 
 
@@ -88,6 +89,23 @@ def test_continue_streams_and_appends(page, workspace):
     key = page.query_params["d"]
     assert Draft.load(key) == d                                     # saved as it went
     assert any(c.value.startswith("Seed 7") for c in page.caption)
+
+
+def test_a_continue_shows_its_piece_in_the_same_run_without_a_rerun(page, monkeypatch):
+    """A rerun would drop the stream's messages still queued: the text box, the view and Undo show the new
+    piece from the Continue's own run (the one the click started), and nothing asks for another run."""
+    import streamlit as st
+
+    type_text(page, "The harbor ")
+    reruns = []
+    monkeypatch.setattr(st, "rerun", lambda *a, **kw: reruns.append(kw))
+    continue_(page)
+    d = draft(page)
+    assert reruns == [] and len(d.text) > len("The harbor ")
+    assert page.text_area(key="write_editor").value == d.text
+    assert not page.button(key="w_undo").disabled
+    (view,) = [m.value for m in page.get("markdown") if m.value.startswith("The harbor")]
+    assert view == d.to_markdown(VIEW_FORMAT, screen=True)             # the draft view, the piece in it once
 
 
 def test_same_seed_same_text_and_undo_redo(page):
