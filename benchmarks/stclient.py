@@ -12,6 +12,7 @@ package Streamlit itself depends on, so tests need nothing beyond the app's own 
 """
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 import time
@@ -84,6 +85,7 @@ class StreamlitSession:
         self._run_fragments: tuple[str, ...] = ()  # the fragments the run now streaming redraws
         self._awaited = ""                        # the fragment whose run `rerun` waits for
         self._awaited_began = False               # a run of the awaited fragment has started
+        self.trail: collections.deque = collections.deque(maxlen=8)   # the latest runs' starts and ends
 
     # -- connection -------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -137,12 +139,13 @@ class StreamlitSession:
         deadline = time.monotonic() + self.timeout
         while True:
             left = deadline - time.monotonic()
-            if left <= 0:
-                raise ProtocolError(f"the page did not finish within {self.timeout:.0f} s")
             try:
+                if left <= 0:
+                    raise queue.Empty
                 status = self._finished.get(timeout=left)
             except queue.Empty:
-                raise ProtocolError(f"the page did not finish within {self.timeout:.0f} s") from None
+                raise ProtocolError(f"the page did not finish within {self.timeout:.0f} s "
+                                    f"(awaited {fragment or 'a full run'}; last: {self._trail()})") from None
             if isinstance(status, Exception):
                 raise status
             if status != ForwardMsg.FINISHED_EARLY_FOR_RERUN:   # st.rerun(): the next run follows by itself
@@ -150,6 +153,12 @@ class StreamlitSession:
                 if self.exceptions:
                     raise ProtocolError("the page showed an exception: " + self.exceptions[-1][:200])
                 return status
+
+    def _trail(self) -> str:
+        """The latest runs as the server announced them: which fragments, started or ended how, and when."""
+        now = time.monotonic()
+        return ", ".join(f"{what} {'/'.join(f[:6] for f in frags) or 'full'} {now - at:.1f} s ago"
+                         for at, what, frags in self.trail) or "nothing"
 
     def widget_value(self, key: str):
         return self.values.get(self.widget_ids.get(key, ""))
@@ -183,6 +192,7 @@ class StreamlitSession:
         kind = fwd.WhichOneof("type")
         if kind == "new_session":
             self._run_fragments = tuple(fwd.metadata.run.fragment_ids)
+            self.trail.append((now, "began", self._run_fragments))
             if self._awaited and self._awaited in self._run_fragments:
                 self._awaited_began = True
             elif self._awaited_began and self._run_fragments:
@@ -205,6 +215,7 @@ class StreamlitSession:
                 self.listener(now, path, fwd.delta)
         elif kind == "script_finished":
             ran = tuple(fwd.metadata.run.fragment_ids) if fwd.metadata.HasField("run") else self._run_fragments
+            self.trail.append((now, f"ended({fwd.script_finished})", ran))
             if self._watched(ran):
                 self._awaited_began = self._awaited_began and fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN
                 self._finished.put(fwd.script_finished)
