@@ -42,7 +42,7 @@ def one(optimizer: str, lr: float, seconds: float, clip: float, units: int, seq_
         rows = reg.metrics(run["id"], "batch")
     return {"optimizer": optimizer, "lr": lr, "clipnorm": clip, "units": units, "seq_len": seq_len, "budget_s": seconds,
             "wall_s": round(wall, 1), "status": run["status"], "load_before": before, "load_after": loadavg(),
-            **clipping.measure(rows, run["status"])}
+            **clipping.measure(rows, run["status"]), "rows": rows}
 
 
 def main() -> None:
@@ -59,8 +59,9 @@ def main() -> None:
         opt, lr, secs, *more = spec.split(":")
         units = int(more[0]) if more else clipping.MODEL.units
         clip_on = float(more[1]) if more[1:] else clipping.CLIP_ON
+        pair = {}
         for side, clip in (("off", 0.0), ("on", clip_on)):
-            r = {"side": side, **one(opt, float(lr), float(secs), clip, units, args.seq_len)}
+            r = pair[side] = {"side": side, **one(opt, float(lr), float(secs), clip, units, args.seq_len)}
             rows.append(r)
             fmt = lambda v: "-" if v is None else f"{v:.3g}"   # noqa: E731
             print(f"{opt:4} lr {lr:>6} u{units} s{args.seq_len} clip {clip:g} {side:3} {r['status']:8} "
@@ -68,6 +69,10 @@ def main() -> None:
                   f" -> {fmt(r['end_loss'])} (best {fmt(r['best_loss'])})  norm {fmt(r['start_norm'])} -> peak "
                   f"{fmt(r['peak_norm'])}  clipped {r['clipped']}  learned {r['learned']}  {r['wall_s']} s  "
                   f"load {r['load_before'][:1]}", flush=True)
+        # what the Inside page would say of this pair, from the same metrics
+        pair["on"]["verdict"] = clipping.verdict(pair["off"]["status"], pair["on"]["status"],
+                                                 pair["off"].pop("rows"), pair["on"].pop("rows"))
+        print(pair["on"]["verdict"], flush=True)
     out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "text": SAMPLE.name, "cores": os.cpu_count(),
            "model": {"cell": clipping.MODEL.cell, "layers": clipping.MODEL.layers,
                      "embedding": clipping.MODEL.embedding},

@@ -74,6 +74,8 @@ def test_measure_reads_the_numbers_the_verdict_quotes():
     m = clipping.measure(LEARNED, "done")
     assert (m["end_loss"], m["clipped"], m["learned"], m["diverged"]) == (2.6, 34, True, False)
     assert clipping.measure(STALLED, "done")["learned"] is False   # 4.0 > 0.85 x 4.2
+    stopped = clipping.measure(EXPLODED[:3], "diverged")   # the guard stopped it at a finite but exploded loss
+    assert (stopped["end_loss"], stopped["diverged"], stopped["learned"]) == (5.0, True, False)
     assert clipping.measure([], "done")["start_loss"] is None
 
 
@@ -82,6 +84,9 @@ def test_the_verdict_quotes_the_measured_numbers():
         "Without clipping the gradient norm went from 2.5 to a peak of 3,100 and the loss went from 4.20 to not a "
         f"number (it diverged); clipped at {clipping.CLIP_ON:g}, the gradient norm went from 2.5 to a peak of 6 and the "
         "loss went from 4.20 to 2.60, 34 of 40 steps cut back. Clipping is what let the same model learn at the same rate.")
+    assert clipping.verdict("diverged", "done", EXPLODED[:3], LEARNED).startswith(
+        "Without clipping the gradient norm went from 2.5 to a peak of 3,100 and the loss went from 4.20 to 5.00, "
+        "where it was stopped as diverged; clipped at")
     assert clipping.verdict("done", "done", STALLED, LEARNED).endswith(
         "Clipping is what let the same model learn at the same rate.")
     assert clipping.verdict("done", "done", LEARNED, LEARNED).endswith("never grew large enough to need clipping.")

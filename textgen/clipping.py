@@ -86,7 +86,7 @@ def measure(rows: list[dict], status: str = "") -> dict:
     broke = status == "diverged" or not math.isfinite(end)
     return {"steps": max([int(r.get("step") or 0) for r in rows] or [0]),
             "clipped": sum(int(r.get("clipped") or 0) for r in rows),
-            "start_loss": losses[0] if losses else None, "end_loss": None if broke else end,
+            "start_loss": losses[0] if losses else None, "end_loss": end if math.isfinite(end) else None,
             "best_loss": min(losses) if losses else None, "start_norm": norms[0] if norms else None,
             "peak_norm": max(norms) if norms else None, "diverged": broke,
             "learned": bool(losses) and not broke and end <= LEARNED * losses[0]}
@@ -117,7 +117,9 @@ def _told(m: dict) -> str:
     """'the gradient norm went from 3.2 to a peak of 9,800 and the loss went from 4.4 to 2.1'"""
     if m["start_loss"] is None:
         return "the run recorded no steps"
-    end = "not a number (it diverged)" if m["diverged"] else f"{m['end_loss']:.2f}"
+    end = "not a number" if m["end_loss"] is None else f"{m['end_loss']:.2f}"
+    if m["diverged"]:
+        end += " (it diverged)" if m["end_loss"] is None else ", where it was stopped as diverged"
     loss = f"the loss went from {m['start_loss']:.2f} to {end}"
     if m["peak_norm"] is None:
         return loss
