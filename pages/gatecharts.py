@@ -7,9 +7,14 @@ import altair as alt
 import pandas as pd
 
 from pages.charts import visible_char
+from pages.i18n import N_, _
 
 GATE_ROW = 0.35                  # of each text row: the gate's band under the character's shaded cell
-PAIR_COLORS = alt.Scale(domain=["clipping off", "clipping on"], range=["#e0683a", "#2a9d8f"])
+PAIR = (N_("clipping off"), N_("clipping on"))   # the pair's series names, shown in the reader's language
+
+
+def pair_colors() -> alt.Scale:
+    return alt.Scale(domain=[_(n) for n in PAIR], range=["#e0683a", "#2a9d8f"])
 
 
 def gate_frame(text: str, acts, gates, width: int = 60) -> pd.DataFrame:
@@ -31,10 +36,10 @@ def gate_chart(text: str, acts, gates, gate_name: str, width: int = 60) -> alt.L
     x = alt.X("col:O", axis=None)
     y = alt.Y("top:Q", axis=None, scale=alt.Scale(domain=[lines, 0], nice=False))
     base = alt.Chart(df, height=40 * lines)
-    tip = ["ch", alt.Tooltip("act:Q", format=".2f", title="activation"),
+    tip = ["ch", alt.Tooltip("act:Q", format=".2f", title=_("activation")),
            alt.Tooltip("gate:Q", format=".2f", title=gate_name)]
     cells = base.mark_rect().encode(x=x, y=y, y2="mid:Q", tooltip=tip, color=alt.Color(
-        "act:Q", title="activation", scale=alt.Scale(scheme="redblue", reverse=True, domain=[-1, 1]),
+        "act:Q", title=_("activation"), scale=alt.Scale(scheme="redblue", reverse=True, domain=[-1, 1]),
         legend=alt.Legend(orient="top", direction="horizontal", gradientLength=180)))
     letters = base.transform_calculate(at="datum.top + 0.34").mark_text(fontSize=13, font="monospace").encode(
         x=x, y=alt.Y("at:Q", axis=None, scale=alt.Scale(domain=[lines, 0], nice=False)), text="ch:N")
@@ -63,9 +68,9 @@ def pair_chart(series: dict[str, list[dict]], field: str, title: str, clipnorm: 
     df = pair_frame(series, field)
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
     layers = [alt.Chart(df, height=280).mark_line(strokeWidth=2, point=True).encode(
-        x=alt.X("step:Q", title="training step", axis=alt.Axis(format="d", tickMinStep=1)),
+        x=alt.X("step:Q", title=_("training step"), axis=alt.Axis(format="d", tickMinStep=1)),
         y=alt.Y("value:Q", title=title, scale=scale),
-        color=alt.Color("run:N", scale=PAIR_COLORS, legend=alt.Legend(orient="top", title=None)),
+        color=alt.Color("run:N", scale=pair_colors(), legend=alt.Legend(orient="top", title=None)),
         tooltip=["run", "step", alt.Tooltip("value:Q", format=".3g", title=title)])]
     if clipnorm:
         rule = pd.DataFrame({"y": [clipnorm]})

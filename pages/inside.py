@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 import textgen
-from pages import ui
+from pages import i18n, ui
+from pages.i18n import N_, _
 from pages import charts, gatecharts
 from textgen import clipping
 from textgen import experiments as ex
@@ -17,7 +18,7 @@ EXP_KEY = "inside_experiment"        # the experiment shown (its id)
 PRESET_KEY = "inside_preset"
 PAIR_KEY = "inside_pair"            # the clipping pair shown (its id)
 
-ui.header("Inside", "Why gates matter, measured on this machine: memory over long gaps, gradients, vanishing.")
+ui.header(_("Inside"), _("Why gates matter, measured on this machine: memory over long gaps, gradients, vanishing."))
 reg = ui.registry()
 
 
@@ -25,7 +26,7 @@ def start_experiment() -> None:
     try:
         st.session_state[EXP_KEY] = ex.submit(ex.PRESETS[st.session_state[PRESET_KEY]], reg, owner=ui.identity())
     except textgen.InkwellError as e:
-        st.session_state["inside_error"] = str(e)
+        st.session_state["inside_error"] = i18n.error_text(e)
 
 
 def experiment_jobs(exp_id: str) -> list[dict]:
@@ -48,42 +49,40 @@ def experiment_view(exp_id: str, rows: list[dict]) -> None:
     expected = len(cells) * len(cfg.gaps)
     active = [r for r in rows if r["status"] in ("queued", "running")]
     if active:
-        st.progress(len(results) / expected, text=f"{len(results)} of {expected} trainings measured · "
-                    + ", ".join(f"{CELL_NAMES.get(r['cell'], r['cell'])} {r['status']}" for r in active))
-        if st.button("Stop the experiment", icon=":material/stop_circle:", key=f"stop_{exp_id}"):
+        st.progress(len(results) / expected, text=_('{n} of {expected} trainings measured · ').format(n=len(results), expected=expected)
+                    + ", ".join(f"{CELL_NAMES.get(r['cell'], r['cell'])} {_(r['status'])}" for r in active))
+        if st.button(_("Stop the experiment"), icon=":material/stop_circle:", key=f"stop_{exp_id}"):
             for r in active:
                 jobs.cancel(r["id"], reg, ui.identity())
     for r in rows:
         if r["status"] == "failed":
-            st.error(ui.safe(f"{CELL_NAMES.get(r['cell'], r['cell'])}: {r['message']}"), icon=":material/error:")
+            st.error(ui.safe(f"{CELL_NAMES.get(r['cell'], r['cell'])}: {i18n.error_text(r['message'] or '')}"), icon=":material/error:")
     if results:
         st.altair_chart(charts.memory_chart(results, cfg.chance), width="stretch")
         st.markdown(ui.safe(ex.explain(results, cfg)))
-        st.caption(f"{len(results)} of {expected} trainings measured. Each cell has about {cfg.params:,} "
-                   f"parameters and trained {cfg.seconds:g} s per gap on {cfg.symbols} symbols ({cfg.noise} kinds "
-                   f"of noise); accuracy is on {cfg.test_size} sequences it never saw.")
+        st.caption(_('{n} of {expected} trainings measured. Each cell has about {params:,} parameters and trained {seconds:g} s per gap on {symbols} symbols ({noise} kinds of noise); accuracy is on {test_size} sequences it never saw.').format(n=len(results), expected=expected, params=cfg.params, seconds=cfg.seconds, symbols=cfg.symbols, noise=cfg.noise, test_size=cfg.test_size))
     elif not active:
-        st.caption("This experiment has no results.")
+        st.caption(_("This experiment has no results."))
 
 
-st.subheader("Why gates? The memory experiment")
-st.markdown("Each sequence starts with one of a few symbols, then a stretch of noise, then a question: *which "
+st.subheader(_("Why gates? The memory experiment"))
+st.markdown(_("Each sequence starts with one of a few symbols, then a stretch of noise, then a question: *which "
             "symbol came first?* SimpleRNN, LSTM and GRU, sized to the same number of parameters, train for the "
-            "same time at each gap. Where a cell's accuracy falls to chance, it has forgotten.")
+            "same time at each gap. Where a cell's accuracy falls to chance, it has forgotten."))
 if msg := st.session_state.pop("inside_error", None):
     st.error(ui.safe(msg), icon=":material/error:")
 row = st.columns([3, 2], vertical_alignment="bottom")
-row[0].radio("Size", list(ex.PRESETS), key=PRESET_KEY, horizontal=True, format_func=lambda n: {
-    "Full": f"Full: gaps {', '.join(map(str, ex.PRESETS['Full'].gaps))} (about 6 minutes)",
-    "Quick": f"Quick: gaps {', '.join(map(str, ex.PRESETS['Quick'].gaps))} (about a minute)"}[n])
-row[1].button("Run the experiment", type="primary", icon=":material/science:", on_click=start_experiment)
+row[0].radio(_("Size"), list(ex.PRESETS), key=PRESET_KEY, horizontal=True, format_func={
+    "Full": _("Full: gaps {gaps} (about 6 minutes)").format(gaps=", ".join(map(str, ex.PRESETS["Full"].gaps))),
+    "Quick": _("Quick: gaps {gaps} (about a minute)").format(gaps=", ".join(map(str, ex.PRESETS["Quick"].gaps)))}.get)
+row[1].button(_("Run the experiment"), type="primary", icon=":material/science:", on_click=start_experiment)
 saved = ex.list_experiments(reg, ui.identity())
 if saved:
     ids = [e["id"] for e in saved]
     if st.session_state.get(EXP_KEY) not in ids:
         st.session_state[EXP_KEY] = ids[0]
-    st.selectbox("Experiment", ids, key=EXP_KEY, format_func=lambda i: next(
-        f"{ui.date(e['created'])} · gaps {', '.join(map(str, e['gaps']))}"   # progress is the fragment's to show
+    st.selectbox(_("Experiment"), ids, key=EXP_KEY, format_func=lambda i: next(
+        ui.date(e["created"]) + " · " + _("gaps {gaps}").format(gaps=", ".join(map(str, e["gaps"])))   # progress is the fragment's to show
         for e in saved if e["id"] == i))
     exp_id = st.session_state[EXP_KEY]
     rows = experiment_jobs(exp_id)
@@ -92,27 +91,27 @@ if saved:
     else:
         experiment_view(exp_id, rows)
 else:
-    st.caption("No experiment yet: run one above.")
+    st.caption(_("No experiment yet: run one above."))
 
 text_runs = [r for r in reg.list_runs(ui.identity()) if r["level"] != ex.LEVEL]   # this writer's own
 
-st.subheader("Gradients, seen")
+st.subheader(_("Gradients, seen"))
 with_norms = {r["id"]: r for r in text_runs if r["status"] != "queued"}
 pick = None
 if with_norms:
-    pick = st.selectbox("Run", list(with_norms), format_func=lambda i: ui.run_title(with_norms[i]),
+    pick = st.selectbox(_("Run"), list(with_norms), format_func=lambda i: ui.run_title(with_norms[i]),
                         key="inside_grad_run")
     metrics = reg.metrics(pick, "batch")
     if not any(m.get("grad_norm") is not None for m in metrics):   # trained before Inkwell kept them
         metrics = []
     clipnorm = ui.clipnorm(pick)
     if metrics and ui.grad_panel(metrics, clipnorm):
-        st.caption("The size of the whole gradient (all weights together) before clipping, per training step. A "
-                   "step over the threshold is scaled down to it.")
+        st.caption(_("The size of the whole gradient (all weights together) before clipping, per training step. A "
+                   "step over the threshold is scaled down to it."))
     else:
-        st.caption("This run recorded no gradient norms (it was trained before Inkwell kept them).")
+        st.caption(_("This run recorded no gradient norms (it was trained before Inkwell kept them)."))
 else:
-    st.caption("Train a model to see its gradients here.")
+    st.caption(_("Train a model to see its gradients here."))
 
 
 def start_pair(run_id: str) -> None:
@@ -120,27 +119,32 @@ def start_pair(run_id: str) -> None:
         st.session_state[PAIR_KEY] = clipping.submit(reg.run_dir(run_id) / "corpus.txt", reg, ui.identity(),
                                                      source=ui.run_title(with_norms[run_id]))
     except textgen.InkwellError as e:
-        st.session_state["inside_pair_error"] = str(e)
+        st.session_state["inside_pair_error"] = i18n.error_text(e)
+
+
+SIDES = {"off": N_("clipping off"), "on": N_("clipping on")}   # the pair chart's series (gatecharts' colours)
 
 
 def pair_view(pair: dict) -> None:
     runs = {side: reg.get_run(rid, ui.identity()) for side, rid in pair["runs"].items()}
     if any(r is None for r in runs.values()):
-        st.caption("One of this pair's runs was deleted.")
+        st.caption(_("One of this pair's runs was deleted."))
         return
-    series = {f"clipping {side}": reg.metrics(r["id"], "batch") for side, r in runs.items()}
+    series = {_(SIDES[side]): reg.metrics(r["id"], "batch") for side, r in runs.items()}
     cols = st.columns(2)
-    cols[0].altair_chart(gatecharts.pair_chart(series, "grad_norm", "gradient norm (log scale)", pair["clipnorm"],
+    cols[0].altair_chart(gatecharts.pair_chart(series, "grad_norm", _("gradient norm (log scale)"), pair["clipnorm"],
                                                log=True), width="stretch")
-    cols[1].altair_chart(gatecharts.pair_chart(series, "loss", "training loss (nats)"), width="stretch")
+    cols[1].altair_chart(gatecharts.pair_chart(series, "loss", _("training loss (nats)")), width="stretch")
     for side, r in runs.items():
-        rows = series[f"clipping {side}"]
+        rows = series[_(SIDES[side])]
         said = gradients.describe_norms([m["step"] for m in rows], [m.get("grad_norm") for m in rows],
                                         [m.get("clipped") for m in rows], pair["clipnorm"] if side == "on" else 0.0)
-        status = {"diverged": "diverged", "done": "finished", "cancelled": "was stopped"}.get(r["status"], r["status"])
-        st.caption(ui.safe(f"Clipping {side} ({status}): {said} {r['message'] or ''}".strip()))
+        status = _({"diverged": N_("diverged"), "done": N_("finished"), "cancelled": N_("was stopped")}.get(
+            r["status"], r["status"]))
+        st.caption(ui.safe((_(SIDES[side]).capitalize() + f" ({status}): " + i18n.error_text(said) + " "
+                            + i18n.error_text(r["message"] or "")).strip()))
     if said := clipping.verdict(runs["off"]["status"], runs["on"]["status"]):
-        st.markdown(ui.safe(said))
+        st.markdown(ui.safe(i18n.error_text(said)))
 
 
 @st.fragment(run_every=2)
@@ -152,41 +156,39 @@ def pair_live(pair: dict) -> None:
         st.rerun()
 
 
-st.markdown(f"**Clipping on and off.** The same SimpleRNN ({clipping.MODEL.units} units) trained twice on a run's "
-            f"text at a high learning rate ({clipping.TRAIN.lr:g}), once without clipping and once clipped to a "
-            f"global norm of {clipping.CLIP_ON:g}, {clipping.TRAIN.time_budget:g} s each, one after the other.")
+st.markdown(_("**Clipping on and off.** The same SimpleRNN ({units} units) trained twice on a run's text at a high learning rate ({lr:g}), once without clipping and once clipped to a global norm of {clip_on:g}, {time_budget:g} s each, one after the other.").format(units=clipping.MODEL.units, lr=clipping.TRAIN.lr, clip_on=clipping.CLIP_ON, time_budget=clipping.TRAIN.time_budget))
 if msg := st.session_state.pop("inside_pair_error", None):
     st.error(ui.safe(msg), icon=":material/error:")
 if pick is not None:
-    st.button("Train it with clipping off and on", icon=":material/compare_arrows:", key="inside_pair_start",
+    st.button(_("Train it with clipping off and on"), icon=":material/compare_arrows:", key="inside_pair_start",
               on_click=start_pair, args=(pick,), disabled=not (reg.run_dir(pick) / "corpus.txt").is_file(),
-              help="Uses the text of the run picked above.")
+              help=_("Uses the text of the run picked above."))
 pairs = clipping.list_pairs(reg, ui.identity())
 if pairs:
     by_id = {p["id"]: p for p in pairs}
     if st.session_state.get(PAIR_KEY) not in by_id:
         st.session_state[PAIR_KEY] = pairs[0]["id"]
-    st.selectbox("Pair", list(by_id), key=PAIR_KEY, format_func=lambda i: f"{ui.date(by_id[i]['created'])} · "
-                 f"{by_id[i]['source'] or 'a run'} · lr {by_id[i]['lr']:g}")
+    st.selectbox(_("Pair"), list(by_id), key=PAIR_KEY, format_func={i: " · ".join([ui.date(p["created"]), p["source"] or _("a run"), f"lr {p['lr']:g}"])
+                                                          for i, p in by_id.items()}.get)
     pair = by_id[st.session_state[PAIR_KEY]]
     if any((reg.get_run(rid) or {}).get("status") in ("queued", "running") for rid in pair["runs"].values()):
         pair_live(pair)
     else:
         pair_view(pair)
 
-st.subheader("Vanishing, measured")
-st.markdown("How much of the error at the last character still reaches the memory k steps earlier, averaged over "
-            "windows of held-out text. A straight fall on this log scale is the vanishing gradient.")
+st.subheader(_("Vanishing, measured"))
+st.markdown(_("How much of the error at the last character still reaches the memory k steps earlier, averaged over "
+            "windows of held-out text. A straight fall on this log scale is the vanishing gradient."))
 finished = {r["id"]: r for r in text_runs if r["status"] == "done" and ui.has_weights(r)}
 if finished:
-    picked = st.multiselect("Runs to compare", list(finished), default=list(finished)[:3], key="inside_vanish_runs",
+    picked = st.multiselect(_("Runs to compare"), list(finished), default=list(finished)[:3], key="inside_vanish_runs",
                             format_func=lambda i: ui.run_title(finished[i]))
     curves, notes = {}, []
     for rid in picked:
         curve = gradients.read_curve(reg.run_dir(rid))   # measured by the worker when training ended
         if curve is None:
-            notes.append(f"{ui.run_title(finished[rid])} has no curve: it was trained before Inkwell measured it, "
-                         "or its held-out text is too short.")
+            notes.append(_("{run} has no curve: it was trained before Inkwell measured it, or its held-out text is "
+                           "too short.").format(run=ui.run_title(finished[rid])))
             continue
         name = f"{ui.run_title(finished[rid])} ({CELL_NAMES.get(finished[rid]['cell'], '')})"
         curves[name] = curve.norms.tolist()
@@ -196,12 +198,11 @@ if finished:
         st.altair_chart(charts.vanishing_chart(curves), width="stretch")
         for name, norms in curves.items():
             ratio = gradients.Curve(np.asarray(norms), 0).ratio_per_step()
-            st.caption(ui.safe(f"{name}: each step back keeps about {ratio:.0%} of the gradient; after "
-                               f"{len(norms) - 1} steps, {norms[-1] / norms[0]:.2g} of it is left."))
+            st.caption(ui.safe(_('{name}: each step back keeps about {ratio:.0%} of the gradient; after {value} steps, {value2:.2g} of it is left.').format(name=name, ratio=ratio, value=len(norms) - 1, value2=norms[-1] / norms[0])))
 else:
-    st.caption("Train models (say a SimpleRNN, an LSTM and a GRU on the same text) to compare their curves here.")
+    st.caption(_("Train models (say a SimpleRNN, an LSTM and a GRU on the same text) to compare their curves here."))
 
-@st.cache_data(show_spinner="Reading the run's gates…", max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8)
 def _keep_gates(run_dir: str, weights_mtime: float) -> list:
     from pathlib import Path
 
@@ -216,44 +217,43 @@ def _keep_gates(run_dir: str, weights_mtime: float) -> list:
 def keep_gates(run_id: str) -> list:
     """Per layer, (chars, units): the keep gate of a GRU or LSTM run over the passage; cached per weights."""
     run_dir = reg.run_dir(run_id)
-    return _keep_gates(str(run_dir), (run_dir / "weights.npz").stat().st_mtime)
+    with st.spinner(_("Reading the run's gates…")):
+        return _keep_gates(str(run_dir), (run_dir / "weights.npz").stat().st_mtime)
 
 
-st.subheader("Neuron explorer")
-st.markdown("Pick a unit and see a passage of held-out text shaded by its activation after each character (red "
+st.subheader(_("Neuron explorer"))
+st.markdown(_("Pick a unit and see a passage of held-out text shaded by its activation after each character (red "
             "high, blue low), and for an LSTM or GRU how much of its memory it kept at each character. The table "
             "ranks the units that track simple features of the text, so a unit that follows quotes, brackets or "
-            "the line's length is quick to find.")
+            "the line's length is quick to find."))
 char_runs = {rid: r for rid, r in finished.items() if r["level"] == "char"} if finished else {}
 if char_runs:
-    rid = st.selectbox("Run", list(char_runs), format_func=lambda i: ui.run_title(char_runs[i]), key="inside_nn_run")
+    rid = st.selectbox(_("Run"), list(char_runs), format_func=lambda i: ui.run_title(char_runs[i]), key="inside_nn_run")
     try:
         text, acts = ui.unit_activations(rid)
     except (textgen.InkwellError, ValueError, OSError) as e:
-        st.caption(ui.safe(str(e)))
+        st.caption(ui.safe(i18n.error_text(e)))
     else:
         if not text:
-            st.caption("This run keeps no held-out text to read.")
+            st.caption(_("This run keeps no held-out text to read."))
         else:
-            layer = st.selectbox("Layer", list(range(len(acts))), format_func=lambda i: f"layer {i + 1}",
+            layer = st.selectbox(_("Layer"), list(range(len(acts))), format_func={i: _("layer {n}").format(n=i + 1) for i in range(len(acts))}.get,
                                  key="inside_nn_layer") if len(acts) > 1 else 0
             ranked = neurons.rank_units(np.asarray(acts[layer]), neurons.text_features(text))
-            st.dataframe(pd.DataFrame([{"feature": name, **{f"#{i + 1}": f"unit {u} ({c:+.2f})"
+            st.dataframe(pd.DataFrame([{_("feature"): _(name), **{f"#{i + 1}": _("unit {u} ({c})").format(u=u, c=f"{c:+.2f}")
                                                             for i, (u, c) in enumerate(top)}}
                                        for name, top in ranked.items() if top]), hide_index=True, width="stretch")
             best = next((top[0][0] for top in ranked.values() if top), 0)
-            unit = st.number_input("Unit", 0, len(acts[layer][0]) - 1, value=best, key=f"inside_nn_unit_{rid}_{layer}")
+            unit = st.number_input(_("Unit"), 0, len(acts[layer][0]) - 1, value=best, key=f"inside_nn_unit_{rid}_{layer}")
             shown = min(len(text), 600)
             cell = char_runs[rid]["cell"]
             gate_name = neurons.KEEP_GATE.get(cell)
             gates = np.asarray(keep_gates(rid)[layer])[:shown, unit] if gate_name else None
             st.altair_chart(gatecharts.gate_chart(text[:shown], np.asarray(acts[layer])[:shown, unit], gates,
-                                                  gate_name or ""), width="stretch")
+                                                  _(gate_name) if gate_name else ""), width="stretch")
             if gate_name:
-                st.caption(ui.safe(f"The green band under each character is the unit's {gate_name}: dark where "
-                                   f"the {CELL_NAMES.get(cell, cell)} kept this unit's memory through that "
-                                   "character, pale where it wrote over it."))
+                st.caption(ui.safe(_("The green band under each character is the unit's {gate_name}: dark where the {get} kept this unit's memory through that character, pale where it wrote over it.").format(gate_name=_(gate_name), get=CELL_NAMES.get(cell, cell))))
             else:
-                st.caption("A SimpleRNN has no gates: every character rewrites all of its memory.")
+                st.caption(_("A SimpleRNN has no gates: every character rewrites all of its memory."))
 else:
-    st.caption("Train a character-level model to explore its units here.")
+    st.caption(_("Train a character-level model to explore its units here."))

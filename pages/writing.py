@@ -9,7 +9,7 @@ import hashlib
 
 import streamlit as st
 
-from pages import ui
+from pages import i18n, ui
 from textgen import Generator, InkwellError
 from textgen.artifacts import DEMO_ID
 from textgen.batcher import Batcher
@@ -66,8 +66,9 @@ def note(where: str, kind: str, text: str) -> None:
 def show_notes(where: str) -> None:
     notes = st.session_state.get(NOTES, [])
     for w, kind, text in [n for n in notes if n[0] == where]:
-        # Messages can quote user text (a label, a key): escaped, they render as plain text.
-        {"error": st.error, "warning": st.warning, "info": st.info}[kind](escape_markdown(text))
+        # Messages can quote user text (a label, a key): escaped, they render as plain text. Engine sentences
+        # and the page's own marked ones show in the reader's language.
+        {"error": st.error, "warning": st.warning, "info": st.info}[kind](escape_markdown(i18n.error_text(text)))
     st.session_state[NOTES] = [n for n in notes if n[0] != where]
 
 
