@@ -79,7 +79,7 @@ class StreamlitSession:
         self.exceptions: list[str] = []           # st.exception messages seen (a page that crashed)
         self.listener = None                      # called as listener(time, path, delta) for full runs' deltas
         self._finished: queue.Queue = queue.Queue()
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.RLock()
         self._closed = threading.Event()
         self._in_fragment_run = False
         self._run_fragments: tuple[str, ...] = ()  # the fragments the run now streaming redraws
@@ -118,24 +118,27 @@ class StreamlitSession:
             self.query_string = query_string
         if page is not None:
             self.page_hash = self.page_hashes.get(page, "")
-        for key, text in (strings or {}).items():
-            st_ = WidgetState(id=self._id(key), string_value=text)
-            self.values[st_.id] = st_
-        states = dict(self.values)
-        for key in triggers:   # a trigger lasts one run: not kept in self.values
-            states[self._id(key)] = WidgetState(id=self._id(key), trigger_value=True)
-        while not self._finished.empty():
-            self._finished.get_nowait()
-        msg = BackMsg()
-        cs = msg.rerun_script
-        cs.query_string = self.query_string
-        cs.page_script_hash = self.page_hash
-        if page is not None:
-            cs.page_name = page
-        cs.widget_states.widgets.extend(states.values())
-        cs.fragment_id = fragment
-        self._awaited, self._awaited_began = fragment, False
-        self._send(msg)
+        # One lock from reading the widget values to sending them: a poll that read them before this change
+        # and went out after it would carry the old text, and the server takes the later message's values.
+        with self._send_lock:
+            for key, text in (strings or {}).items():
+                st_ = WidgetState(id=self._id(key), string_value=text)
+                self.values[st_.id] = st_
+            states = dict(self.values)
+            for key in triggers:   # a trigger lasts one run: not kept in self.values
+                states[self._id(key)] = WidgetState(id=self._id(key), trigger_value=True)
+            while not self._finished.empty():
+                self._finished.get_nowait()
+            msg = BackMsg()
+            cs = msg.rerun_script
+            cs.query_string = self.query_string
+            cs.page_script_hash = self.page_hash
+            if page is not None:
+                cs.page_name = page
+            cs.widget_states.widgets.extend(states.values())
+            cs.fragment_id = fragment
+            self._awaited, self._awaited_began = fragment, False
+            self._send(msg)
         deadline = time.monotonic() + self.timeout
         while True:
             left = deadline - time.monotonic()
@@ -263,11 +266,12 @@ class StreamlitSession:
                     due[fid] = now + interval
                     msg = BackMsg()
                     cs = msg.rerun_script
-                    cs.query_string, cs.page_script_hash = self.query_string, self.page_hash
                     cs.fragment_id, cs.is_auto_rerun = fid, True
-                    cs.widget_states.widgets.extend(self.values.values())
                     try:
-                        self._send(msg)
+                        with self._send_lock:
+                            cs.query_string, cs.page_script_hash = self.query_string, self.page_hash
+                            cs.widget_states.widgets.extend(self.values.values())
+                            self._send(msg)
                     except Exception:  # noqa: BLE001 - the reader reports a dead socket
                         return
 
