@@ -73,7 +73,8 @@ def test_sgd_with_weight_decay_spares_the_biases():
 
     opt = make_optimizer(TrainConfig(optimizer="sgd", lr=0.1, weight_decay=0.5))
     assert type(opt) is keras.optimizers.SGD
-    kernel, bias = keras.Variable(np.full(2, 2.0, "float32"), name="kernel"), keras.Variable(np.ones(2, "float32"), name="bias")
+    kernel = keras.Variable(np.full(2, 2.0, "float32"), name="kernel")
+    bias = keras.Variable(np.ones(2, "float32"), name="bias")
     opt.apply_gradients([(np.zeros(2, "float32"), kernel), (np.zeros(2, "float32"), bias)])
     np.testing.assert_allclose(kernel.numpy(), 2.0 * (1 - 0.1 * 0.5), rtol=1e-6)
     np.testing.assert_array_equal(bias.numpy(), 1.0)
