@@ -10,8 +10,7 @@ import hashlib
 import streamlit as st
 
 from pages import i18n, ui
-from textgen import Generator, InkwellError
-from textgen.artifacts import DEMO_ID
+from textgen import Generator, InkwellError, demos
 from textgen.batcher import Batcher
 from textgen.drafts import Draft, DraftSlot
 from textgen.generate import weights_version
@@ -35,7 +34,8 @@ def generator(run_id: str, workspace: str, stamp: int) -> Generator:
 def load(run_id: str) -> tuple[Generator | None, str | None]:
     """The cached Generator for a run, or why there is none."""
     try:
-        if run_id != DEMO_ID:   # the engine refuses another writer's run (one shared with the room may be used)
+        if demos.by_id(run_id) is None:   # a shipped demo is everyone's; the engine refuses another writer's run
+            # (one shared with the room may be used)
             ui.registry().require_run(run_id, ui.identity(), use=True)
         return generator(run_id, str(home()), weights_version(run_id)), None
     except (InkwellError, OSError, ValueError) as e:

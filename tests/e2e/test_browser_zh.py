@@ -54,11 +54,11 @@ def test_every_page_in_chinese(server, browser):
         _go(page, url, "/inside", "模型内部", "zh-inside")
         # The choice is the writer's: switching to English there and back is remembered on a reload.
         _go(page, url, "/corpus", "语料", "zh-corpus-saved")
-        page.get_by_role("button", name="English").click()
+        page.get_by_text("English", exact=True).click()
         expect(page.get_by_role("heading", name="Corpus", exact=True)).to_be_visible(timeout=30_000)
         page.reload()
         expect(page.get_by_role("heading", name="Corpus", exact=True)).to_be_visible(timeout=60_000)
-        page.get_by_role("button", name="中文").click()
+        page.get_by_text("中文", exact=True).click()
         expect(page.get_by_role("heading", name="语料", exact=True)).to_be_visible(timeout=30_000)
     finally:
         context.close()
