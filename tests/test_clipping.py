@@ -89,7 +89,7 @@ def test_the_verdict_quotes_the_measured_numbers():
         "where it was stopped as diverged; clipped at")
     assert clipping.verdict("done", "done", STALLED, LEARNED).endswith(
         "Clipping is what let the same model learn at the same rate.")
-    assert clipping.verdict("done", "done", LEARNED, LEARNED).endswith("never grew large enough to need clipping.")
-    assert clipping.verdict("done", "done", LEARNED, STALLED).endswith("their batches differ.")
+    assert clipping.verdict("done", "done", LEARNED, LEARNED).endswith("did not grow enough to throw the model off.")
+    assert clipping.verdict("done", "done", LEARNED, STALLED).endswith("clipping held the other back.")
     assert clipping.verdict("diverged", "done", EXPLODED, STALLED).endswith("too high even with clipping.")
     assert clipping.verdict("running", "queued", EXPLODED, LEARNED) == ""

@@ -107,9 +107,9 @@ def verdict(off: str, on: str, off_rows: list[dict] | None = None, on_rows: list
     if not a["learned"] and b["learned"]:
         return text + " Clipping is what let the same model learn at the same rate."
     if a["learned"] and b["learned"]:
-        return text + " Both learned at this rate, so its gradients never grew large enough to need clipping."
-    if a["learned"]:
-        return text + " Here the clipped run did worse, which clipping does not explain: their batches differ."
+        return text + " Both learned: at this rate the unclipped gradients did not grow enough to throw the model off."
+    if a["learned"]:   # the same seed and batches on both sides: clipping is the only difference
+        return text + " Only the unclipped run learned: at this rate clipping held the other back."
     return text + " Neither learned: this rate is too high even with clipping."
 
 
