@@ -241,3 +241,11 @@ def test_the_switch_changes_the_language_and_remembers_it(workspace, monkeypatch
     fresh.run()
     assert fresh.session_state[i18n.LANG] == "zh"
     assert fresh.title[0].value == "语料"
+
+
+def test_bold_text_still_renders_in_chinese(zh):
+    """Markdown closes ** only when it is not wedged between punctuation and a letter: "**来看：**约" shows its
+    stars. Every Chinese string keeps its bold closable: punctuation goes outside the stars."""
+    wedged = re.compile(r"\*\*[^*\s][^*]*[，。：；！？（）、“”]\*\*[^\s，。：；！？（）、“”*]")
+    bad = [m.string for m in zh if m.id and isinstance(m.string, str) and wedged.search(m.string)]
+    assert bad == []

@@ -31,7 +31,7 @@ def _go(page, url, path, heading, shot):
 
 def test_every_page_in_chinese(server, browser):
     url, _home = server
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context = browser.new_context(viewport={"width": 1280, "height": 1800}, locale="zh-CN")
     page = context.new_page()
     try:
         page.goto(url + "/corpus")
