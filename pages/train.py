@@ -157,8 +157,9 @@ def setup() -> None:
                           **{k: field_value(k, cell, hp[k]) for k in FIELDS if k not in MODEL_FIELDS}).validate()
         cjk = metas[cid]["stats"].get("has_words") is False   # a Chinese text: character level, smaller batches
         if not custom:   # a preset is fitted to the text, as the Corpus page's advice assumes
+            basis = dataclasses.replace(cfg, level="char") if cjk else cfg   # adapt() counts a CJK text in characters
             fitted = sizing.adapt(dataclasses.replace(presets.PRESETS[preset], model=model, train=cfg),
-                                  sizing.saved_counts(metas[cid], cfg, reg.home), cjk=cjk).train
+                                  sizing.saved_counts(metas[cid], basis, reg.home), cjk=cjk).train
             if fitted != cfg:
                 st.caption(_("Fitted to this text: {level} level, batches of {batch}.").format(
                     level=_(LEVELS[fitted.level]), batch=fitted.batch_size))

@@ -325,3 +325,25 @@ def test_a_run_far_over_the_time_limit_is_refused_unless_the_host_allows_it(work
     at.number_input(key="hp_time_budget").set_value(0.0).run()
     assert not at.error and not next(b for b in at.button if b.label == "Start training").disabled
     assert Registry().list_runs() == []
+
+
+def test_a_preset_is_fitted_to_a_chinese_text(workspace):
+    """The Long preset reads word pieces; on a Chinese text the page fits it as the Corpus page's advice does:
+    character level, and batches small enough for the steps a vocabulary of many characters needs."""
+    import dataclasses
+
+    from textgen import sizing
+
+    poems = "".join(chr(0x4E00 + (i * 37) % 900) + ("，" if i % 7 == 6 else "") for i in range(30_000))
+    saved = library.save_corpus("唐诗", load_corpus(poems))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.radio(key="train_preset").set_value("Long").run()
+    assert not at.exception
+    meta = library.list_corpora()[0]
+    assert meta["id"] == saved and meta["stats"]["has_words"] is False
+    long = PRESETS["Long"]
+    chars = dataclasses.replace(long.train, level="char")
+    fitted = sizing.adapt(long, sizing.saved_counts(meta, chars, str(workspace)), cjk=True).train
+    assert fitted.level == "char"
+    said = [c.value for c in at.caption if c.value.startswith("Fitted to this text")]
+    assert said == [f"Fitted to this text: character level, batches of {fitted.batch_size}."]
