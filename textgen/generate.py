@@ -8,7 +8,7 @@ from typing import Iterator
 
 import numpy as np
 
-from . import artifacts, sampling
+from . import artifacts, demos, sampling
 from .artifacts import Run, check_weights, load_run
 from .config import CELL_NAMES
 from .errors import GenerationError
@@ -97,7 +97,11 @@ class Settings:
 def weights_version(run_id: str, workspace=None) -> int:
     """The version (mtime in ns) of a run's weights file, or the demo's: a cache key that changes when
     a run trains further. A stat, not a config read, so a page may ask on every rerun."""
-    run_dir = artifacts.DEMO_DIR if run_id == artifacts.DEMO_ID else home(workspace) / "runs" / check_run_id(run_id)
+    demo = None if run_id == artifacts.DEMO_ID else demos.by_id(run_id)
+    if run_id == artifacts.DEMO_ID:
+        run_dir = artifacts.DEMO_DIR
+    else:
+        run_dir = demo.dir if demo else home(workspace) / "runs" / check_run_id(run_id)
     if not artifacts.has_weights(run_dir):
         raise GenerationError(f"{run_id} cannot be found or has no trained weights yet")
     return (run_dir / artifacts.WEIGHTS_FILE).stat().st_mtime_ns
@@ -138,7 +142,7 @@ class Generator:
     def name(self) -> tuple[str, str]:
         """(the model's display name, its size such as 'GRU 2×512'), both plain text."""
         cfg = self.run.model
-        name = "the demo model" if self.run.id == artifacts.DEMO_ID else clean_label(self.run.label)
+        name = "the demo model" if demos.by_id(self.run.id) else clean_label(self.run.label)
         return name, f"{CELL_NAMES.get(cfg.cell, cfg.cell)} {cfg.layers}×{cfg.units}"
 
     def originality_note(self, text: str) -> str:
