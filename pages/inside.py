@@ -143,7 +143,8 @@ def pair_view(pair: dict) -> None:
             r["status"], r["status"]))
         st.caption(ui.safe((_(SIDES[side]).capitalize() + f" ({status}): " + i18n.error_text(said) + " "
                             + i18n.error_text(r["message"] or "")).strip()))
-    if said := clipping.verdict(runs["off"]["status"], runs["on"]["status"]):
+    if said := clipping.verdict(runs["off"]["status"], runs["on"]["status"], series[_(SIDES["off"])],
+                                series[_(SIDES["on"])]):
         st.markdown(ui.safe(i18n.error_text(said)))
 
 
@@ -156,7 +157,7 @@ def pair_live(pair: dict) -> None:
         st.rerun()
 
 
-st.markdown(_("**Clipping on and off.** The same SimpleRNN ({units} units) trained twice on a run's text at a high learning rate ({lr:g}), once without clipping and once clipped to a global norm of {clip_on:g}, {time_budget:g} s each, one after the other.").format(units=clipping.MODEL.units, lr=clipping.TRAIN.lr, clip_on=clipping.CLIP_ON, time_budget=clipping.TRAIN.time_budget))
+st.markdown(_("**Clipping on and off.** The same SimpleRNN ({units} units) trained twice on a run's text with plain SGD at a high learning rate ({lr:g}), once without clipping and once clipped to a global norm of {clip_on:g}, {time_budget:g} s each, one after the other. SGD's step is the learning rate times the gradient, so a gradient that blows up throws the model off; Adam's step stays about the learning rate whatever the gradient, which would hide it.").format(units=clipping.MODEL.units, lr=clipping.TRAIN.lr, clip_on=clipping.CLIP_ON, time_budget=clipping.TRAIN.time_budget))
 if msg := st.session_state.pop("inside_pair_error", None):
     st.error(ui.safe(msg), icon=":material/error:")
 if pick is not None:

@@ -212,4 +212,7 @@ def test_the_clipping_pair_is_queued_and_drawn_side_by_side(tiny_run, tmp_path, 
     words = [shown(c.value) for c in at.caption]
     assert any(w.startswith("Clipping off (diverged): The gradient norm explodes") for w in words)
     assert any(w.startswith("Clipping on (finished):") and "5 of 5 batches were clipped" in w for w in words)
-    assert clipping.verdict("diverged", "done") in [shown(m.value) for m in at.markdown]
+    said = clipping.verdict("diverged", "done", reg.metrics(pair["runs"]["off"], "batch"),
+                            reg.metrics(pair["runs"]["on"], "batch"))
+    assert said.startswith("Without clipping the gradient norm went from 20 to a peak of 200,000")
+    assert said in [shown(m.value) for m in at.markdown]
