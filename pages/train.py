@@ -10,8 +10,8 @@ from pages import ui
 from pages import charts, i18n
 from pages.i18n import N_, _, ngettext
 from textgen import baselines, jobs, library, presets, room, roomcache, sizing
-from textgen.config import (CELL_NAMES, CELLS, SPECS, ModelConfig, TrainConfig, to_dict, widget, widget_error,
-                            widget_limits)
+from textgen.config import (CELL_NAMES, CELLS, OPTIMIZERS, SPECS, ModelConfig, TrainConfig, to_dict, widget,
+                            widget_error, widget_limits)
 from textgen.runs import ACTIVE
 
 CUSTOM = N_("Custom")   # the radio's value; shown through _()
@@ -24,7 +24,7 @@ MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 # The hyperparameter widgets in page order; each one's label, step, help and limits are its config field's.
 FIELDS = ("layers", "units", "embedding", "subword_vocab", "dropout", "weight_drop", "seq_len", "batch_size", "epochs",
           "time_budget", "lr", "warmup_steps", "clipnorm", "weight_decay", "val_fraction", "patience", "seed")
-PRESET_KEYS = (*FIELDS, "schedule", "carry_state", "level")   # what a preset sets (level has its own key)
+PRESET_KEYS = (*FIELDS, "schedule", "optimizer", "carry_state", "level")   # what a preset sets (level has its own key)
 
 
 def widget_help(k: str) -> str:
@@ -112,12 +112,16 @@ def hyperparameters(custom: bool, cell: str) -> dict[str, str]:
             col.error(i18n.error_text(why), icon=":material/error:")
     cols[len(FIELDS) % 4].selectbox(_("Learning-rate schedule"), ["cosine", "constant"], key="hp_schedule",
                                     disabled=not custom, format_func=named(SCHEDULES))
-    cols[(len(FIELDS) + 1) % 4].checkbox(_(widget("carry_state").label), key="hp_carry_state", disabled=not custom,
+    cols[(len(FIELDS) + 1) % 4].selectbox(_(widget("optimizer").label), list(OPTIMIZERS), key="hp_optimizer",
+                                          disabled=not custom, format_func=named(OPTIMIZER_NAMES),
+                                          help=_(widget("optimizer").help))
+    cols[(len(FIELDS) + 2) % 4].checkbox(_(widget("carry_state").label), key="hp_carry_state", disabled=not custom,
                                          help=_(widget("carry_state").help))
     return refused
 
 
 SCHEDULES = {"cosine": N_("cosine"), "constant": N_("constant")}
+OPTIMIZER_NAMES = {"adam": N_("Adam"), "sgd": N_("plain SGD")}
 
 
 def setup() -> None:
@@ -150,10 +154,10 @@ def setup() -> None:
     shown = custom or st.toggle(_("Show the hyperparameters"), key="train_show_hp")
     if shown and hyperparameters(custom, cell):   # a value out of range: said under its field, nothing to start
         return
-    hp = {k: st.session_state["hp_" + k] for k in [*FIELDS, "schedule"]}
+    hp = {k: st.session_state["hp_" + k] for k in [*FIELDS, "schedule", "optimizer"]}
     try:
         model = ModelConfig(cell=cell, **{k: field_value(k, cell, hp[k]) for k in FIELDS if k in MODEL_FIELDS}).validate()
-        cfg = TrainConfig(level=level, schedule=hp["schedule"], carry_state=bool(st.session_state["hp_carry_state"]),
+        cfg = TrainConfig(level=level, schedule=hp["schedule"], optimizer=hp["optimizer"], carry_state=bool(st.session_state["hp_carry_state"]),
                           **{k: field_value(k, cell, hp[k]) for k in FIELDS if k not in MODEL_FIELDS}).validate()
         cjk = metas[cid]["stats"].get("has_words") is False   # a Chinese text: character level, smaller batches
         if not custom:   # a preset is fitted to the text, as the Corpus page's advice assumes

@@ -347,3 +347,27 @@ def test_a_preset_is_fitted_to_a_chinese_text(workspace):
     assert fitted.level == "char"
     said = [c.value for c in at.caption if c.value.startswith("Fitted to this text")]
     assert said == [f"Fitted to this text: character level, batches of {fitted.batch_size}."]
+
+
+def test_custom_can_train_with_plain_sgd(workspace):
+    cid, at = start(workspace, tiny_text())
+    box = at.selectbox(key="hp_optimizer")
+    assert (box.value, box.options, box.disabled) == ("adam", ["Adam", "plain SGD"], False)
+    box.set_value("sgd").run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception, at.exception
+    reg = Registry()
+    run_id = reg.list_runs()[0]["id"]
+    args = json.loads(reg.get_run(run_id)["args"])
+    assert args[args.index("--optimizer") + 1] == "sgd"
+    run = wait_for(reg, run_id, lambda r: r["status"] not in ("queued", "running"))
+    assert run["status"] == "done", run["message"]
+    assert json.loads((reg.run_dir(run_id) / "config.json").read_text())["train"]["optimizer"] == "sgd"
+
+
+def test_a_preset_trains_with_adam_and_shows_it_read_only(workspace):
+    library.save_corpus("Lamp words", load_corpus(tiny_text()))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.toggle(key="train_show_hp").set_value(True).run()
+    box = at.selectbox(key="hp_optimizer")
+    assert (box.value, box.disabled) == (PRESETS["Quick"].train.optimizer, True) == ("adam", True)
