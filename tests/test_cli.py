@@ -235,3 +235,30 @@ def test_help_lists_the_presets_with_their_budgets(tmp_path):
                       "  short  5-minute budget: GRU 1x512, characters",
                       "  long   20-minute budget: GRU 1x768, word pieces"]
     assert "--units UNITS" in r.stdout and "1 to 4,096 (default 256)" in " ".join(r.stdout.split())
+
+
+def test_a_preset_is_fitted_to_a_chinese_text_as_the_train_page_fits_it(capsys):
+    from tests.chinese import poems
+    from textgen import load_corpus, sizing
+    from textgen.cli import build_parser, configs
+    from textgen.presets import PRESETS
+
+    corpus = load_corpus(poems())
+    for flag, name, said in (("quick", "Quick", "batch size 16"), ("long", "Long", "level char")):
+        want = sizing.adapt(PRESETS[name], sizing.stats_counts(corpus.stats), cjk=True).train
+        _, cfg, _ = configs(build_parser().parse_args(["train", "x.txt", "--preset", flag]), corpus)
+        assert cfg == want and cfg != PRESETS[name].train
+        assert capsys.readouterr().out == f"{name} fitted to this text: {said}.\n"
+    # A flag given still overrides the fitted value.
+    _, cfg, _ = configs(build_parser().parse_args(["train", "x.txt", "--preset", "quick", "--batch-size", "48"]), corpus)
+    assert cfg.batch_size == 48
+
+
+def test_a_preset_on_a_long_english_text_is_left_as_it_is(capsys):
+    from textgen import load_corpus
+    from textgen.cli import build_parser, configs
+    from textgen.presets import PRESETS
+
+    text = " ".join(f"word{i % 500} and the sea went on." for i in range(40_000))   # about 1 MB of plain words
+    _, cfg, _ = configs(build_parser().parse_args(["train", "x.txt", "--preset", "quick"]), load_corpus(text))
+    assert cfg == PRESETS["Quick"].train and capsys.readouterr().out == ""

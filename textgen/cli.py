@@ -117,9 +117,9 @@ def _add_flag(parser: argparse.ArgumentParser, f) -> None:
         parser.add_argument(flag, type=type(default), default=None, help=f"{meta['why']}; {span} (default {spell(default)})")
 
 
-def configs(args) -> tuple[ModelConfig, TrainConfig, dict]:
+def configs(args, corpus=None) -> tuple[ModelConfig, TrainConfig, dict]:
     """The model and training configs a train command asks for, and the training values it gave itself.
-    A preset's values come first, the flags given override them."""
+    A preset's values come first (fitted to `corpus` as the Train page fits them), the flags given override them."""
     model_flags = {k: getattr(args, k) for k in MODEL_FLAG_FIELDS if getattr(args, k) is not None}
     given = {k: getattr(args, k) for k in FLAG_FIELDS + BOOL_FLAG_FIELDS if getattr(args, k) is not None}
     if args.resume or args.finetune:   # the model is the run's own: a model flag would be ignored, so say so
@@ -131,6 +131,15 @@ def configs(args) -> tuple[ModelConfig, TrainConfig, dict]:
             raise InkwellError(f"{mode} keeps the run's model; --{changed[0].replace('_', '-')} cannot change it.")
         return ModelConfig(), TrainConfig(**given).validate(), given
     preset = _presets()[args.preset] if args.preset else None
+    if preset is not None and corpus is not None:
+        from .sizing import adapt, stats_counts
+
+        fitted = adapt(preset, stats_counts(corpus.stats), cjk=not corpus.stats.has_words)
+        if fitted.train != preset.train and not getattr(args, "quiet", False):
+            changes = ", ".join(f"{k.replace('_', ' ')} {getattr(fitted.train, k)}" for k in ("level", "batch_size")
+                                if getattr(fitted.train, k) != getattr(preset.train, k))
+            print(f"{preset.name} fitted to this text: {changes}.")
+        preset = fitted
     model = dataclasses.replace(preset.model if preset else ModelConfig(), **model_flags).validate()
     cfg = dataclasses.replace(preset.train if preset else TrainConfig(), **given).validate()
     return model, cfg, given
@@ -193,7 +202,7 @@ def _cmd_train(args) -> int:
         if not args.corpus:
             raise InkwellError("train needs at least one text file (or --resume RUN_ID).")
         corpus = _corpus(args.corpus, args)
-    model, cfg, given = configs(args)
+    model, cfg, given = configs(args, corpus)
     if args.resume:
         unknown = set(given) - {"epochs", "time_budget"}
         if unknown:
