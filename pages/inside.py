@@ -108,6 +108,10 @@ if with_norms:
     if metrics and ui.grad_panel(metrics, clipnorm):
         st.caption(_("The size of the whole gradient (all weights together) before clipping, per training step. A "
                    "step over the threshold is scaled down to it."))
+    elif metrics:   # too few steps to chart: what was recorded, in words
+        st.caption(ui.safe(i18n.error_text(gradients.describe_norms(
+            [m["step"] for m in metrics], [m.get("grad_norm") for m in metrics], [m.get("clipped") for m in metrics],
+            clipnorm, diverged=with_norms[pick]["status"] == "diverged"))))
     else:
         st.caption(_("This run recorded no gradient norms (it was trained before Inkwell kept them)."))
 else:
@@ -138,7 +142,8 @@ def pair_view(pair: dict) -> None:
     for side, r in runs.items():
         rows = series[_(SIDES[side])]
         said = gradients.describe_norms([m["step"] for m in rows], [m.get("grad_norm") for m in rows],
-                                        [m.get("clipped") for m in rows], pair["clipnorm"] if side == "on" else 0.0)
+                                        [m.get("clipped") for m in rows], pair["clipnorm"] if side == "on" else 0.0,
+                                        diverged=r["status"] == "diverged")
         status = _({"diverged": N_("diverged"), "done": N_("finished"), "cancelled": N_("was stopped")}.get(
             r["status"], r["status"]))
         st.caption(ui.safe((_(SIDES[side]).capitalize() + f" ({status}): " + i18n.error_text(said) + " "

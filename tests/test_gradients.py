@@ -158,6 +158,29 @@ def test_the_norms_are_described_in_one_sentence():
     assert describe_norms([], [], [], 1.0) == ""
 
 
+def test_a_norm_that_rises_or_a_diverged_run_is_not_said_to_stay():
+    from textgen.gradients import describe_norms
+
+    steps = list(range(1, 11))
+    sgd = [2.6, 2.8, 4.8, 7.0, 16.0, 13.3, 9.0, 6.0, 5.0, 4.8]   # peaks at 6x its start, then falls back
+    assert describe_norms(steps, sgd, [0] * 10, 0.0) == (
+        "The gradient norm rises from about 2.7 to a peak of 16 at step 5. Clipping is off for this run.")
+    assert describe_norms(steps, sgd, [0] * 10, 0.0, diverged=True) == (
+        "The gradient norm rose from about 2.7 to a peak of 16 at step 5, and the run diverged. "
+        "Clipping is off for this run.")
+    assert describe_norms(steps, [2.0] * 10, [0] * 10, 0.0, diverged=True) == (
+        "The run diverged while its gradient norm stayed between about 2 and 2. Clipping is off for this run.")
+    assert describe_norms(steps, [2.0] * 9 + [4.0], [0] * 10, 0.0) == (   # under 3x: still a steady norm
+        "The gradient norm stays between about 2 and 3.1. Clipping is off for this run.")
+
+
+def test_a_single_norm_is_described_not_called_missing():
+    from textgen.gradients import describe_norms
+
+    assert describe_norms([7], [4.76], [1], 0.5) == (
+        "One gradient norm was recorded: 4.76 at step 7. 1 of 7 batches were clipped (threshold 0.5).")
+
+
 def test_an_older_registry_gains_the_gradient_columns(tmp_path):
     import sqlite3
 

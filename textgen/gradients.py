@@ -123,6 +123,7 @@ def run_curve(run, max_k: int = 100, windows: int = 32) -> Curve:
 
 CURVE_FILE = "vanishing.json"   # in the run directory: {"norms": [...], "windows": n}, null where not finite
 CURVE_STEPS, CURVE_WINDOWS = 100, 32
+RISE = 3.0   # a peak over this many times the early norm is a blow-up worth naming, even if it fell back
 
 
 def measure_and_save(run_dir: Path, st: Stepper, val_ids: np.ndarray, seed: int = 0) -> Curve | None:
@@ -149,10 +150,12 @@ def read_curve(run_dir: Path) -> Curve | None:
         return None
 
 
-def describe_norms(steps: list[int], norms: list[float | None], clipped: list[int], clipnorm: float) -> str:
+def describe_norms(steps: list[int], norms: list[float | None], clipped: list[int], clipnorm: float,
+                   diverged: bool = False) -> str:
     """One or two sentences on a run's recorded gradient norms: how many batches were clipped, and whether the
-    norm exploded (rose tenfold, or became NaN) or collapsed (fell tenfold) from the first fifth of training
-    to the last. steps: each row's global step; norms: the row's mean norm; clipped: its clipped batches."""
+    norm exploded (rose tenfold, or became NaN), rose (peaked over RISE x its start), or collapsed (fell tenfold)
+    from the first fifth of training to the last. steps: each row's global step; norms: the row's mean norm;
+    clipped: its clipped batches; diverged: the run was stopped as diverged."""
     if not steps:
         return ""
     total = int(max(steps))
@@ -163,6 +166,8 @@ def describe_norms(steps: list[int], norms: list[float | None], clipped: list[in
     bad = np.flatnonzero(~np.isfinite(values))
     if len(bad):
         return f"The gradient norm blew up to infinity or NaN at step {steps[bad[0]]:,}: the loss went with it. " + said
+    if len(values) == 1:   # too few to speak of a trend
+        return f"One gradient norm was recorded: {values[0]:.3g} at step {steps[0]:,}. " + said
     fifth = max(1, len(values) // 5)
     early, late = float(np.median(values[:fifth])), float(np.median(values[-fifth:]))
     if len(values) >= 5 and late > 10 * early:
@@ -170,5 +175,14 @@ def describe_norms(steps: list[int], norms: list[float | None], clipped: list[in
     if len(values) >= 5 and late < early / 10:
         return (f"The gradient norm collapses: it fell from about {early:.3g} to {late:.3g}, so learning "
                 "all but stops. " + said)
+    top = int(np.argmax(values))
+    peak, at = float(values[top]), steps[top]
+    if peak > RISE * early and diverged:
+        return (f"The gradient norm rose from about {early:.3g} to a peak of {peak:.3g} at step {at:,}, and the "
+                "run diverged. " + said)
+    if peak > RISE * early:
+        return f"The gradient norm rises from about {early:.3g} to a peak of {peak:.3g} at step {at:,}. " + said
     lo, hi = np.percentile(values, [5, 95])
+    if diverged:
+        return f"The run diverged while its gradient norm stayed between about {lo:.3g} and {hi:.3g}. " + said
     return f"The gradient norm stays between about {lo:.3g} and {hi:.3g}. " + said

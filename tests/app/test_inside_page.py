@@ -135,6 +135,22 @@ def test_a_runs_gradient_norms_are_charted_with_the_threshold_and_read_out(tiny_
                           f"(threshold {clip:g})." for c in at.caption)
 
 
+def test_a_run_with_one_recorded_norm_is_read_out_not_called_empty(tiny_run, tmp_path, monkeypatch):
+    home, run_id = tiny_run
+    copy = tmp_path / "ws"
+    shutil.copytree(home, copy)
+    monkeypatch.setenv("INKWELL_HOME", str(copy))
+    reg = Registry(copy)
+    with reg.connect() as db:
+        db.execute("DELETE FROM metrics WHERE kind='batch'")
+    reg.add_metrics(run_id, [{"kind": "batch", "step": 3, "grad_norm": 4.76, "clipped": 0, "loss": 2.0}])
+    at = open_page()
+    assert not at.exception
+    words = [shown(c.value) for c in at.caption]
+    assert any(w.startswith("One gradient norm was recorded: 4.76 at step 3. ") for w in words), words
+    assert not any("recorded no gradient norms" in w for w in words)
+
+
 def as_writer(at, token):
     at.query_params["w"] = token
     return at.run()
