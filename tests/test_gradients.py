@@ -148,13 +148,13 @@ def test_the_norms_are_described_in_one_sentence():
 
     steps = list(range(10, 110, 10))
     assert describe_norms(steps, [1.0] * 5 + [50.0] * 5, [0] * 5 + [10] * 5, 5.0) == (
-        "The gradient norm explodes: it grew from about 1 to 50. 50 of 100 batches were clipped (threshold 5).")
-    assert describe_norms(steps, [2.0] * 5 + [0.01] * 5, [0] * 10, 0.0).startswith(
-        "The gradient norm collapses: it fell from about 2 to 0.01")
-    assert describe_norms(steps, [1.0] * 9 + [None], [0] * 10, 1.0).startswith(
-        "The gradient norm blew up to infinity or NaN at step 100")
+        "50 of 100 batches were clipped (threshold 5). The gradient norm explodes: it grew from about 1 to 50.")
+    assert describe_norms(steps, [2.0] * 5 + [0.01] * 5, [0] * 10, 0.0) == ("Clipping is off for this run. The "
+        "gradient norm collapses: it fell from about 2 to 0.01, so learning all but stops.")
+    assert describe_norms(steps, [1.0] * 9 + [None], [0] * 10, 1.0) == ("0 of 100 batches were clipped (threshold 1). "
+        "The gradient norm blew up to infinity or NaN at step 100: the loss went with it.")
     assert describe_norms(steps, [1.0] * 10, [3] + [0] * 9, 1.0) == (
-        "The gradient norm stays between about 1 and 1. 3 of 100 batches were clipped (threshold 1).")
+        "3 of 100 batches were clipped (threshold 1). The gradient norm stays between about 1 and 1.")
     assert describe_norms([], [], [], 1.0) == ""
 
 
@@ -164,21 +164,33 @@ def test_a_norm_that_rises_or_a_diverged_run_is_not_said_to_stay():
     steps = list(range(1, 11))
     sgd = [2.6, 2.8, 4.8, 7.0, 16.0, 13.3, 9.0, 6.0, 5.0, 4.8]   # peaks at 6x its start, then falls back
     assert describe_norms(steps, sgd, [0] * 10, 0.0) == (
-        "The gradient norm rises from about 2.7 to a peak of 16 at step 5. Clipping is off for this run.")
+        "Clipping is off for this run. The gradient norm rises from about 2.7 to a peak of 16 at step 5.")
     assert describe_norms(steps, sgd, [0] * 10, 0.0, diverged=True) == (
-        "The gradient norm rose from about 2.7 to a peak of 16 at step 5, and the run diverged. "
-        "Clipping is off for this run.")
+        "Clipping is off for this run. "
+        "The gradient norm rose from about 2.7 to a peak of 16 at step 5, and the run diverged.")
     assert describe_norms(steps, [2.0] * 10, [0] * 10, 0.0, diverged=True) == (
-        "The run diverged while its gradient norm stayed between about 2 and 2. Clipping is off for this run.")
+        "Clipping is off for this run. The run diverged while its gradient norm stayed between about 2 and 2.")
     assert describe_norms(steps, [2.0] * 9 + [4.0], [0] * 10, 0.0) == (   # under 3x: still a steady norm
-        "The gradient norm stays between about 2 and 3.1. Clipping is off for this run.")
+        "Clipping is off for this run. The gradient norm stays between about 2 and 3.1.")
+
+
+def test_the_norms_read_in_chinese_sentence_by_sentence():
+    """Each sentence finds its own template: the reading's last number does not swallow the clipping sentence."""
+    from pages import i18n
+    from textgen.gradients import describe_norms
+
+    steps = list(range(10, 110, 10))
+    assert i18n.error_text(describe_norms(steps, [1.0] * 5 + [50.0] * 5, [0] * 5 + [10] * 5, 5.0), "zh") == (
+        "100 个批次中有 50 个被裁剪（阈值 5）。梯度爆炸：梯度范数从约 1 涨到了 50。")
+    assert i18n.error_text(describe_norms(steps[:1], [4.76], [0], 0.0), "zh") == (
+        "这次训练没有开启梯度裁剪。只记录到一个梯度范数：第 10 步的 4.76。")
 
 
 def test_a_single_norm_is_described_not_called_missing():
     from textgen.gradients import describe_norms
 
     assert describe_norms([7], [4.76], [1], 0.5) == (
-        "One gradient norm was recorded: 4.76 at step 7. 1 of 7 batches were clipped (threshold 0.5).")
+        "1 of 7 batches were clipped (threshold 0.5). One gradient norm was recorded: 4.76 at step 7.")
 
 
 def test_an_older_registry_gains_the_gradient_columns(tmp_path):

@@ -152,37 +152,43 @@ def read_curve(run_dir: Path) -> Curve | None:
 
 def describe_norms(steps: list[int], norms: list[float | None], clipped: list[int], clipnorm: float,
                    diverged: bool = False) -> str:
-    """One or two sentences on a run's recorded gradient norms: how many batches were clipped, and whether the
-    norm exploded (rose tenfold, or became NaN), rose (peaked over RISE x its start), or collapsed (fell tenfold)
-    from the first fifth of training to the last. steps: each row's global step; norms: the row's mean norm;
-    clipped: its clipped batches; diverged: the run was stopped as diverged."""
+    """Two sentences on a run's recorded gradient norms: how many batches were clipped, then whether the norm
+    exploded (rose tenfold, or became NaN), rose (peaked over RISE x its start), or collapsed (fell tenfold) from
+    the first fifth of training to the last. steps: each row's global step; norms: the row's mean norm; clipped:
+    its clipped batches; diverged: the run was stopped as diverged."""
     if not steps:
         return ""
-    total = int(max(steps))
-    n_clipped = int(sum(c or 0 for c in clipped))
+    total, n_clipped = int(max(steps)), int(sum(c or 0 for c in clipped))
+    # The clipping sentence first: the reading ends in a number, which the Chinese catalogue's template
+    # matching would otherwise stretch over the sentence after it.
     said = (f"{n_clipped:,} of {total:,} batches were clipped (threshold {clipnorm:g})." if clipnorm
             else "Clipping is off for this run.")
+
+    def _reading(steps: list[int], values: np.ndarray, diverged: bool) -> str:   # nested: the catalogue reads it
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            return f"The gradient norm blew up to infinity or NaN at step {steps[bad[0]]:,}: the loss went with it."
+        if len(values) == 1:   # too few to speak of a trend
+            norm, step = float(values[0]), steps[0]
+            return f"One gradient norm was recorded: {norm:.3g} at step {step:,}."
+        fifth = max(1, len(values) // 5)
+        early, late = float(np.median(values[:fifth])), float(np.median(values[-fifth:]))
+        if len(values) >= 5 and late > 10 * early:
+            return f"The gradient norm explodes: it grew from about {early:.3g} to {late:.3g}."
+        if len(values) >= 5 and late < early / 10:
+            return (f"The gradient norm collapses: it fell from about {early:.3g} to {late:.3g}, so learning all "
+                    "but stops.")
+        top = int(np.argmax(values))
+        peak, at = float(values[top]), steps[top]
+        if peak > RISE * early:
+            return (f"The gradient norm rose from about {early:.3g} to a peak of {peak:.3g} at step {at:,}, and "
+                    "the run diverged." if diverged else
+                    f"The gradient norm rises from about {early:.3g} to a peak of {peak:.3g} at step {at:,}.")
+        lo, hi = np.percentile(values, [5, 95])
+        if diverged:
+            return f"The run diverged while its gradient norm stayed between about {lo:.3g} and {hi:.3g}."
+        return f"The gradient norm stays between about {lo:.3g} and {hi:.3g}."
+
     values = np.array([np.nan if v is None else v for v in norms], dtype=float)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if len(bad):
-        return f"The gradient norm blew up to infinity or NaN at step {steps[bad[0]]:,}: the loss went with it. " + said
-    if len(values) == 1:   # too few to speak of a trend
-        return f"One gradient norm was recorded: {values[0]:.3g} at step {steps[0]:,}. " + said
-    fifth = max(1, len(values) // 5)
-    early, late = float(np.median(values[:fifth])), float(np.median(values[-fifth:]))
-    if len(values) >= 5 and late > 10 * early:
-        return f"The gradient norm explodes: it grew from about {early:.3g} to {late:.3g}. " + said
-    if len(values) >= 5 and late < early / 10:
-        return (f"The gradient norm collapses: it fell from about {early:.3g} to {late:.3g}, so learning "
-                "all but stops. " + said)
-    top = int(np.argmax(values))
-    peak, at = float(values[top]), steps[top]
-    if peak > RISE * early and diverged:
-        return (f"The gradient norm rose from about {early:.3g} to a peak of {peak:.3g} at step {at:,}, and the "
-                "run diverged. " + said)
-    if peak > RISE * early:
-        return f"The gradient norm rises from about {early:.3g} to a peak of {peak:.3g} at step {at:,}. " + said
-    lo, hi = np.percentile(values, [5, 95])
-    if diverged:
-        return f"The run diverged while its gradient norm stayed between about {lo:.3g} and {hi:.3g}. " + said
-    return f"The gradient norm stays between about {lo:.3g} and {hi:.3g}. " + said
+    return said + " " + _reading(steps, values, diverged)
+
