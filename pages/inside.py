@@ -146,8 +146,9 @@ def pair_view(pair: dict) -> None:
                                         diverged=r["status"] == "diverged")
         status = _({"diverged": N_("diverged"), "done": N_("finished"), "cancelled": N_("was stopped")}.get(
             r["status"], r["status"]))
-        st.caption(ui.safe((_(SIDES[side]).capitalize() + f" ({status}): " + i18n.error_text(said) + " "
-                            + i18n.error_text(r["message"] or "")).strip()))
+        st.caption(ui.safe(_("{side} ({status}): {said} {message}").format(
+            side=_(SIDES[side]).capitalize(), status=status, said=i18n.error_text(said),
+            message=i18n.error_text(r["message"] or "")).strip()))
     if said := clipping.verdict(runs["off"]["status"], runs["on"]["status"], series[_(SIDES["off"])],
                                 series[_(SIDES["on"])]):
         st.markdown(ui.safe(i18n.error_text(said)))
