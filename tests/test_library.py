@@ -18,7 +18,7 @@ def test_save_writes_text_and_metadata(workspace):
     assert meta["name"] == "My notes"  # control characters dropped, whitespace trimmed
     assert meta["sources"] == ["pasted text"]
     assert meta["encoding"] == "utf-8"
-    assert meta["stats"] == {"chars": 9, "distinct": 5, "words": 3, "lines": 2}
+    assert meta["stats"] == {"chars": 9, "distinct": 5, "words": 3, "lines": 2, "rare": 0, "has_words": True}
     assert meta["id"] == cid
     assert abs(meta["created"] - time.time()) < 60
     assert sorted(p.name for p in folder.iterdir()) == sorted([f"{cid}.txt", f"{cid}.json"])
@@ -52,7 +52,7 @@ def test_list_is_newest_first_and_skips_junk(workspace):
     listed = library.list_corpora()
     assert [m["id"] for m in listed] == [second, first]
     assert [m["name"] for m in listed] == ["second", "first"]
-    assert listed[0]["stats"] == {"chars": 7, "distinct": 4, "words": 2, "lines": 1}
+    assert listed[0]["stats"] == {"chars": 7, "distinct": 4, "words": 2, "lines": 1, "rare": 0, "has_words": True}
 
 
 def test_empty_workspace_lists_nothing(workspace):
@@ -106,3 +106,11 @@ def test_saving_the_same_text_under_the_same_name_keeps_one_copy(workspace):
     assert library.save_corpus("Twice", corpus, workspace) == first
     assert library.save_corpus("Another name", corpus, workspace) != first
     assert [c["name"] for c in library.list_corpora(workspace)].count("Twice") == 1
+
+
+def test_a_chinese_text_is_saved_as_having_no_words(workspace):
+    from tests.chinese import poems
+
+    cid = library.save_corpus("poems", load_corpus(poems(5_000)))
+    meta = json.loads((Registry().home / "corpora" / f"{cid}.json").read_text("utf-8"))
+    assert meta["stats"]["has_words"] is False and meta["stats"]["chars"] == 5_000
