@@ -141,6 +141,8 @@ def _sentence(message: str, lang: str, depth: int) -> str:
         if m is None:
             continue
         values = dict(zip(names, m.groups()))
+        if len(parts := SENTENCE_END.split(message)) > 1 and any(re.search(r"[.!?] \S", v or "") for v in values.values()):
+            continue   # a value that spans a sentence end: the message is several sentences, read one by one
         filled = PLACEHOLDER.sub(lambda p: _sentence(values.get(p.group(1), p.group(0)), lang, depth - 1)
                                  if p.group(1) in values else p.group(0), translated)
         return filled if filled.endswith(("。", "！", "？", "：")) or not message.endswith(".") else filled + "。"

@@ -249,3 +249,16 @@ def test_bold_text_still_renders_in_chinese(zh):
     wedged = re.compile(r"\*\*[^*\s][^*]*[，。：；！？（）、“”]\*\*[^\s，。：；！？（）、“”*]")
     bad = [m.string for m in zh if m.id and isinstance(m.string, str) and wedged.search(m.string)]
     assert bad == []
+
+
+def test_the_clipping_verdict_reads_wholly_in_chinese():
+    import re
+
+    from textgen import clipping
+
+    off = [{"step": i, "loss": 4.13 + i * 0.5, "grad_norm": 2.6 + i} for i in range(11)]
+    on = [{"step": i, "loss": 4.13 - i * 0.01, "grad_norm": 2.6, "clipped": i % 2} for i in range(116)]
+    for status in ("diverged", "done"):
+        said = clipping.verdict(status, "done", off, on)
+        zh = i18n.error_text(said, "zh")
+        assert said.startswith("Without clipping") and re.search("[A-Za-z]", zh) is None, zh

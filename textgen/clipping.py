@@ -117,10 +117,13 @@ def _told(m: dict) -> str:
     """'the gradient norm went from 3.2 to a peak of 9,800 and the loss went from 4.4 to 2.1'"""
     if m["start_loss"] is None:
         return "the run recorded no steps"
-    end = "not a number" if m["end_loss"] is None else f"{m['end_loss']:.2f}"
-    if m["diverged"]:
-        end += " (it diverged)" if m["end_loss"] is None else ", where it was stopped as diverged"
-    loss = f"the loss went from {m['start_loss']:.2f} to {end}"
+    # Each ending is its own whole template, so the interface can translate it (no clause glued to a number).
+    if m["diverged"] and m["end_loss"] is not None:
+        loss = f"the loss went from {m['start_loss']:.2f} to {m['end_loss']:.2f}, where it was stopped as diverged"
+    elif m["diverged"] or m["end_loss"] is None:
+        loss = f"the loss went from {m['start_loss']:.2f} to not a number (it diverged)"
+    else:
+        loss = f"the loss went from {m['start_loss']:.2f} to {m['end_loss']:.2f}"
     if m["peak_norm"] is None:
         return loss
     return f"the gradient norm went from {_num(m['start_norm'])} to a peak of {_num(m['peak_norm'])} and {loss}"
