@@ -251,6 +251,8 @@ def panel_body(run: dict) -> None:
     if status == "running" and run["eta"] is not None:
         text += " · " + _("ETA {eta}").format(eta=ui.duration(run["eta"]))
     st.progress(done, text=text)
+    if where := ui.where_text(run):
+        st.caption(where)
     if status == "done":
         ui.run_summary(run)
     else:   # no "Status" metric: the box above (or the moving bar) says it, and big values are cut off on a projector

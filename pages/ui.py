@@ -343,3 +343,14 @@ def unit_activations(run_id: str) -> tuple[str, list]:
     run_dir = registry().run_dir(run_id)
     with st.spinner(_("Reading the run's units…")):
         return _unit_activations(str(run_dir), (run_dir / "weights.npz").stat().st_mtime)
+
+
+def where_text(run: dict) -> str | None:
+    """Where a cluster job runs (INKWELL_JOBS names Ray); None for local workers, which have no node."""
+    node = run.get("node")
+    if node:
+        return (_("Training on the cluster node {node}.") if run["status"] == "running"
+                else _("Ran on the cluster node {node}.")).format(node=node)
+    if run["status"] == "running" and run.get("job"):
+        return _("Waiting for a free node on the cluster.")
+    return None

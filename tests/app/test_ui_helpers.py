@@ -79,3 +79,15 @@ def test_overlay_y_title_fits_beside_the_plot():
     assert spec["encoding"]["y"]["title"] == ["held-out bits per character", "(lower is better)"]
     assert max(len(line) for line in spec["encoding"]["y"]["title"]) <= 28
     assert (spec["height"], charts.overlay_chart(four).to_dict()["height"]) == (310, 400)
+
+
+def test_the_train_page_says_where_a_cluster_job_runs():
+    from pages.ui import where_text
+
+    assert where_text({"status": "running", "node": None, "job": None}) is None   # a local worker: nothing to say
+    assert where_text({"status": "done"}) is None   # a registry row from before the node column
+    assert where_text({"status": "running", "node": None, "job": "raysubmit_1"}) == "Waiting for a free node on the cluster."
+    assert where_text({"status": "running", "node": "10.0.0.7", "job": "raysubmit_1"}) == \
+        "Training on the cluster node 10.0.0.7."
+    assert where_text({"status": "interrupted", "node": "10.0.0.7", "job": "raysubmit_1"}) == \
+        "Ran on the cluster node 10.0.0.7."
