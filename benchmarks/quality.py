@@ -135,8 +135,12 @@ def main(argv=None) -> int:
 
 
 def compare(key: str, name: str, corpus, val_fraction: float, args, home: Path) -> dict:
-    """One preset and the tutorial recipe, the same wall time each, on one text."""
-    preset = PRESETS[name]
+    """One preset and the tutorial recipe, the same wall time each, on one text. The preset is fitted to the
+    text as the Train page and `train --preset` fit it (sizing.adapt: a Chinese text by characters, smaller
+    batches where a big vocabulary leaves too few steps); the tutorial recipe is run as written."""
+    from textgen.sizing import adapt, stats_counts
+
+    preset = adapt(PRESETS[name], stats_counts(corpus.stats), cjk=not corpus.stats.has_words)
     budget = 3.0 if args.tiny else preset.train.time_budget
     shrink = (lambda m: replace(m, units=16, embedding=8, layers=1)) if args.tiny else (lambda m: m)
     ours = replace(preset.train, time_budget=budget, val_fraction=val_fraction, epochs=100000,
@@ -145,7 +149,9 @@ def compare(key: str, name: str, corpus, val_fraction: float, args, home: Path) 
                   sample_length=0, seq_len=32 if args.tiny else 100)
     load = os.getloadavg()[0]
     a = run_one(f"Inkwell {name}", corpus, shrink(preset.model), ours, home)
-    row = {"text": key, "preset": name, "budget_seconds": budget, "loadavg_before": load, "inkwell": a}
+    row = {"text": key, "preset": name, "budget_seconds": budget, "loadavg_before": load, "inkwell": a,
+           "fitted": {k: getattr(preset.train, k) for k in ("level", "batch_size")
+                      if getattr(preset.train, k) != getattr(PRESETS[name].train, k)}}
     if args.inkwell_only:
         print(f"{key} {name}: Inkwell {a['val_bpc']:.3f} bits/char in windows, {a['carried_val_bpc']:.3f} carried "
               f"({a['chars_seen']:,} characters seen)", flush=True)

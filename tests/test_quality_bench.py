@@ -68,3 +68,19 @@ def test_a_missing_package_names_it(monkeypatch):
 def test_make_bench_quality_installs_every_texts_package():
     line = next(ln for ln in (ROOT / "Makefile").read_text().splitlines() if ln.startswith("QUALITY_PACKAGES"))
     assert sorted(line.split(":=")[1].split()) == texts.PACKAGES
+
+
+def test_the_preset_is_fitted_to_each_text_as_the_app_fits_it(tmp_path, monkeypatch):
+    from argparse import Namespace
+
+    from tests.chinese import poems
+    from textgen import load_corpus, sizing
+    from textgen.presets import PRESETS
+
+    seen = []
+    monkeypatch.setattr(quality, "run_one", lambda name, corpus, model, cfg, home: seen.append(cfg) or {
+        "val_bpc": 1.0, "carried_val_bpc": 1.0, "chars_seen": 1})
+    corpus = load_corpus(poems())
+    row = quality.compare("zh", "Quick", corpus, 0.1, Namespace(tiny=False, inkwell_only=True), tmp_path)
+    want = sizing.adapt(PRESETS["Quick"], sizing.stats_counts(corpus.stats), cjk=True).train
+    assert seen[0].batch_size == want.batch_size == row["fitted"]["batch_size"] < PRESETS["Quick"].train.batch_size
