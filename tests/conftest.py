@@ -156,3 +156,19 @@ def ray_cluster():
         yield RAY_DASHBOARD
     finally:
         subprocess.run([ray, "stop"], capture_output=True, timeout=120)
+
+
+@pytest.fixture()
+def v2_pages(monkeypatch):
+    """AppTest re-detects the pages/ folder on every run and then runs the old (v1) multipage mode, which
+    skips app.py from the second run on. A real server detects it once and st.navigation switches it off
+    for good; this keeps AppTest in that state so reruns go through app.py like a browser's do."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)

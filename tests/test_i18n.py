@@ -166,22 +166,7 @@ def english_words(texts: list[str]) -> set[str]:
 
 
 @pytest.fixture()
-def v2_navigation(monkeypatch):
-    """As in tests/app/test_shell.py: keep AppTest out of Streamlit's old pages/ mode, so each rerun goes
-    through app.py as a browser's does."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
-@pytest.fixture()
-def zh_app(workspace, monkeypatch, v2_navigation):
+def zh_app(workspace, monkeypatch, v2_pages):
     monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
     monkeypatch.setenv("INKWELL_HOST_CODE", "host-code-for-the-test")
     reg = Registry(str(workspace))
@@ -224,7 +209,7 @@ def test_every_page_reads_in_chinese(zh_app):
     assert {p: sorted(w) for p, w in left.items()} == {p: [] for p in left}, left
 
 
-def test_the_switch_changes_the_language_and_remembers_it(workspace, monkeypatch, v2_navigation):
+def test_the_switch_changes_the_language_and_remembers_it(workspace, monkeypatch, v2_pages):
     monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
     monkeypatch.setattr("textgen.artifacts.DEMO_DIR", workspace / "no-demo")   # a fresh server opens on Corpus
     monkeypatch.setattr("pages.ui.language_demo", lambda: None)   # nor the Chinese demo

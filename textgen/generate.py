@@ -97,11 +97,12 @@ class Settings:
 def weights_version(run_id: str, workspace=None) -> int:
     """The version (mtime in ns) of a run's weights file, or the demo's: a cache key that changes when
     a run trains further. A stat, not a config read, so a page may ask on every rerun."""
-    demo = None if run_id == artifacts.DEMO_ID else demos.by_id(run_id)
     if run_id == artifacts.DEMO_ID:
-        run_dir = artifacts.DEMO_DIR
+        run_dir = artifacts.DEMO_DIR   # read per call, so tests can point it elsewhere
+    elif demo := demos.by_id(run_id):
+        run_dir = demo.dir
     else:
-        run_dir = demo.dir if demo else home(workspace) / "runs" / check_run_id(run_id)
+        run_dir = home(workspace) / "runs" / check_run_id(run_id)
     if not artifacts.has_weights(run_dir):
         raise GenerationError(f"{run_id} cannot be found or has no trained weights yet")
     return (run_dir / artifacts.WEIGHTS_FILE).stat().st_mtime_ns

@@ -19,21 +19,11 @@ APP = str(ROOT / "app.py")
 
 
 @pytest.fixture(autouse=True)
-def v2_navigation(request, monkeypatch):
-    """AppTest re-detects the pages/ folder on every run and then runs the old (v1) multipage mode, which
-    skips app.py from the second run on. A real server detects it once and st.navigation switches it off
-    for good; this keeps AppTest in that state so reruns go through app.py like a browser's do."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if "real_page_detection" in request.fixturenames:
-        return
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
+def v2_navigation(request):
+    """Every shell test runs app.py as a browser does (conftest's v2_pages), unless it asks for
+    real_page_detection."""
+    if "real_page_detection" not in request.fixturenames:
+        request.getfixturevalue("v2_pages")
 
 
 @pytest.fixture()
