@@ -1,4 +1,6 @@
 """The one estimate both pages show: counts, parameters, time, and the sentence that refuses a run."""
+from dataclasses import replace
+
 import pytest
 
 from textgen import data, kernels, library, load_corpus, sizing
@@ -207,3 +209,44 @@ def test_saved_counts_of_a_chinese_corpus_cap_rare_characters(tmp_path):
     import unittest.mock as mock
     with mock.patch.object(library, "load_saved", return_value=(corpus.text, None)):
         assert sizing.saved_counts(old, TrainConfig(), tmp_path) == counts
+
+
+def test_fit_says_why_the_batch_shrank_in_numbers_the_estimate_gives():
+    quick, zh = PRESETS["Quick"], sizing.char_counts(30_000, 3_000)   # a Chinese text: thousands of characters
+    fit = sizing.fit(quick, zh, cjk=True)
+    assert fit.preset == sizing.adapt(quick, zh, cjk=True) and fit.preset.train.batch_size == 16
+    assert fit.notes == ["Batches of 16 instead of 64: at 64 this text gives only 132 updates in 1 minute of training, "
+                         "and a run needs at least 400; at 16 it gives 529."]
+    # the budget binds, so updates are the characters read in 60 s over the characters a batch reads
+    sized = replace(quick.model, vocab_size=3_001)
+    assert [int(60 * chars_per_second(sized) / (b * 64)) for b in (64, 16)] == [132, 529]
+
+
+def test_fit_says_when_the_preset_is_kept_and_why():
+    fit = sizing.fit(PRESETS["Quick"], sizing.char_counts(200_000, 80))
+    assert fit.preset is PRESETS["Quick"]
+    assert fit.notes == ["Batches of 64, as tuned: this text gives 503 updates in 1 minute of training, at least "
+                         "the 400 a run needs."]
+
+
+def test_fit_explains_character_level_for_a_chinese_text():
+    long, zh = PRESETS["Long"], sizing.char_counts(30_000, 3_000)
+    assert sizing.fit(long, zh, cjk=True).notes == [
+        "Character level instead of word pieces: this text has no spaces between words (as Chinese and Japanese are "
+        "written), and word pieces would split most of its characters into bytes.",
+        "Batches of 32 instead of 64: at 64 this text gives only 368 updates in 20 minutes of training, and a run "
+        "needs at least 400; at 32 it gives 737."]
+    words = replace(PRESETS["Quick"], train=replace(PRESETS["Quick"].train, level="word"))
+    assert sizing.fit(words, zh, cjk=True).notes[0] == ("Character level instead of words: this text has no spaces "
+                                                        "between words to split it at.")
+
+
+def test_fit_says_when_even_the_smallest_batch_gives_too_few_updates():
+    quick = PRESETS["Quick"]
+    brief = replace(quick, train=replace(quick.train, time_budget=10))
+    fit = sizing.fit(brief, sizing.char_counts(30_000, 3_000), cjk=True)
+    assert fit.preset.train.batch_size == sizing.MIN_BATCH
+    assert fit.notes == ["Batches of 16 instead of 64: at 64 this text gives only 22 updates in under a minute of "
+                         "training, and a run needs at least 400.",
+                         "At batches of 16, the smallest worth their cost, it gives only 88: more text or a longer "
+                         "budget would help more than a smaller batch."]

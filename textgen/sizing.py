@@ -222,8 +222,17 @@ def _env_float(name: str) -> float:
 
 MIN_UPDATES = 400   # optimiser steps a preset's run should make in its budget; fewer leave a large vocabulary unlearned
 MIN_BATCH = 16   # smaller batches lose more to the fixed cost of a step than they gain in steps (measured)
+# Read nine times with light dropout, Long's GRU scored 1.0 bits/char on its training text and 1.48 on held-out
+# text (benchmarks/README.md): from about this many passes a run may learn a small text by heart.
+MANY_PASSES = 8
 POEM_CHARS = 100_000      # Chinese: about 3,000 short poems, enough for line lengths, rhyme and parallel lines
 PHRASING_CHARS = 1_000_000   # a large anthology: enough for the phrasing of a style
+
+
+def updates(counts: Counts, model: ModelConfig, cfg: TrainConfig) -> int:
+    """Optimiser steps a run makes in its estimated time: passes times the training windows, per batch."""
+    est = estimate(counts, model, cfg)
+    return int(est.passes * counts.tokens * (1 - cfg.val_fraction) / (cfg.batch_size * cfg.seq_len))
 
 
 def adapt(preset: Preset, counts: Counts, cjk: bool = False) -> Preset:
@@ -233,18 +242,52 @@ def adapt(preset: Preset, counts: Counts, cjk: bool = False) -> Preset:
     them), leaves a run under the preset's batch of 64 with a few dozen steps in its budget: it learns only
     how common each character is. Halving the batch doubles the steps for about the same time per pass.
     `cjk`: the text is Chinese or Japanese (CorpusStats.has_words is False), read at character level, and
-    `counts` are its character counts.
+    `counts` are its character counts. fit() says why, in sentences.
     """
     cfg = preset.train
     if cjk and cfg.level != "char":   # word pieces split most CJK characters into bytes and gain little
         cfg = replace(cfg, level="char")
-    while cfg.batch_size > MIN_BATCH:
-        est = estimate(counts, preset.model, cfg)
-        train_tokens = counts.tokens * (1 - cfg.val_fraction)
-        if est.passes * train_tokens / (cfg.batch_size * cfg.seq_len) >= MIN_UPDATES:
-            break
+    while cfg.batch_size > MIN_BATCH and updates(counts, preset.model, cfg) < MIN_UPDATES:
         cfg = replace(cfg, batch_size=max(MIN_BATCH, cfg.batch_size // 2))
     return preset if cfg == preset.train else replace(preset, train=cfg)
+
+
+class Fit(NamedTuple):
+    preset: Preset      # adapt()'s answer
+    notes: list[str]    # what it chose and why, one sentence each
+
+
+def fit(preset: Preset, counts: Counts, cjk: bool = False) -> Fit:
+    """adapt(), with the sentences the Train page shows under the preset."""
+    fitted = adapt(preset, counts, cjk)
+    return Fit(fitted, fit_notes(preset, fitted.train, counts))
+
+
+def fit_notes(preset: Preset, cfg: TrainConfig, counts: Counts) -> list[str]:
+    """Why `cfg` (adapt's answer for this text) differs from the preset's training values, or why it does not."""
+    tuned, notes = preset.train, []
+    if cfg.level != tuned.level and tuned.level == "subword":
+        notes.append("Character level instead of word pieces: this text has no spaces between words (as Chinese and "
+                     "Japanese are written), and word pieces would split most of its characters into bytes.")
+    elif cfg.level != tuned.level:
+        notes.append("Character level instead of words: this text has no spaces between words to split it at.")
+    now, span = updates(counts, preset.model, cfg), _span(estimate(counts, preset.model, cfg).seconds)
+    if cfg.batch_size == tuned.batch_size and now >= MIN_UPDATES:
+        notes.append(f"Batches of {cfg.batch_size}, as tuned: this text gives {now:,} updates in {span} of training, "
+                     f"at least the {MIN_UPDATES} a run needs.")
+        return notes
+    before = updates(counts, preset.model, replace(cfg, batch_size=tuned.batch_size))
+    if cfg.batch_size != tuned.batch_size and now >= MIN_UPDATES:
+        notes.append(f"Batches of {cfg.batch_size} instead of {tuned.batch_size}: at {tuned.batch_size} this text "
+                     f"gives only {before:,} updates in {span} of training, and a run needs at least {MIN_UPDATES}; "
+                     f"at {cfg.batch_size} it gives {now:,}.")
+    elif cfg.batch_size != tuned.batch_size:
+        notes.append(f"Batches of {cfg.batch_size} instead of {tuned.batch_size}: at {tuned.batch_size} this text "
+                     f"gives only {before:,} updates in {span} of training, and a run needs at least {MIN_UPDATES}.")
+    if now < MIN_UPDATES:
+        notes.append(f"At batches of {cfg.batch_size}, the smallest worth their cost, it gives only {now:,}: more text "
+                     "or a longer budget would help more than a smaller batch.")
+    return notes
 
 
 def corpus_advice(stats, preset_name: str | None = None) -> Advice:
