@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from room import Server, _proc, pct  # noqa: E402
 from stclient import ProtocolError, StreamlitSession, markdown_body  # noqa: E402
 
+from benchmarks.common import md_table  # noqa: E402
+
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]
 PROMPT = "The keeper climbed the tower and looked out over the harbor. "
@@ -253,20 +255,18 @@ def line(r: dict) -> str:
             f"errors {r['errors']}, load {r['loadavg_before'][0]:.2f}")
 
 
+HEADER = ("round", "client", "first change median / p95", "last change median / p95", "saved median / p95",
+          "first message to first change, median", "chars", "errors", "CPU s: server / clients", "load before / after")
+
+
 def table(report: dict) -> str:
-    lines = [f"{report['writers']} writers press Continue together; code {report['code']}; "
-             f"training job: {'yes' if report['training_job'] else 'no'}",
-             "| round | client | first change median / p95 | last change median / p95 | saved median / p95 | "
-             "first message to first change, median | chars | errors | CPU s: server / clients | load before / after |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in report["rounds"]:
-        lines.append(f"| {r['round']} | {r['client']} | {_s(r['first_median'])} / {_s(r['first_p95'])} | "
-                     f"{_s(r['last_median'])} / {_s(r['last_p95'])} | {_s(r['saved_median'])} / "
-                     f"{_s(r['saved_p95'])} | {'n/a' if r.get('redraw_median') is None else _s(r['redraw_median'])} | "
-                     f"{r['chars_median']} | {r['errors']} | "
-                     f"{r['server_cpu_s']:.1f} / {r['clients_cpu_s']:.1f} | "
-                     f"{r['loadavg_before'][0]:.2f} / {r['loadavg_after'][0]:.2f} |")
-    return "\n".join(lines)
+    rows = ([r["round"], r["client"], f"{_s(r['first_median'])} / {_s(r['first_p95'])}",
+             f"{_s(r['last_median'])} / {_s(r['last_p95'])}", f"{_s(r['saved_median'])} / {_s(r['saved_p95'])}",
+             "n/a" if r.get("redraw_median") is None else _s(r["redraw_median"]), r["chars_median"], r["errors"],
+             f"{r['server_cpu_s']:.1f} / {r['clients_cpu_s']:.1f}",
+             f"{r['loadavg_before'][0]:.2f} / {r['loadavg_after'][0]:.2f}"] for r in report["rounds"])
+    return (f"{report['writers']} writers press Continue together; code {report['code']}; "
+            f"training job: {'yes' if report['training_job'] else 'no'}\n" + md_table(HEADER, rows))
 
 
 if __name__ == "__main__":

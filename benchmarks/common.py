@@ -184,13 +184,17 @@ def fmt_num(x: float, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+def md_table(header, rows) -> str:
+    """A Markdown table: the header, its rule, a line a row. Cells are printed as they are (str of each)."""
+    def line(cells) -> str:
+        return "| " + " | ".join(str(c) for c in cells) + " |"
+    return "\n".join([line(header), "|" + "---|" * len(header), *(line(cells) for cells in rows)])
+
+
 def markdown_table(rows: list[Row]) -> str:
-    head = "| section | measurement | median | spread (min–max) | ratio | target | result |"
-    out = [head, "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        cells = [r.section, r.name, r.value, r.spread, r.ratio, r.target, r.verdict]
-        out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(out)
+    header = ("section", "measurement", "median", "spread (min–max)", "ratio", "target", "result")
+    cells = ([r.section, r.name, r.value, r.spread, r.ratio, r.target, r.verdict] for r in rows)
+    return md_table(header, ([c.replace("|", "\\|") for c in row] for row in cells))
 
 
 class Stopwatch:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.common import md_table  # noqa: E402
+
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
 PROMPT = "The keeper climbed the tower and looked out over the harbor."
@@ -167,15 +169,17 @@ def main(argv=None) -> int:
     return 0
 
 
+HEADER = ("writers", "continues", "first char median / p95 (target p95 < 1 s at 10)", "last char median / p95",
+          "errors", "server peak", "training progressed")
+
+
 def table(report: dict) -> str:
-    lines = ["| writers | continues | first char median / p95 (target p95 < 1 s at 10) | last char median / p95 | errors | server peak | training progressed |",
-             "|---|---|---|---|---|---|---|"]
-    for r in report["rows"]:
-        lines.append(f"| {r['writers']} | {r['continues']} | {r['first_median']:.2f} s / {r['first_p95']:.2f} s | "
-                     f"{r['last_median']:.2f} s / {r['last_p95']:.2f} s | {r['errors']} | {r['server_peak_mb']:.0f} MB | "
-                     f"{'yes' if r['training_flushes_during'] else 'no' if r['training_flushes_during'] == 0 else 'n/a'} "
-                     f"({r['training_flushes_during']} metric flushes) |")
-    return "\n".join(lines)
+    def progressed(flushes) -> str:
+        return f"{'yes' if flushes else 'no' if flushes == 0 else 'n/a'} ({flushes} metric flushes)"
+    return md_table(HEADER, ([r["writers"], r["continues"], f"{r['first_median']:.2f} s / {r['first_p95']:.2f} s",
+                              f"{r['last_median']:.2f} s / {r['last_p95']:.2f} s", r["errors"],
+                              f"{r['server_peak_mb']:.0f} MB", progressed(r["training_flushes_during"])]
+                             for r in report["rows"]))
 
 
 if __name__ == "__main__":

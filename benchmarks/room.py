@@ -29,6 +29,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:   # also when benchmarks/browsers.py imports this file as `room`
+    sys.path.insert(0, str(ROOT))
+from benchmarks.common import md_table  # noqa: E402
+
 TRAIN_JOB = """
 import sys, time
 from textgen import ModelConfig, TrainConfig, jobs
@@ -332,19 +336,20 @@ def line(r: dict) -> str:
             f"complete p95 {_s(r['complete_p95'])}, errors {r['errors']}, drafts {r['drafts_intact']}")
 
 
+HEADER = ("code", "mode", "writers", "continues", "first char median / p95", "200 chars median / p95", "errors",
+          "drafts intact", "server cores", "full GCs /s (ms each)", "server RSS start / end (peak)",
+          "load before / after", "training batches")
+
+
 def table(report: dict) -> str:
-    lines = ["| code | mode | writers | continues | first char median / p95 | 200 chars median / p95 | errors | "
-             "drafts intact | server cores | full GCs /s (ms each) | server RSS start / end (peak) | "
-             "load before / after | training batches |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in report["rows"]:
-        lines.append(f"| {r['code']} | {r['mode']} | {r['writers']} | {r['continues']} | {_s(r['first_median'])} / "
-                     f"{_s(r['first_p95'])} | {_s(r['complete_median'])} / {_s(r['complete_p95'])} | {r['errors']} | "
-                     f"{r['drafts_intact']} | {r['server_cores']:.2f} | {r['full_collections_per_s']:.1f} "
-                     f"({r['full_collection_ms']:.0f}) | {r['server_rss_mb'][0]} / {r['server_rss_mb'][-1]} "
-                     f"({r['server_peak_mb']:.0f}) MB | "
-                     f"{r['loadavg_before'][0]:.1f} / {r['loadavg_after'][0]:.1f} | {r['training_batches']} |")
-    return "\n".join(lines)
+    return md_table(HEADER, ([r["code"], r["mode"], r["writers"], r["continues"],
+                              f"{_s(r['first_median'])} / {_s(r['first_p95'])}",
+                              f"{_s(r['complete_median'])} / {_s(r['complete_p95'])}", r["errors"], r["drafts_intact"],
+                              f"{r['server_cores']:.2f}",
+                              f"{r['full_collections_per_s']:.1f} ({r['full_collection_ms']:.0f})",
+                              f"{r['server_rss_mb'][0]} / {r['server_rss_mb'][-1]} ({r['server_peak_mb']:.0f}) MB",
+                              f"{r['loadavg_before'][0]:.1f} / {r['loadavg_after'][0]:.1f}", r["training_batches"]]
+                             for r in report["rows"]))
 
 
 if __name__ == "__main__":
