@@ -11,7 +11,7 @@ from pages.i18n import N_, _
 from pages import charts, gatecharts
 from textgen import clipping
 from textgen import experiments as ex
-from textgen import gradients, jobs, neurons
+from textgen import gradients, jobs, neurons, vanishing
 from textgen.config import CELL_NAMES
 
 EXP_KEY = "inside_experiment"        # the experiment shown (its id)
@@ -183,6 +183,41 @@ if pairs:
     else:
         pair_view(pair)
 
+def start_measuring(run_ids: list[str]) -> None:
+    try:
+        for rid in run_ids:
+            vanishing.start(reg, rid, ui.identity())
+    except textgen.InkwellError as e:
+        st.session_state["inside_vanish_error"] = i18n.error_text(e)
+
+
+def vanish_missing(run_ids: list[str]) -> None:
+    """What the picked runs without a curve lack, and one button that measures them in the background."""
+    for rid in run_ids:
+        state, said = vanishing.state(reg.run_dir(rid))
+        if state == "failed":
+            st.caption(ui.safe(_("{run} has no curve: {reason}").format(run=ui.run_title(finished[rid]),
+                                                                        reason=i18n.error_text(said))))
+        else:
+            st.caption(ui.safe(_("{run} has no curve yet: it was trained before Inkwell measured it.").format(
+                run=ui.run_title(finished[rid]))))
+    if msg := st.session_state.pop("inside_vanish_error", None):
+        st.error(ui.safe(msg), icon=":material/error:")
+    st.button(_("Measure the missing curves"), icon=":material/straighten:", key="inside_vanish_measure",
+              on_click=start_measuring, args=(run_ids,),
+              help=_("Runs in the background, a few seconds per run; the chart adds each curve when it is measured."))
+
+
+@st.fragment(run_every=1)
+def vanish_live(run_ids: list[str]) -> None:
+    """Polls while curves are measured in the background; a full rerun draws them once all are done."""
+    measuring = [rid for rid in run_ids if vanishing.state(reg.run_dir(rid))[0] == "measuring"]
+    if not measuring:
+        st.rerun()
+    st.progress((len(run_ids) - len(measuring)) / len(run_ids), text=_("Measuring the curve of {runs}…").format(
+        runs=", ".join(ui.run_title(finished[rid]) for rid in measuring)))
+
+
 st.subheader(_("Vanishing, measured"))
 st.markdown(_("How much of the error at the last character still reaches the memory k steps earlier, averaged over "
             "windows of held-out text. A straight fall on this log scale is the vanishing gradient."))
@@ -190,17 +225,18 @@ finished = {r["id"]: r for r in text_runs if r["status"] == "done" and ui.has_we
 if finished:
     picked = st.multiselect(_("Runs to compare"), list(finished), default=list(finished)[:3], key="inside_vanish_runs",
                             format_func=lambda i: ui.run_title(finished[i]))
-    curves, notes = {}, []
+    curves, missing = {}, []
     for rid in picked:
         curve = gradients.read_curve(reg.run_dir(rid))   # measured by the worker when training ended
         if curve is None:
-            notes.append(_("{run} has no curve: it was trained before Inkwell measured it, or its held-out text is "
-                           "too short.").format(run=ui.run_title(finished[rid])))
+            missing.append(rid)
             continue
         name = f"{ui.run_title(finished[rid])} ({CELL_NAMES.get(finished[rid]['cell'], '')})"
         curves[name] = curve.norms.tolist()
-    for n in notes:
-        st.caption(ui.safe(n))
+    if any(vanishing.state(reg.run_dir(rid))[0] == "measuring" for rid in missing):
+        vanish_live(missing)
+    elif missing:
+        vanish_missing(missing)
     if curves:
         st.altair_chart(charts.vanishing_chart(curves), width="stretch")
         for name, norms in curves.items():

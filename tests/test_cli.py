@@ -82,6 +82,48 @@ def test_export_then_import_gives_the_same_text(trained, tmp_path):
     assert a == b
 
 
+def test_vanishing_measures_and_stores_the_curve_a_run_lacks(trained, tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from textgen import atomic
+    from textgen.artifacts import open_run_dir
+    from textgen.data import split_encoded
+    from textgen.gradients import CURVE_FILE, CURVE_WINDOWS, read_curve, vanishing_curve
+    from textgen.stepper import Stepper
+
+    home, run_id, _ = trained
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    run_dir = copy / "runs" / run_id
+    stored = read_curve(run_dir).norms   # what the worker measured when training ended
+    (run_dir / CURVE_FILE).unlink()      # as in a run trained before the worker measured it
+    r = cli("vanishing", run_id, home=copy)
+    assert r.returncode == 0, r.stderr
+    run = open_run_dir(run_dir)
+    _, val = split_encoded(run.vocab, run.corpus_path.read_text("utf-8"), run.train.val_fraction)
+    direct = vanishing_curve(Stepper(run.model, atomic.read_npz(run_dir / "weights.npz")), val,
+                             min(100, len(val) - 3), CURVE_WINDOWS, run.train.seed)
+    np.testing.assert_array_equal(read_curve(run_dir).norms, direct.norms)
+    np.testing.assert_array_equal(read_curve(run_dir).norms, stored)
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["k", "|dL/dh|", "share"] and lines[1].split() == ["0", f"{direct.norms[0]:.3g}", "1"]
+    assert [int(l.split()[0]) for l in lines[1:-1]] == [0, 1, 2, 5, 10, 20, 50, 100]
+    assert lines[3].split()[2] == f"{direct.norms[2] / direct.norms[0]:.3g}"
+    assert lines[-1] == (f"each step back keeps about {direct.ratio_per_step():.0%} of the gradient "
+                         f"({CURVE_WINDOWS} windows of held-out text)")
+    assert r.stderr == f"stored in {run_dir / CURVE_FILE}\n"
+
+
+def test_vanishing_refuses_a_bad_run_in_one_line(tmp_path):
+    for run, said in (("../../etc/passwd", "'../../etc/passwd' is not a run id"),
+                      ("20990101-000000-abcdef", "There is no run 20990101-000000-abcdef")):
+        r = cli("vanishing", run, home=tmp_path / "home", timeout=120)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and r.stderr.startswith(f"textgen: {said}"), r.stderr
+        assert not (tmp_path / "home" / "runs").is_dir() or not any((tmp_path / "home" / "runs").iterdir())
+
+
 def test_generate_with_the_demo_model(tmp_path):
     if not (ROOT / "assets" / "demo" / "weights.npz").exists():
         pytest.skip("the demo model has not been built (make demo)")

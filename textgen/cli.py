@@ -1,4 +1,4 @@
-"""`python -m textgen {train,generate,evaluate,runs,export,import}`.
+"""`python -m textgen {train,generate,evaluate,runs,export,import,experiment,vanishing}`.
 
 Bad input prints one line to stderr and exits non-zero; no traceback reaches the user.
 """
@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("file", type=Path)
     i.add_argument("--name", default=None)
 
+    v = sub.add_parser("vanishing", help="measure a trained run's vanishing curve (how far back its gradient "
+                                         "reaches), store it in the run for the Inside page and print it")
+    v.add_argument("run")
+    v.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)   # the page's background process
+
     m = sub.add_parser("experiment", help="a built-in experiment: 'memory' trains SimpleRNN, LSTM and GRU to recall "
                                           "a symbol across gaps of noise and prints their held-out accuracy")
     m.add_argument("name", choices=["memory"])
@@ -149,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "runs": cmd_runs,
-                "export": cmd_export, "import": cmd_import, "experiment": cmd_experiment}[args.command](args)
+                "export": cmd_export, "import": cmd_import, "experiment": cmd_experiment,
+                "vanishing": cmd_vanishing}[args.command](args)
     except InkwellError as e:
         print(f"textgen: {e}", file=sys.stderr)
         return 1
@@ -322,6 +328,22 @@ def cmd_import(args) -> int:
     from .bundle import import_bundle
 
     print(import_bundle(args.file, label=args.name))
+    return 0
+
+
+def cmd_vanishing(args) -> int:
+    from . import vanishing
+    from .runs import Registry, check_run_id
+
+    reg = Registry()
+    reg.require_run(check_run_id(args.run))
+    run_dir = reg.run_dir(args.run)
+    if args.quiet:
+        vanishing.worker(run_dir)
+        return 0
+    curve = vanishing.measure_run(run_dir)
+    print(vanishing.table(curve))
+    print(f"stored in {run_dir / vanishing.gradients.CURVE_FILE}", file=sys.stderr)
     return 0
 
 
