@@ -10,6 +10,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from pages import bestmark
 from pages.i18n import N_, _
 
 
@@ -120,8 +121,10 @@ def loss_chart(metrics: list[dict], refs=None) -> alt.LayerChart:
                  alt.Tooltip("bpc:Q", format=".3f", title=_("bits per character"))])
     lines = base.mark_line(strokeWidth=2).transform_filter(alt.datum.series != _(SERIES[2]))
     val = base.transform_filter(alt.datum.series == _(SERIES[2]))
+    best = bestmark.marker(bestmark.loss_frame(metrics), "step", "bpc", df["step"].max())   # the weights that write
     return alt.layer(lines, val.mark_line(strokeDash=[4, 3]), val.mark_point(filled=True, size=60),
-                     *baseline_rules(refs))
+                     *baseline_rules(refs), *best)
+
 
 
 def overlay_frame(curves: dict[str, list[dict]]) -> pd.DataFrame:
@@ -266,19 +269,22 @@ COMPARE_AXES = {"time": N_("training time (seconds)"), "characters": N_("charact
 
 
 def compare_chart(curves: dict[str, list[dict]], axis: str, refs=None) -> alt.Chart:
-    """curves: run label -> [{"x", "val_bpc"}] with x in the axis' unit (COMPARE_AXES): held-out score per run.
-    refs: baselines the runs share (same text, same split), drawn as reference lines."""
+    """curves: run label -> [{"x", "val_bpc", "epoch"}] with x in the axis' unit (COMPARE_AXES): held-out score per
+    run, each run's best ringed (points without an epoch are not). refs: baselines the runs share (same text, same
+    split), drawn as reference lines."""
     df = pd.DataFrame([{"x": p["x"], "val_bpc": p["val_bpc"], "run": name} for name, pts in curves.items()
                        for p in pts if p.get("val_bpc") is not None and p.get("x") is not None],
                       columns=["x", "val_bpc", "run"])
+    runs = alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None, labelLimit=900,
+                                                labelFontSize=13))
     lines = (alt.Chart(df, height=280 + 30 * len(curves)).mark_line(point=True, strokeWidth=2)
             .encode(x=alt.X("x:Q", title=_(COMPARE_AXES[axis])),
                     y=alt.Y("val_bpc:Q", title=[_(t) for t in OVERLAY_Y_TITLE], scale=alt.Scale(zero=False)),
-                    color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
-                                                               labelLimit=900, labelFontSize=13)),
+                    color=runs,
                     tooltip=["run", alt.Tooltip("x:Q", title=_(COMPARE_AXES[axis]), format=",.0f"),
                              alt.Tooltip("val_bpc:Q", format=".3f")]))
-    return alt.layer(lines, *baseline_rules(refs)) if refs is not None else lines
+    marks = bestmark.marker(bestmark.compare_frame(curves), "x", "val_bpc", df["x"].max() if len(df) else 0.0, runs)
+    return alt.layer(lines, *baseline_rules(refs), *marks) if refs is not None or marks else lines
 
 
 def activation_chart(text: str, values, width: int = 60) -> alt.LayerChart:

@@ -138,17 +138,17 @@ def _configs(run: dict):
 
 def compare_points(run: dict, axis: str) -> list[dict]:
     """The run's validation scores against epochs, seconds of training, or characters seen (step x batch x window)."""
-    rows = reg.metrics(run["id"], "epoch")
+    rows = reg.metrics(run["id"], "epoch")   # each point keeps its epoch: the chart labels the best one with it
     if axis == "epoch":
-        return [{"x": m["epoch"], "val_bpc": m["val_bpc"]} for m in rows]
+        return [{"x": m["epoch"], "val_bpc": m["val_bpc"], "epoch": m["epoch"]} for m in rows]
     if axis == "time":
-        return [{"x": m["elapsed"], "val_bpc": m["val_bpc"]} for m in rows]
+        return [{"x": m["elapsed"], "val_bpc": m["val_bpc"], "epoch": m["epoch"]} for m in rows]
     saved = _configs(run)
     if saved is None:
         return []
     _, cfg, meta = saved
     per_step = cfg.batch_size * cfg.seq_len * float(meta.get("chars_per_token") or 1.0)
-    return [{"x": (m["step"] or 0) * per_step, "val_bpc": m["val_bpc"]} for m in rows]
+    return [{"x": (m["step"] or 0) * per_step, "val_bpc": m["val_bpc"], "epoch": m["epoch"]} for m in rows]
 
 
 def default_axis(chosen: list[dict]) -> str:
@@ -250,6 +250,8 @@ else:
             shared = {baselines.load(reg.run_dir(r["id"])) for r in chosen}   # one text and split: its levels
             st.altair_chart(charts.compare_chart(curves, axis, next(iter(shared)) if len(shared) == 1 else None),
                             width="stretch")
+            st.caption(_("Ringed: each run's best score on held-out text. That checkpoint is the one it writes with; "
+                         "where the curve climbs after it, the model was learning its text by heart."))
         else:
             st.caption(_("The selected runs have no finished epochs yet."))
     else:

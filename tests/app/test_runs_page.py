@@ -127,6 +127,23 @@ def test_selected_runs_overlay_their_curves(ws):
     assert [tuple(r) for r in frame[["x", "val_bpc", "run"]].itertuples(index=False)] == expected
 
 
+def test_the_overlay_rings_each_runs_best_epoch_and_says_it_writes(ws):
+    from streamlit import dataframe_util
+
+    run = ws.list_runs()[0]
+    at = open_page()
+    tick(at, [0])
+    frames = [dataframe_util.convert_arrow_bytes_to_pandas_df(d.data.data)
+              for d in at.get("vega_lite_chart")[0].proto.datasets]
+    marked = [f for f in frames if "label" in f.columns and "run" in f.columns]
+    best = min(ws.metrics(run["id"], "epoch"), key=lambda m: m["val_bpc"])
+    assert best["val_bpc"] == run["best_val_bpc"]   # the registry's best is the point ringed
+    assert marked and all(f.to_dict("records") == [{
+        "x": best["epoch"], "val_bpc": best["val_bpc"], "epoch": best["epoch"], "run": "Gulls",
+        "label": f"best {best['val_bpc']:.3f} · epoch {best['epoch']:g}"}] for f in marked)
+    assert any(c.value.startswith("Ringed: each run's best score on held-out text.") for c in at.caption)
+
+
 def test_rename(ws):
     run_id = ws.list_runs()[0]["id"]
     at = open_page()
