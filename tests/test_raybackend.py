@@ -15,6 +15,7 @@ from textgen import jobs
 from textgen.config import ModelConfig, TrainConfig
 from textgen.errors import RunError
 from textgen.runs import Registry
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_RAY = importlib.util.find_spec("ray") is not None
@@ -84,24 +85,12 @@ def _corpus(tmp_path):
 
 def _pumping(reg, run_id, pred, timeout=300.0):
     """Wait for the run to satisfy pred while doing what the pages' polling does: pump (which checks Ray)."""
-    end = time.time() + timeout
-    while time.time() < end:
-        jobs.pump(reg)
-        run = reg.get_run(run_id)
-        if pred(run):
-            return run
-        time.sleep(0.5)
-    raise AssertionError(f"timed out; last state {reg.get_run(run_id)}")
+    return wait_until(lambda: reg.get_run(run_id), pred, timeout, every=0.5, before=lambda: jobs.pump(reg))
 
 
 def _job_info(client, sid, pred, timeout=120.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        info = client.get_job_info(sid)
-        if pred(info):
-            return info
-        time.sleep(0.3)
-    raise AssertionError(f"Ray job {sid} timed out: {client.get_job_info(sid)}")
+    return wait_until(lambda: client.get_job_info(sid), pred, timeout, every=0.3,
+                      failure=f"Ray job {sid} timed out: {{}}")
 
 
 def _block_a_node(client, wait=True):

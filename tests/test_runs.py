@@ -14,6 +14,7 @@ from textgen import atomic, jobs
 from textgen.config import ModelConfig, TrainConfig
 from textgen.errors import RunError
 from textgen.runs import Registry, check_run_id, clean_label
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("registry_db")   # every test on SQLite and on PostgreSQL
@@ -103,13 +104,7 @@ def test_disk_full_during_training_fails_with_a_message(tmp_path, monkeypatch, s
 
 
 def _wait(reg, run_id, pred, timeout=400.0):  # generous: CI machines are shared and slow
-    end = time.time() + timeout
-    while time.time() < end:
-        run = reg.get_run(run_id)
-        if pred(run):
-            return run
-        time.sleep(0.2)
-    raise AssertionError(f"timed out; last state {reg.get_run(run_id)}")
+    return wait_until(lambda: reg.get_run(run_id), pred, timeout, every=0.2)
 
 
 def test_kill_9_worker_then_resume_from_checkpoint(tmp_path, monkeypatch):
