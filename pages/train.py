@@ -162,12 +162,14 @@ def setup() -> None:
         cjk = metas[cid]["stats"].get("has_words") is False   # a Chinese text: character level, smaller batches
         if not custom:   # a preset is fitted to the text, as the Corpus page's advice assumes
             basis = dataclasses.replace(cfg, level="char") if cjk else cfg   # adapt() counts a CJK text in characters
-            fitted = sizing.adapt(dataclasses.replace(presets.PRESETS[preset], model=model, train=cfg),
-                                  sizing.saved_counts(metas[cid], basis, reg.home), cjk=cjk).train
-            if fitted != cfg:
-                st.caption(_("Fitted to this text: {level} level, batches of {batch}.").format(
-                    level=_(LEVELS[fitted.level]), batch=fitted.batch_size))
-            cfg = fitted
+            fit = sizing.fit(dataclasses.replace(presets.PRESETS[preset], model=model, train=cfg),
+                             sizing.saved_counts(metas[cid], basis, reg.home), cjk=cjk)
+            said = [i18n.error_text(n) for n in fit.notes]   # the engine's reasons, each in the session's language
+            if fit.preset.train != cfg:
+                said.insert(0, _("Fitted to this text: {level} level, batches of {batch}.").format(
+                    level=_(LEVELS[fit.preset.train.level]), batch=fit.preset.train.batch_size))
+            st.caption(ui.safe(" ".join(said)))
+            cfg = fit.preset.train
         est = sizing.estimate(sizing.saved_counts(metas[cid], cfg, reg.home), model, cfg)
     except textgen.InkwellError as e:
         ui.show_error(e)
@@ -183,6 +185,10 @@ def setup() -> None:
     if est.memorises:
         st.warning(_("This model has more parameters than the text has characters: it may memorise instead of "
                      "learning. A smaller model or more text will generalise better."), icon=":material/info:")
+    if est.refusal is None and est.passes >= sizing.MANY_PASSES:   # a small text: over-fitting shows on the chart
+        st.info(_("By the estimate this run reads the text about {n} times, enough to start learning it by heart; "
+                  "the learning curve rings its best score on held-back text, and that checkpoint is the one that "
+                  "writes.").format(n=i18n.num(round(est.passes))), icon=":material/show_chart:")
 
     st.subheader(_("3 · Start"))
     suggested = f"{metas[cid]['name']} · {CELL_NAMES[cell]} {model.layers}×{model.units}"

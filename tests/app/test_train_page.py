@@ -345,8 +345,29 @@ def test_a_preset_is_fitted_to_a_chinese_text(workspace):
     chars = dataclasses.replace(long.train, level="char")
     fitted = sizing.adapt(long, sizing.saved_counts(meta, chars, str(workspace)), cjk=True).train
     assert fitted.level == "char"
-    said = [c.value for c in at.caption if c.value.startswith("Fitted to this text")]
-    assert said == [f"Fitted to this text: character level, batches of {fitted.batch_size}."]
+    said = [shown(c.value) for c in at.caption if c.value.startswith("Fitted to this text")]
+    notes = sizing.fit(long, sizing.saved_counts(meta, chars, str(workspace)), cjk=True).notes
+    assert notes[0].startswith("Character level instead of word pieces: this text has no spaces between words")
+    assert notes[1].startswith(f"Batches of {fitted.batch_size}") and len(notes) == 2   # 900 characters: 64 may do
+    assert said == [" ".join([f"Fitted to this text: character level, batches of {fitted.batch_size}.", *notes])]
+
+
+def test_a_preset_says_why_it_keeps_its_batch_and_that_a_small_text_is_read_many_times(workspace, monkeypatch):
+    from textgen import kernels
+
+    monkeypatch.setattr(kernels, "cpu_has_bf16_matmul", lambda: False)   # the estimate of the reference CPU
+    library.save_corpus("Lamp words", load_corpus(tiny_text(100_000)))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    assert [shown(c.value) for c in at.caption if c.value.startswith("Batches")] == [
+        "Batches of 64, as tuned: this text gives 534 updates in 1 minute of training, at least the 400 a run needs."]
+    assert [i.value for i in at.info] == [
+        "By the estimate this run reads the text about 24 times, enough to start learning it by heart; the learning "
+        "curve rings its best score on held-back text, and that checkpoint is the one that writes."]
+    at.radio(key="train_preset").set_value("Custom").run()
+    at.number_input(key="hp_epochs").set_value(2).run()   # two passes at most: nothing to say
+    assert not at.exception and not at.info
+    assert not [c for c in at.caption if c.value.startswith(("Batches", "Fitted"))]   # Custom is never fitted
 
 
 def test_custom_can_train_with_plain_sgd(workspace):
