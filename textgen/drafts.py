@@ -21,7 +21,7 @@ from .drafttext import AUTHORS, MAX_CHARS, MAX_UNDO, DraftError, DraftText, piec
 from .errors import InkwellError
 from .identity import AccessError, Identity, check, owner_of
 from .markup import escape_markdown  # noqa: F401  (old import path)
-from .runs import home
+from .workspace import home
 
 log = logging.getLogger("inkwell.drafts")
 

@@ -1,10 +1,10 @@
-"""The workspace: corpora, run directories and the SQLite registry that workers write and pages read."""
+"""The run registry: the runs table that workers write and pages read, and the run lifecycle, its only
+writer of a run's status. Metrics and samples are textgen.measurements'; the workspace's folder and names,
+textgen.workspace's."""
 from __future__ import annotations
 
 import json
 import os
-import re
-import secrets
 import shutil
 import time
 from contextlib import contextmanager
@@ -13,6 +13,8 @@ from pathlib import Path
 from . import db as database
 from .errors import RunError
 from .identity import Identity, check, may, sees_all
+from .measurements import EXPERIMENT_COLUMNS, METRIC_COLUMNS, Measurements  # noqa: F401  (re-exported)
+from .workspace import MAX_LABEL, RUN_ID_RE, check_run_id, clean_label, home, new_run_id  # noqa: F401  (re-exported)
 
 STATUSES = ("queued", "running", "done", "cancelled", "diverged", "failed", "interrupted", "importing")
 ACTIVE = ("queued", "running")
@@ -26,40 +28,7 @@ MOVES = {
     "done": {"queued"}, "cancelled": {"queued"}, "diverged": {"queued"}, "failed": {"queued"},
     "importing": {"done"},
 }
-RUN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{3,40}$")
 HEARTBEAT_TIMEOUT = 90.0   # seconds without a heartbeat before a running worker counts as dead
-MAX_LABEL = 80
-
-# The schema lives in textgen/migrations (Alembic); these are the columns the registry reads back in order.
-METRIC_COLUMNS = ("run_id", "kind", "epoch", "step", "elapsed", "loss", "val_loss", "bpc", "val_bpc", "chars_per_sec",
-                  "lr", "grad_norm", "clipped")
-EXPERIMENT_COLUMNS = ("experiment", "run_id", "cell", "gap", "units", "params", "accuracy", "steps", "seconds")
-
-
-def home(path: str | os.PathLike | None = None) -> Path:
-    """The workspace folder: the argument, else $INKWELL_HOME, else ./workspace."""
-    p = Path(path or os.environ.get("INKWELL_HOME") or "workspace").resolve()
-    (p / "runs").mkdir(parents=True, exist_ok=True)
-    (p / "corpora").mkdir(parents=True, exist_ok=True)
-    return p
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-
-
-def check_run_id(run_id: str) -> str:
-    """Run ids are generated; anything else (paths, traversal, odd bytes) is refused before it nears the disk."""
-    if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
-        shown = repr(run_id)[:60]
-        raise RunError(f"{shown} is not a run id (ids look like 20260101-120000-a1b2c3; see `python -m textgen runs`).")
-    return run_id
-
-
-def clean_label(label: str | None, default: str = "untitled") -> str:
-    """A label is display text only: strip control characters and cap its length."""
-    text = "".join(ch for ch in str(label or "") if ch.isprintable()).strip()
-    return (text[:MAX_LABEL].rstrip() or default)
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -82,7 +51,7 @@ class Busy(RunError):
     """The run belongs to another live worker: leave its status alone."""
 
 
-class Registry:
+class Registry(Measurements):
     """Thin access to the registry database (INKWELL_DB, else registry.sqlite in the workspace). Each call opens
     a short connection: safe across processes, threads and (on PostgreSQL) machines."""
 
@@ -296,59 +265,3 @@ class Registry:
         with self.connect() as db:
             row = db.execute("SELECT cancel FROM runs WHERE id=?", (run_id,)).fetchone()
         return bool(row and row["cancel"])
-
-    # -- metrics and samples --------------------------------------------------------------
-    def add_metrics(self, run_id: str, rows: list[dict], **run_fields) -> None:
-        """Append metric rows and update the run's progress in one transaction (one lock, one fsync)."""
-        if "status" in run_fields:
-            raise RunError("A run's status changes only through the registry's transitions (start, finish, ...).")
-        with self._locked() as db:
-            for r in rows:
-                db.execute(f"INSERT INTO metrics ({', '.join(METRIC_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           (run_id, r.get("kind", "batch"), r.get("epoch"), r.get("step"), r.get("elapsed"),
-                            r.get("loss"), r.get("val_loss"), r.get("bpc"), r.get("val_bpc"),
-                            r.get("chars_per_sec"), r.get("lr"), r.get("grad_norm"), r.get("clipped")))
-            if run_fields:
-                db.execute(f"UPDATE runs SET {', '.join(f'{k}=?' for k in run_fields)} WHERE id=?",
-                           [*run_fields.values(), run_id])
-
-    def metrics(self, run_id: str, kind: str | None = None, after_step: int = -1) -> list[dict]:
-        q = f"SELECT {', '.join(METRIC_COLUMNS)} FROM metrics WHERE run_id=? AND (step IS NULL OR step>?)"
-        args: list = [check_run_id(run_id), after_step]
-        if kind:
-            q += " AND kind=?"
-            args.append(kind)
-        with self.connect() as db:
-            return [dict(r) for r in db.execute(q + f" ORDER BY {self.db.order}", args).fetchall()]
-
-    def add_sample(self, run_id: str, epoch: int, temperature: float, text: str) -> None:
-        with self.connect() as db:
-            db.execute("INSERT INTO samples (run_id, epoch, temperature, text) VALUES (?,?,?,?)", (run_id, epoch, temperature, text))
-
-    def samples(self, run_id: str) -> list[dict]:
-        with self.connect() as db:
-            rows = db.execute("SELECT run_id, epoch, temperature, text FROM samples WHERE run_id=? ORDER BY epoch, temperature",
-                              (check_run_id(run_id),)).fetchall()
-        return [dict(r) for r in rows]
-
-    def clear_metrics_after(self, run_id: str, step: int, epochs_done: int) -> None:
-        """On resume, drop rows logged after the checkpoint, and the validation and samples of an epoch it stopped
-        inside (labelled with its progress, past epochs_done): the resumed run writes them again."""
-        with self._locked() as db:
-            db.execute("DELETE FROM metrics WHERE run_id=? AND step>?", (run_id, step))
-            db.execute("DELETE FROM metrics WHERE run_id=? AND kind='epoch' AND epoch>?", (run_id, epochs_done))
-            db.execute("DELETE FROM samples WHERE run_id=? AND epoch>?", (run_id, epochs_done))
-
-    # -- experiments' measurements (their configs and results also live as JSON under experiments/) ----------
-    def add_experiment_result(self, experiment: str, run_id: str | None, r: dict) -> None:
-        with self.connect() as db:
-            db.execute(f"INSERT INTO experiment_results ({', '.join(EXPERIMENT_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?)",
-                       (experiment, run_id, r["cell"], r["gap"], r["units"], r["params"], r["accuracy"], r["steps"],
-                        r["seconds"]))
-
-    def experiment_results(self, experiment: str) -> list[dict]:
-        with self.connect() as db:
-            rows = db.execute(f"SELECT {', '.join(EXPERIMENT_COLUMNS)} FROM experiment_results WHERE experiment=?"
-                              f" ORDER BY {self.db.order}",
-                              (experiment,)).fetchall()
-        return [dict(r) for r in rows]
