@@ -6,7 +6,7 @@ import streamlit as st
 
 import textgen
 from pages import ui
-from pages import charts, i18n
+from pages import charts, i18n, streamlit_text
 from pages.i18n import N_, _, ngettext
 from textgen import library, presets, sizing
 from textgen.corpus import ACCEPTED_SUFFIXES, DEFAULT_MAX_BYTES
@@ -34,9 +34,10 @@ if mode == "paste":
                  placeholder=_("Paste a story, poems, letters, song lyrics… The more, the better: "
                                "tens of thousands of characters or more."))
 elif mode == "upload":
-    st.file_uploader(_("Text files"), type=[s.lstrip(".") for s in ACCEPTED_SUFFIXES], accept_multiple_files=True,
-                     key=FILES, help=_("Plain text, Markdown or Word; up to {mb} MB in all.").format(
-                         mb=DEFAULT_MAX_BYTES // 2**20))
+    streamlit_text.file_uploader(_("Text files"), [s.lstrip(".") for s in ACCEPTED_SUFFIXES], FILES,
+                                 accept_multiple_files=True,
+                                 help=_("Plain text, Markdown or Word; up to {mb} MB in all.").format(
+                                     mb=DEFAULT_MAX_BYTES // 2**20))
     chosen = st.session_state.get(FILES) or []
     if len(chosen) > 1:   # never merged silently: the writer says so, or removes files
         st.checkbox(ui.safe(ngettext("Join these {n} file into one corpus, in this order: {names}",

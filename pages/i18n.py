@@ -174,6 +174,9 @@ def language_switch() -> None:
     st.session_state[SWITCH] = current()
     st.segmented_control("Language · 语言", list(LANGUAGES), format_func=LANGUAGES.get, key=SWITCH,
                          required=True, on_change=_switched, label_visibility="collapsed")
+    from pages import streamlit_text
+
+    streamlit_text.apply()   # drawn with the switch, so every page (and every rerun) has Streamlit's words too
 
 
 def stamp() -> str:
