@@ -1,9 +1,11 @@
 """Babel extraction of the engine's user-facing sentences, so textgen needs no gettext markers.
 
-Two kinds of engine text reach the app: the errors textgen raises (`raise XError("..." or f"...")`),
+Three kinds of engine text reach the app: the errors textgen raises (`raise XError("..." or f"...")`),
 extracted with the context "error" as templates whose placeholders are the f-string's expressions
 ("You chose {len(files)} files..."), and a few tables of labels (Widget labels and help, preset names and
-blurbs, the cells' notes, the baselines' names). The page maps an error back to its template at run time
+blurbs, the cells' notes, the baselines' names), and the messages workers and the registry store with a run
+(status lines such as "Stopped early: ..." written by finish/fail/interrupt/requeue), shown on Train and Runs
+through the same template matching as errors. The page maps an error back to its template at run time
 (pages/i18n.py). Used by `catalogue.py` and tests/test_i18n.py through Babel's method map.
 """
 from __future__ import annotations
@@ -18,8 +20,12 @@ CALLS = {"Widget": (0, 2, "help"), "Preset": (0, 1, "blurb"), "Demo": (3, "label
 # Train page's verdict on baselines and gradient norms. Each string is a template, like an error's.
 SENTENCES = {"advise", "text_notes", "_span", "describe", "describe_norms", "unknown_note", "mismatch", "verdict", "_told", "legend"}
 SENTENCE_CALLS = {"Advice": 2}
-NAMED = {"SHORT_TEXT", "STALE"}
+NAMED = {"SHORT_TEXT", "STALE", "STOPPED", "LOST"}
 LABELS = {"FEATURES"}   # module-level tuples of labels (the neuron table's features)   # module-level sentences raised or returned by name
+# A run's stored message: the names it is assigned to before the registry keeps it, and the registry transitions
+# that take it (the position of the message argument; `message=` keywords and defaults count everywhere).
+MESSAGE_NAMES = {"message", "msg"}
+MESSAGE_CALLS = {"finish": 2, "fail": 1, "interrupt": 1, "requeue": 2}
 
 
 def template(node: ast.AST) -> str | None:
@@ -116,9 +122,33 @@ def _shown(node: ast.AST):
                 yield v.lineno, "gettext", v.value
 
 
+def _message_values(node: ast.AST):
+    """The expressions a run's stored message is made of, where textgen sets it."""
+    if isinstance(node, ast.Assign):
+        for target in node.targets:
+            if isinstance(target, ast.Name) and target.id in MESSAGE_NAMES:
+                yield node.value
+            elif isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):   # status, message = ...
+                yield from (v for t, v in zip(target.elts, node.value.elts) if getattr(t, "id", None) in MESSAGE_NAMES)
+    elif isinstance(node, ast.Call):
+        yield from (k.value for k in node.keywords if k.arg in MESSAGE_NAMES)
+        at = MESSAGE_CALLS.get(getattr(node.func, "attr", None))
+        if at is not None and len(node.args) > at:
+            yield node.args[at]
+    elif isinstance(node, ast.FunctionDef) and node.args.defaults:   # def requeue(..., message="Waiting to resume.")
+        named = node.args.args[-len(node.args.defaults):]
+        yield from (d for a, d in zip(named, node.args.defaults) if a.arg in MESSAGE_NAMES)
+
+
+def _run_messages(node: ast.AST):
+    for part in (p for v in _message_values(node) for p in _pieces(v)):
+        if (text := template(part)) and has_words(text):
+            yield part.lineno, "pgettext", (ERROR_CONTEXT, text.strip())
+
+
 def extract_engine(fileobj, keywords, comment_tags, options):
     """Babel's extraction-method interface over a textgen module."""
     tree = ast.parse(fileobj.read().decode(options.get("encoding", "utf-8")))
     for node in ast.walk(tree):
-        for lineno, func, message in _shown(node):
+        for lineno, func, message in (*_shown(node), *_run_messages(node)):
             yield lineno, func, message, []

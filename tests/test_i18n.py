@@ -71,6 +71,60 @@ def test_engine_errors_are_extracted_as_templates(tmp_path):
                    (5, "gettext", "Layers"), (5, "gettext", "Stacked layers.")]
 
 
+def test_run_messages_are_extracted_where_textgen_sets_them(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text("def run(reg, e, n):\n"
+                   "    message = f'Stopped after {n} steps.'\n"
+                   "    status, message = 'done', 'All done here.'\n"
+                   "    reg.finish(rid, 'cancelled', f'Cancelled at {n}.')\n"
+                   "    reg.fail(rid, message)\n"
+                   "    reg.update(rid, message='Kept for later.', label='not a message')\n"
+                   "def requeue(run_id, message='Waiting in line.'):\n"
+                   "    pass\n", "utf-8")
+    with open(src, "rb") as f:
+        got = sorted((line, msg[1]) for line, _f, msg, _ in extract_engine(f, None, [], {}))
+    assert got == [(2, "Stopped after {n} steps."), (3, "All done here."), (4, "Cancelled at {n}."),
+                   (6, "Kept for later."), (7, "Waiting in line.")]
+
+
+def _run_message_templates() -> list[str]:
+    import ast
+
+    from pages import i18n_extract
+
+    out = []
+    for path in sorted((ROOT / "textgen").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            out += [msg[1] for _line, _f, msg in i18n_extract._run_messages(node)]
+    return out
+
+
+def test_every_run_message_a_worker_stores_reads_in_chinese():
+    """Filled as a worker fills them (numbers, a name), each stored status line comes back wholly in Chinese."""
+    templates = _run_message_templates()
+    assert "Stopped early: validation loss did not improve for {cfg.patience} epochs." in templates
+    assert len(templates) >= 13
+    english = {}
+    for t in templates:
+        filled = PLACEHOLDER.sub("7", t)
+        zh = i18n.error_text(filled, "zh")
+        if re.search(r"[A-Za-z]{2}", zh):
+            english[filled] = zh
+    assert english == {}
+
+
+def test_a_run_message_from_the_registry_reads_in_chinese(workspace):
+    reg = Registry(str(workspace))
+    rid = reg.create_run("诗", status="queued")
+    reg.cancel(rid)
+    assert i18n.error_text(reg.get_run(rid)["message"], "zh") == "还没开始就取消了。"
+    said = (   # textgen/fit.py's line for a run whose loss blew up, as the worker fills it
+        "The loss exploded at step 120 (learning rate 0.3 is too high for this model). Try a lower learning "
+        "rate, such as 0.1. The last good checkpoint is kept.")
+    assert i18n.error_text(said, "zh") == ("损失在第 120 步爆炸了（学习率 0.3 对这个模型太高）。试试更低的学习率，比如 0.1。"
+                                           "最后一个正常的检查点已保留。")
+
+
 def test_an_engine_error_reads_in_chinese_with_its_values():
     from textgen.identity import check
 
