@@ -1,4 +1,5 @@
-"""The Inside page's own charts: a passage shaded by a unit and its keep gate, and the clipping on/off pair."""
+"""The Inside page's own charts: the memory experiment, a passage shaded by a unit and its keep gate, and the
+clipping on/off pair."""
 from __future__ import annotations
 
 import math
@@ -6,11 +7,35 @@ import math
 import altair as alt
 import pandas as pd
 
-from pages.charts import visible_char
+from pages.charts import CELL_COLORS, memory_frame, visible_char
 from pages.i18n import N_, _
 
 GATE_ROW = 0.35                  # of each text row: the gate's band under the character's shaded cell
 PAIR = (N_("clipping off"), N_("clipping on"))   # the pair's series names, shown in the reader's language
+
+
+def memory_chart(results, chance: float) -> alt.LayerChart:
+    """Held-out accuracy against the gap for each cell (gap on a log scale), with the chance line. The accuracy
+    scale is 0-100% and no more, and each label sits on its value (flush end labels, the theme's default, put
+    "100%" below the points at 100%, which then looked higher)."""
+    df = memory_frame(results)
+    span = [float(df["gap"].min()), float(df["gap"].max())] if len(df) else alt.Undefined   # the gaps tried only
+    y_scale = alt.Scale(domain=[0, 1], clamp=True, nice=False)
+    y_axis = alt.Axis(format="%", tickCount=5, labelFlush=False)   # 0, 20, ... 100%
+    x = alt.X("gap:Q", title=_("gap: noise symbols between the symbol and the question (log scale)"),
+              scale=alt.Scale(type="log", nice=False, domain=span, clamp=True),
+              axis=alt.Axis(labelFlush=False, values=sorted({int(g) for g in df["gap"]}) if len(df) else alt.Undefined))
+    line = (alt.Chart(df, height=320).mark_line(point=alt.OverlayMarkDef(filled=True, size=70), strokeWidth=2.5)
+            .encode(x=x, y=alt.Y("accuracy:Q", title=_("held-out accuracy"), scale=y_scale, axis=y_axis),
+                    color=alt.Color("cell:N", scale=CELL_COLORS,
+                                    legend=alt.Legend(orient="top", title=None, labelFontSize=13)),
+                    tooltip=["cell", "gap", alt.Tooltip("accuracy:Q", format=".1%"), "steps"]))
+    label = _("chance ({share})").format(share=f"{chance:.0%}")
+    # The chance line is a datum on the line's own y scale: the layers share one scale and one axis.
+    rule = alt.Chart().mark_rule(strokeDash=[6, 4], color="#6b7280").encode(y=alt.datum(chance))
+    text = alt.Chart(pd.DataFrame({"label": [label]})).mark_text(align="left", dx=4, dy=-6, color="#4a4d5c").encode(
+        y=alt.datum(chance), x=alt.value(0), text="label:N")
+    return alt.layer(line, rule, text)
 
 
 def pair_colors() -> alt.Scale:

@@ -19,8 +19,11 @@ def open_page():
     return AppTest.from_file(PAGE, default_timeout=60).run()
 
 
-def chart_data(at, i=0):
-    return dataframe_util.convert_arrow_bytes_to_pandas_df(at.get("vega_lite_chart")[i].proto.datasets[0].data.data)
+def chart_data(at, i=0, column=None):
+    """The chart's first dataset, or its first with `column` (a layer's own small frame may come first)."""
+    frames = [dataframe_util.convert_arrow_bytes_to_pandas_df(d.data.data)
+              for d in at.get("vega_lite_chart")[i].proto.datasets]
+    return next(f for f in frames if column is None or column in f.columns)
 
 
 def test_an_empty_workspace_invites_an_experiment(workspace):
@@ -42,7 +45,7 @@ def test_a_finished_experiment_reopens_as_its_chart_and_words(workspace, monkeyp
     monkeypatch.setattr(ex, "train_cell", lambda *a, **k: pytest.fail("the page retrained"))
     at = open_page()
     assert not at.exception
-    frame = chart_data(at)
+    frame = chart_data(at, 0, "cell")
     assert sorted(zip(frame["cell"], frame["gap"], frame["accuracy"])) == sorted(
         (ex.NAMES[c], g, a) for (c, g), a in acc.items())
     words = " ".join(m.value for m in at.markdown)
@@ -244,3 +247,21 @@ def test_the_clipping_pair_is_queued_and_drawn_side_by_side(tiny_run, tmp_path, 
                             reg.metrics(pair["runs"]["on"], "batch"))
     assert said.startswith("Without clipping the gradient norm went from 20 to a peak of 200,000")
     assert said in [shown(m.value) for m in at.markdown]
+
+
+def test_the_memory_chart_keeps_to_0_100_percent_with_labels_on_their_values(workspace):
+    from pages import gatecharts
+
+    rows = [ex.CellResult(c, g, 10, 100, a, 50, 12.0) for c, g, a in
+            (("rnn", 5, 1.0), ("rnn", 200, 0.482), ("lstm", 5, 1.0), ("lstm", 200, 0.232), ("gru", 20, 0.26))]
+    spec = gatecharts.memory_chart(rows, 0.25).to_dict()
+    line, rule, text = spec["layer"]
+    y = line["encoding"]["y"]
+    assert y["scale"] == {"domain": [0, 1], "clamp": True, "nice": False}
+    assert y["axis"] == {"format": "%", "tickCount": 5, "labelFlush": False}   # 0, 20, ... 100%, each on its value
+    x = line["encoding"]["x"]
+    assert x["scale"]["domain"] == [5.0, 200.0] and x["axis"]["values"] == [5, 20, 200]
+    assert rule["encoding"]["y"] == {"datum": 0.25} and text["encoding"]["y"] == {"datum": 0.25}   # one y scale
+    drawn = spec["datasets"][line["data"]["name"]]
+    assert sorted(d["accuracy"] for d in drawn) == [0.232, 0.26, 0.482, 1.0, 1.0]
+    assert spec["datasets"][text["data"]["name"]] == [{"label": "chance (25%)"}]
