@@ -1,5 +1,6 @@
 """The app in Chinese in a real browser: a browser set to zh-CN opens in 中文; paste a Chinese text, check and
-save it, then a screenshot of every page (tests/e2e/screenshots/zh-*.png; fonts-noto-cjk draws the characters)."""
+save it, then a screenshot of every page (tests/e2e/screenshots/zh-*.png; fonts-noto-cjk draws the characters).
+Streamlit's own words (the uploader, the Enter hints) are drawn in Chinese by pages/streamlit_text.py."""
 from playwright.sync_api import expect
 
 from .test_browser import _settle, _shot
@@ -29,6 +30,11 @@ def _go(page, url, path, heading, shot):
     _shot(page, shot)
 
 
+def _drawn(locator) -> tuple[str, str]:
+    """(the element's own font size, the text its ::after draws): the English is hidden, the Chinese drawn."""
+    return tuple(locator.evaluate("e => [getComputedStyle(e).fontSize, getComputedStyle(e, '::after').content]"))
+
+
 def test_every_page_in_chinese(server, browser):
     url, _home = server
     context = browser.new_context(viewport={"width": 1280, "height": 1800}, locale="zh-CN")
@@ -39,6 +45,18 @@ def test_every_page_in_chinese(server, browser):
         _settle(page)
         _shot(page, "zh-corpus-empty")
         page.get_by_label("你的文本").fill(_poems())
+        hint = page.locator('[data-testid="stTextArea"] [data-testid="InputInstructions"] > span').first
+        assert _drawn(hint) == ("0px", '"按 Ctrl+Enter 确认"')
+        _shot(page, "zh-corpus-typed")
+        page.get_by_role("radio", name="上传文件").click()   # the uploader: its button, size and types
+        box = page.locator('[data-testid="stFileUploaderDropzone"]')
+        expect(box).to_be_visible(timeout=30_000)
+        assert _drawn(box.locator('[data-testid="stMarkdownContainer"] p')) == ("0px", '"选择文件"')
+        assert _drawn(box.locator('[data-testid="stFileUploaderDropzoneInstructions"] span')) == (
+            "0px", '"每个文件不超过 60 MB · TXT / MD / DOCX"')
+        _shot(page, "zh-corpus-upload")
+        page.get_by_role("radio", name="粘贴文本").click()
+        expect(page.get_by_label("你的文本")).to_have_value(_poems(), timeout=30_000)
         page.get_by_role("button", name="检查文本").click()
         expect(page.get_by_text("模型将会看到的内容")).to_be_visible(timeout=60_000)
         _settle(page)
