@@ -186,9 +186,9 @@ def setup() -> None:
         st.warning(_("This model has more parameters than the text has characters: it may memorise instead of "
                      "learning. A smaller model or more text will generalise better."), icon=":material/info:")
     if est.refusal is None and est.passes >= sizing.MANY_PASSES:   # a small text: over-fitting shows on the chart
-        st.info(_("By the estimate this run reads the text about {n} times, enough to start learning it by heart; "
-                  "the learning curve rings its best score on held-back text, and that checkpoint is the one that "
-                  "writes.").format(n=i18n.num(round(est.passes))), icon=":material/show_chart:")
+        st.info(_("By the estimate this run reads the text about {n} times, often enough that it may learn it by "
+                  "heart; the learning curve rings its best score on held-back text, and that checkpoint is the one "
+                  "that writes.").format(n=i18n.num(round(est.passes))), icon=":material/show_chart:")
 
     st.subheader(_("3 · Start"))
     suggested = f"{metas[cid]['name']} · {CELL_NAMES[cell]} {model.layers}×{model.units}"

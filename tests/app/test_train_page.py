@@ -362,8 +362,8 @@ def test_a_preset_says_why_it_keeps_its_batch_and_that_a_small_text_is_read_many
     assert [shown(c.value) for c in at.caption if c.value.startswith("Batches")] == [
         "Batches of 64, as tuned: this text gives 534 updates in 1 minute of training, at least the 400 a run needs."]
     assert [i.value for i in at.info] == [
-        "By the estimate this run reads the text about 24 times, enough to start learning it by heart; the learning "
-        "curve rings its best score on held-back text, and that checkpoint is the one that writes."]
+        "By the estimate this run reads the text about 24 times, often enough that it may learn it by heart; the "
+        "learning curve rings its best score on held-back text, and that checkpoint is the one that writes."]
     at.radio(key="train_preset").set_value("Custom").run()
     at.number_input(key="hp_epochs").set_value(2).run()   # two passes at most: nothing to say
     assert not at.exception and not at.info
