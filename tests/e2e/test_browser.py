@@ -148,6 +148,13 @@ def test_inside_runs_the_quick_memory_experiment(server, browser):
     expect(page.get_by_text(re.compile("6 of 6 trainings measured"))).to_be_visible(timeout=400_000)
     _settle(page)
     _shot(page, "8-inside-experiment")
+    # The chart alone, as the README shows the full experiment's (benchmarks/memory_chart.py takes that one).
+    from benchmarks.memory_chart import save_chart
+
+    png = save_chart(page, SHOTS / "8-inside-memory-chart.png")
+    head = png.read_bytes()[:24]
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and width > 400 and 250 < height < width, (width, height)
     page.close()
 
 
