@@ -163,3 +163,22 @@ def test_a_run_where_the_plain_rnn_wins_says_the_gated_cells_took_fewer_steps():
     assert text.endswith("This run does not show the gated cells remembering longer than the plain RNN. In the same "
                          "time the gated cells took fewer training steps (SimpleRNN 500, LSTM 200 in all): longer "
                          "training per gap, or a less busy machine, gives them the updates they need.")
+
+
+def test_the_command_line_prints_no_tensorflow_noise(tmp_path):
+    """Six gaps: from the fifth new model on, TensorFlow would warn of retracing its predict graph; and the first
+    device listing on a machine without a GPU prints a C++ "failed call to cuInit" line. Neither reaches stderr."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}   # as a user's shell has it
+    r = subprocess.run([sys.executable, "-m", "textgen", "experiment", "memory", "--gaps", "2,3,4,5,6,7",
+                        "--cells", "rnn", "--seconds", "0.05", "--params", "600"], capture_output=True, text=True,
+                       env={**env, "INKWELL_HOME": str(tmp_path), "PYTHONPATH": str(root)}, cwd=root, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith("experiment ") and lines[0].endswith(": 1 cells x 6 gaps, 0.05 s each")
+    assert [l.split()[:3] for l in lines[1:]] == [["SimpleRNN", "gap", str(g)] for g in range(2, 8)], r.stderr

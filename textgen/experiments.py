@@ -10,7 +10,9 @@ The task and the sizing are NumPy and arithmetic; `train_cell` imports Keras whe
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -103,11 +105,28 @@ class CellResult:
         return asdict(self)
 
 
-def train_cell(cell: str, gap: int, cfg: MemoryConfig, should_stop=lambda: False) -> CellResult:
-    """Train one cell at one gap for cfg.seconds on fresh batches, then score held-out sequences."""
-    from .fit import import_tf_quietly   # importing fit starts TensorFlow without its C++ start-up lines
+def _start_tf_quietly() -> None:
+    """TensorFlow without its C++ start-up lines. fit's import hides those of the import; on a machine without a
+    GPU the first device listing adds "failed call to cuInit" (an error-level C++ line), so list them once with
+    fd 2 pointed at /dev/null too."""
+    from .fit import import_tf_quietly
 
     import_tf_quietly()
+    import tensorflow as tf
+
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def train_cell(cell: str, gap: int, cfg: MemoryConfig, should_stop=lambda: False) -> CellResult:
+    """Train one cell at one gap for cfg.seconds on fresh batches, then score held-out sequences."""
+    _start_tf_quietly()
     import keras
 
     cfg.validate()
@@ -129,7 +148,15 @@ def train_cell(cell: str, gap: int, cfg: MemoryConfig, should_stop=lambda: False
         if steps % 10 == 0:
             losses.append(loss)
     spent = time.monotonic() - t0
-    logits = np.asarray(net.predict_on_batch(test_x))
+    # A new model per gap traces its own predict graph, so from the fifth gap on TensorFlow warns of "excessive
+    # retracing". The tracing is needed (an eager call is 3-10x slower at long gaps); the warning is not.
+    tf_log = logging.getLogger("tensorflow")
+    level = tf_log.level
+    tf_log.setLevel(logging.ERROR)
+    try:
+        logits = np.asarray(net.predict_on_batch(test_x))
+    finally:
+        tf_log.setLevel(level)
     accuracy = float(np.mean(np.argmax(logits, axis=1) == test_y))
     return CellResult(cell, gap, units, param_count(cell, units, cfg), accuracy, steps, spent, losses)
 
