@@ -1,8 +1,9 @@
 """The few words Streamlit itself draws on our pages, in the reader's language.
 
 Streamlit 1.67 has no locale for its own strings and no parameter for them: the file uploader's button, size
-hint and drop prompt, the "Press Enter to apply" hint under text fields and the running indicator's Stop
-button are English in its frontend bundle. For a reader who is not on English a small stylesheet hides those
+hint and drop prompt, the "Press Enter to apply" hint under text fields, an open list's "No results" and
+"Select all", and the running indicator's Stop button are English in its frontend bundle (a multiselect's
+empty "Choose options" has a parameter: placeholder=). For a reader who is not on English a small stylesheet hides those
 text nodes (font-size 0) and draws the catalogue's words in their place (::after), on Streamlit's stable
 data-testid hooks. English gets no stylesheet at all. The sizes are the theme's (measured in Chromium), so the
 replacement sits where the original did.
@@ -54,6 +55,10 @@ def css(max_mb: int, mac: bool = False) -> str:
         _replace(f'[data-testid="stNumberInput"] {INSTRUCTIONS}', _("Press Enter to apply"), "0.75rem"),
         _replace(f'[data-testid="stTextArea"] {INSTRUCTIONS}',
                  _("Press {key}+Enter to apply").format(key=key), "0.75rem"),
+        # A select box's or multiselect's open list: empty (nothing matches, or all chosen), and its bulk rows.
+        _replace('[role="listbox"][data-empty="true"] [role="option"] > span', _("No options left"), "0.875rem"),
+        _replace('[data-key="__select_all__"] [data-item-hl]', _("Select all"), "0.875rem"),
+        _replace('[data-key="__select_matches__"] [data-item-hl]', _("Select all that match"), "0.875rem"),
         # The running indicator's button: Stop, and Stopping... (disabled) once pressed.
         _replace('[data-testid="stStatusWidget"] button:enabled', _("Stop"), "0.875rem"),
         _replace('[data-testid="stStatusWidget"] button:disabled', _("Stopping…"), "0.875rem"),

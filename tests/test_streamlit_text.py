@@ -21,7 +21,7 @@ def test_english_gets_no_stylesheet():
     assert streamlit_text.css(60) == "" and streamlit_text.uploader_types("k", ["txt"], 60) == ""
 
 
-def test_the_uploader_and_the_input_hints_read_in_chinese(zh):
+def test_the_uploader_the_input_hints_and_the_lists_read_in_chinese(zh):
     said = drawn(streamlit_text.css(60))
     assert said == {
         '[data-testid="stFileUploaderDropzone"] [data-testid="stBaseButton-secondary"] '
@@ -32,6 +32,9 @@ def test_the_uploader_and_the_input_hints_read_in_chinese(zh):
         '[data-testid="stTextInput"] [data-testid="InputInstructions"] > span:first-child': "按 Enter 键确认",
         '[data-testid="stNumberInput"] [data-testid="InputInstructions"] > span:first-child': "按 Enter 键确认",
         '[data-testid="stTextArea"] [data-testid="InputInstructions"] > span:first-child': "按 Ctrl+Enter 确认",
+        '[role="listbox"][data-empty="true"] [role="option"] > span': "没有可选项",
+        '[data-key="__select_all__"] [data-item-hl]': "全选",
+        '[data-key="__select_matches__"] [data-item-hl]': "全选匹配项",
         '[data-testid="stStatusWidget"] button:enabled': "停止",
         '[data-testid="stStatusWidget"] button:disabled': "正在停止…",
     }
