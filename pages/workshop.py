@@ -8,6 +8,7 @@ import streamlit as st
 
 import textgen
 from pages import i18n, ui
+from pages.run_labels import label
 from pages.i18n import _, ngettext
 from textgen import jobs, room
 from textgen.identity import Identity
@@ -64,12 +65,12 @@ else:
                 else _("after the jobs ahead"))
 
     status = {"queued": _("queued"), "running": _("running")}
-    st.dataframe(pd.DataFrame([{"job": r["label"], "writer": who(r["owner"]), "status": status.get(r["status"], r["status"]),
+    st.dataframe(pd.DataFrame([{"job": label(r["label"]), "writer": who(r["owner"]), "status": status.get(r["status"], r["status"]),
                                 "queue position": r["position"] or "—", "ETA": eta(r)} for r in queue]),
                  hide_index=True, width="stretch", key="workshop_jobs",
                  column_config={"job": _("job"), "writer": _("writer"), "status": _("status"),
                                 "queue position": _("queue position"), "ETA": _("ETA")})
-    titles = {r["id"]: f"{r['label']} · {who(r['owner'])} · {status.get(r['status'], r['status'])}" for r in queue}
+    titles = {r["id"]: f"{label(r['label'])} · {who(r['owner'])} · {status.get(r['status'], r['status'])}" for r in queue}
     row = st.columns([3, 1], vertical_alignment="bottom")
     pick = row[0].selectbox(_("Job"), list(titles), format_func=lambda i: ui.safe(titles[i]), key="workshop_pick")
     if row[1].button(_("Cancel this job"), icon=":material/stop_circle:", key="workshop_cancel", width="stretch"):
