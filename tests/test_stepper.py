@@ -171,3 +171,24 @@ def test_a_walk_in_two_parts_equals_the_whole_walk_bit_for_bit(cell):
     assert np.array_equal(st.logits_of(top)[cut:], st.logits_of(top[cut:], offset=cut))
     np.testing.assert_allclose(st.logits_of(top), top @ st.out_w + st.out_b, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(st.trace(ids).logits, st.sequence_logits(ids), rtol=1e-5, atol=1e-5)
+
+
+def test_a_saturated_gru_gate_gives_its_limit_exactly_and_no_warning():
+    """The GRU block applies a gate by dividing by 1 + exp(-x); far below zero that is inf: no overflow
+    warning, and an update gate of 0 makes h the candidate, a reset gate of 0 drops the recurrent term."""
+    import warnings
+
+    st = _random_stepper("gru", 1, units=6, emb=3, vocab=9)
+    k, r, b_in, b_rec = st.layers[0]
+    b_rec[:12] = -500.0                                                # z and r: sigmoid(-500) = 0 to float32
+    st._gru_cache.clear()
+    ids = np.random.default_rng(5).integers(0, 9, size=(1, 11))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        walked = st.walk(ids)
+    assert np.array_equal(walked.hidden[0][0], np.tanh(st.input_table[ids[0]][:, 12:]))
+    stepped, state = [], st.initial_state(1)
+    for t in range(ids.shape[1]):
+        state = st._advance(ids[:, t], state)[1]
+        stepped.append(state[0][0])
+    np.testing.assert_allclose(walked.hidden[0][0], np.array(stepped), atol=1e-6)

@@ -23,17 +23,17 @@ def blocked_product(x: np.ndarray, w: np.ndarray, b: np.ndarray, offset: int = 0
         return np.stack([blocked_product(row, w, b, offset) for row in x])
     time = x.shape[0]
     out = np.empty((time, w.shape[1]), np.result_type(x, w))
-    lead = offset % BLOCK
-    pad = np.zeros((BLOCK, x.shape[1]), x.dtype)
-    for lo in range(-lead, time, BLOCK):
+    pad = None
+    for lo in range(-(offset % BLOCK), time, BLOCK):
         a, z = max(lo, 0), min(lo + BLOCK, time)
         if a - lo == 0 and z - lo == BLOCK:
-            out[a:z] = x[a:z] @ w
+            np.matmul(x[a:z], w, out=out[a:z])
         else:                                  # a partial block: zero rows around it keep its shape
+            pad = np.empty((BLOCK, x.shape[1]), x.dtype) if pad is None else pad
             pad[:] = 0
             pad[a - lo:z - lo] = x[a:z]
             out[a:z] = (pad @ w)[a - lo:z - lo]
-    out += b
+        out[a:z] += b                          # while the block is still in the cache
     return out
 
 
@@ -196,47 +196,50 @@ class Stepper:
     def _gru_block(self, i: int, xin: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Layer i of a GRU over a whole block: (h after each token (batch, time, units), the last h).
 
-        The per-step work is one product and ten array operations into buffers made once: the gates'
-        input terms are added and halved for the block at once (sigmoid(x) is 0.5 * tanh(x / 2) + 0.5), and
-        each h carries a constant 1 so that the product adds the candidate's recurrent bias."""
+        Per step: one product and nine array operations into buffers made once. A gate is 1 / (1 + exp(-x)):
+        the product gives -x (its kernel columns negated) and dividing by 1 + exp(-x) applies the gate, so no
+        sigmoid is formed. Each h carries a constant 1, so the product adds the recurrent biases."""
         u = self.cfg.units
         _, r, _, b_rec = self.layers[i]
         rec_w = self._gru_weights(i, r, b_rec)                                       # (units + 1, 3*units)
         batch, time = xin.shape[:2]
-        gates = np.ascontiguousarray((0.5 * (xin[..., :2 * u] + b_rec[:2 * u])).transpose(1, 0, 2))  # (time, batch, 2u)
-        cand = np.ascontiguousarray(xin[..., 2 * u:].transpose(1, 0, 2))             # (time, batch, units)
-        hs = np.ones((time + 1, batch, u + 1), np.float32)                            # row 0: the state fed in
-        hs[0, :, :u] = h
-        rec = np.empty((batch, 3 * u), np.float32)
-        zr = np.empty((batch, 2 * u), np.float32)
-        hh = np.empty((batch, u), np.float32)
-        rec_zr, rec_h, z_g, r_g = rec[:, :2 * u], rec[:, 2 * u:], zr[:, :u], zr[:, u:]
-        prev_h = hs[:-1, :, :u]
-        new_h = hs[1:, :, :u]
-        for prev, g, c, p, n in zip(hs[:-1], gates, cand, prev_h, new_h):
-            np.matmul(prev, rec_w, out=rec)
-            np.add(g, rec_zr, out=zr)
-            np.tanh(zr, out=zr)
-            zr *= 0.5
-            zr += 0.5
-            np.multiply(r_g, rec_h, out=hh)
-            hh += c
-            np.tanh(hh, out=hh)
-            np.subtract(p, hh, out=n)
-            n *= z_g
-            n += hh
-        out = np.ascontiguousarray(new_h.transpose(1, 0, 2))                          # (batch, time, units)
+        # Batch 1 (scoring a draft) steps on vectors: an array operation on fewer dimensions costs less.
+        x = xin[0] if batch == 1 else xin.transpose(1, 0, 2)                         # (time, [batch,] 3*units)
+        row = (u + 1,) if batch == 1 else (batch, u + 1)
+        hs = np.ones((time + 1, *row), np.float32)                                    # row 0: the state fed in
+        hs[0, ..., :u] = h[0] if batch == 1 else h
+        rec = np.empty((*row[:-1], 3 * u), np.float32)
+        den = np.empty((*row[:-1], 2 * u), np.float32)                                # 1 + exp(-x): 1 / the gates
+        hh = np.empty((*row[:-1], u), np.float32)
+        one = np.ones_like(den)
+        neg_x, rec_h, z_den, r_den = rec[..., :2 * u], rec[..., 2 * u:], den[..., :u], den[..., u:]
+        dot, add, sub, div, exp, tanh = np.dot, np.add, np.subtract, np.divide, np.exp, np.tanh
+        with np.errstate(over="ignore"):        # a gate far below zero: exp overflows to inf, the gate is 0
+            for prev, g, c, p, n in zip(hs[:-1], x[..., :2 * u], x[..., 2 * u:], hs[:-1, ..., :u], hs[1:, ..., :u]):
+                dot(prev, rec_w, rec)
+                sub(neg_x, g, den)
+                exp(den, den)
+                add(den, one, den)
+                div(rec_h, r_den, hh)                                                # r * (the recurrent term)
+                add(hh, c, hh)
+                tanh(hh, hh)
+                sub(p, hh, n)
+                div(n, z_den, n)                                                     # h = hh + z * (h_prev - hh)
+                add(n, hh, n)
+        new = hs[1:, ..., :u]
+        out = np.ascontiguousarray(new)[None] if batch == 1 else np.ascontiguousarray(new.transpose(1, 0, 2))
         return out, (out[:, -1].copy() if time else np.array(h, np.float32))
 
     def _gru_weights(self, i: int, r: np.ndarray, b_rec: np.ndarray) -> np.ndarray:
-        """The recurrent kernel for _gru_block, made on first use: the gate columns halved, and a last row
-        holding the candidate's recurrent bias (the gates' bias is added with the input terms)."""
+        """The recurrent kernel for _gru_block, made on first use: the gate columns negated, and a last row
+        holding the recurrent biases (the gates' negated too)."""
         made = self._gru_cache.get(i)
         if made is None:
             u = self.cfg.units
-            made = np.zeros((u + 1, 3 * u), np.float32)
-            made[:u, :2 * u] = 0.5 * r[:, :2 * u]
+            made = np.empty((u + 1, 3 * u), np.float32)
+            made[:u, :2 * u] = -r[:, :2 * u]
             made[:u, 2 * u:] = r[:, 2 * u:]
+            made[u, :2 * u] = -b_rec[:2 * u]
             made[u, 2 * u:] = b_rec[2 * u:]
             self._gru_cache[i] = made
         return made
