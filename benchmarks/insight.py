@@ -1,10 +1,11 @@
 """The Write page's insight on a 2,000-character draft: scoring it (surprise), the odds chart, branching,
 and what keeping the end-of-draft state saves a Continue.
 
-Before and after side by side, timed in turn within one run (so both see the same load): scoring with
-the stepper as it was (a GRU step with fresh temporaries, float64 softmax over all logits at once) against
-now, fresh and after a Continue (incremental); and the odds chart built through Altair against the plain
-Vega-Lite spec of pages/odds.py, each as the whole Streamlit call.
+Before and after side by side, timed in turn within one run (so all see the same load): scoring with the
+code paths of benchmarks/insight_before.py (9755922: a GRU step with fresh temporaries, a float64 softmax
+over all logits at once; d0033e7: fixed buffers, sigmoid via tanh) against now, fresh and after a Continue
+(incremental); and the odds chart built through Altair against the plain Vega-Lite spec of pages/odds.py,
+each as the whole Streamlit call.
 
 Two models: the demo (GRU 1x256, characters) and a GRU 1x768 on word pieces (the Long preset's shape,
 random weights: speed does not depend on training). `python -m benchmarks.insight [--quick]` prints a
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import insight_before as earlier  # noqa: E402
 from benchmarks.common import Row, Target, cpu_facts, fmt_spread, fmt_time, loadavg, markdown_table, summary, versions  # noqa: E402
 
 DRAFT_CHARS = 2000
@@ -81,33 +83,9 @@ def _in_turn(fns: dict, reps: int) -> dict:
     return {k: {**summary(wall[k]), "cpu": summary(cpu[k])} for k in fns}
 
 
-def _bits_before(stepper, start, tokens, reuse=True):
-    """textgen.scoring.token_bits as the stepper scored before this change (commit 9755922): the GRU block
-    with fresh temporaries per step, all logits at once, a float64 softmax; no reuse."""
-    fed = np.concatenate([start, tokens[:-1]])[None, :]
-    u, x = stepper.cfg.units, None
-    for i, (k, r, b, b_rec) in enumerate(stepper.layers):
-        xin = stepper.input_table[fed] if i == 0 else x @ k + b
-        gates = 0.5 * (xin[..., :2 * u] + b_rec[:2 * u])
-        cand = np.ascontiguousarray(xin[..., 2 * u:])
-        rec_w = np.concatenate([0.5 * r[:, :2 * u], r[:, 2 * u:]], axis=1)
-        b_h, h = b_rec[2 * u:], np.zeros((1, u), np.float32)
-        hs = np.empty((1, fed.shape[1], u), np.float32)
-        for t in range(fed.shape[1]):
-            rec = h @ rec_w
-            zr = np.tanh(gates[:, t] + rec[:, :2 * u]) * 0.5 + 0.5
-            hh = np.tanh(cand[:, t] + zr[:, u:] * (rec[:, 2 * u:] + b_h))
-            h = hh + zr[:, :u] * (h - hh)
-            hs[:, t] = h
-        x = hs
-    logits = (x @ stepper.out_w + stepper.out_b)[0].astype(np.float64)
-    top = logits.max(-1)
-    log_z = np.log(np.exp(logits - top[:, None]).sum(-1)) + top
-    return (log_z - logits[np.arange(len(tokens)), tokens]) / np.log(2)
-
-
 def scoring(gen, draft: str, reps: int) -> dict:
-    """Scoring the draft before and after, in turn; and after a Continue of CONTINUED characters."""
+    """Scoring the draft with each earlier code path and now, in turn; and after a Continue of CONTINUED
+    characters."""
     from textgen import insight, scoring as kept
 
     segments = [{"author": "writer", "text": draft[:1500]}, {"author": "model", "text": draft[1500:]}]
@@ -115,12 +93,14 @@ def scoring(gen, draft: str, reps: int) -> dict:
                {"author": "model", "text": draft[1500:len(draft) - CONTINUED]}]
     now = kept.token_bits
 
-    def before():
-        kept.token_bits = _bits_before
-        try:
-            return insight.surprise(gen, segments, reuse=False)
-        finally:
-            kept.token_bits = now
+    def before(bits):
+        def score():
+            kept.token_bits = bits
+            try:
+                return insight.surprise(gen, segments, reuse=False)
+            finally:
+                kept.token_bits = now
+        return score
 
     def continued():
         kept.forget(gen.stepper)
@@ -130,20 +110,21 @@ def scoring(gen, draft: str, reps: int) -> dict:
         return time.perf_counter() - t0, time.process_time() - c0
 
     fresh = insight.surprise(gen, segments, reuse=False)
-    old = before()
+    old = before(earlier.bits_d0033e7)()
     worst = max(abs(a[1] - b[1]) for a, b in zip(fresh.pieces, old.pieces) if a[1] is not None)
     st = gen.stepper
     rec_w = st._gru_weights(0, st.layers[0][1], st.layers[0][3])
     steps = len(gen.vocab.encode(draft)[0])                   # all scored: a 2,000-character draft fits the window
-    h = np.zeros((1, rec_w.shape[0]), np.float32)
+    h, rec = np.ones(rec_w.shape[0], np.float32), np.empty(rec_w.shape[1], np.float32)
 
     def floor():
-        """The recurrent products alone, one per token: what no rearranging of the rest can remove."""
+        """The recurrent products alone, one per token, as the GRU block makes them: what no rearranging of
+        the rest can remove."""
         for _ in range(steps):
-            h @ rec_w
+            np.dot(h, rec_w, rec)
 
-    out = _in_turn({"score_before": before, "score": lambda: insight.surprise(gen, segments, reuse=False),
-                    "recurrent_products": floor}, reps)
+    out = _in_turn({"score_before": before(earlier.bits_9755922), "score_d0033e7": before(earlier.bits_d0033e7),
+                    "score": lambda: insight.surprise(gen, segments, reuse=False), "recurrent_products": floor}, reps)
     out["recurrent_weights_mb"] = rec_w.nbytes / 1e6
     inc = [continued() for _ in range(reps)]
     out["score_continued"] = {**summary([w for w, _ in inc]), "cpu": summary([c for _, c in inc])}
@@ -229,9 +210,11 @@ def run(quick: bool = False) -> tuple[dict, list[Row]]:
         saving = m["continue_first_piece_fresh"]["cpu"]["median"] - m["continue_first_piece_kept"]["cpu"]["median"]
         lines = [
             ("score the draft, before (9755922)", m["score_before"], "", "", ""),
+            ("score the draft, before (d0033e7)", m["score_d0033e7"], "", "", ""),
             ("score the draft (surprise per token), now", m["score"],
-             f"{m['score_before']['cpu']['median'] / m['score']['cpu']['median']:.2f}x less CPU than before; "
-             f"bits agree to {m['bits_max_difference']:.1e}", "< 100 ms", score.verdict),
+             f"{m['score_d0033e7']['cpu']['median'] / m['score']['cpu']['median']:.2f}x less CPU than d0033e7, "
+             f"{m['score_before']['cpu']['median'] / m['score']['cpu']['median']:.2f}x than 9755922; "
+             f"bits agree with d0033e7 to {m['bits_max_difference']:.1e}", "< 100 ms", score.verdict),
             (f"of which the recurrent products alone ({m['draft_tokens']} reads of "
              f"{m['recurrent_weights_mb']:.1f} MB)", m["recurrent_products"], "", "", ""),
             (f"score again after a Continue of {CONTINUED} characters", m["score_continued"],
