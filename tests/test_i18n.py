@@ -125,6 +125,19 @@ def test_a_run_message_from_the_registry_reads_in_chinese(workspace):
                                            "最后一个正常的检查点已保留。")
 
 
+@pytest.mark.parametrize("chars", [3_000, 30_000, 400_000, 4_000_000])
+@pytest.mark.parametrize("cjk", [False, True])
+def test_the_train_pages_fit_notes_read_in_chinese(chars, cjk):
+    """sizing.fit's sentences under the preset (batch lowered, as tuned, too few updates), wholly in Chinese."""
+    from textgen import presets, sizing
+
+    counts = sizing.char_counts(chars, 3000 if cjk else 80, 0)
+    for name in presets.PRESETS:
+        for note in sizing.fit(presets.PRESETS[name], counts, cjk=cjk).notes:
+            zh = i18n.error_text(note, "zh")
+            assert re.search(r"[A-Za-z]{2}", zh) is None, (note, zh)
+
+
 def test_an_engine_error_reads_in_chinese_with_its_values():
     from textgen.identity import check
 
