@@ -29,8 +29,43 @@ def loss_frame(metrics: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "bpc", "epoch", "label"])
 
 
-def marker(df: pd.DataFrame, x: str, y: str, right: float, color: alt.Color | None = None) -> list:
-    """A ring on each best point, a dashed rule down through it, and its label beside it. A label in the right
+TEXT_BAND = 0.07   # of the y span: the height one 13-pixel line of text takes on a chart about 250 pixels tall
+
+
+def scale(values: list[float], marked: bool) -> alt.Scale:
+    """The y scale of a chart that marks a best point: the values' span and a line of text either side, without
+    Vega's rounding, so label_heights knows where the plot ends (unmarked charts keep Vega's nice domain)."""
+    if not marked or not values:
+        return alt.Scale(zero=False)
+    return alt.Scale(zero=False, nice=False, domain=list(span(values)))
+
+
+def span(values: list[float]) -> tuple[float, float]:
+    lo, hi = min(values), max(values)
+    pad = TEXT_BAND * max(hi - lo, 1e-9)
+    return lo - pad, hi + pad
+
+
+def label_heights(points: list[float], lo: float, hi: float, taken: list[float]) -> list[float]:
+    """Where each label's foot goes, in the chart's y units: just above its ring, else just below it, else a line
+    further up or down, else the plot's foot; the first that keeps clear of the other labels (`taken`: the
+    baselines' levels, whose labels sit just over their lines, and the labels placed before it). Where none is
+    clear, the one furthest from them."""
+    band, taken, out = TEXT_BAND * max(hi - lo, 1e-9), list(taken), []
+    for v in points:
+        tries = [t for t in (v + 0.6 * band, v - 1.7 * band, v + 1.8 * band, v - 2.9 * band, v + 3.0 * band, lo)
+                 if lo <= t <= hi - band] or [v + 0.6 * band]
+        clear = [min((abs(t - o) for o in taken), default=hi - lo) for t in tries]
+        y = next((t for t, c in zip(tries, clear) if c >= 1.15 * band), tries[clear.index(max(clear))])
+        taken.append(y)
+        out.append(y)
+    return out
+
+
+def marker(df: pd.DataFrame, x: str, y: str, right: float, span: tuple[float, float], avoid: list[float],
+           color: alt.Color | None = None) -> list:
+    """A ring on each best point, a dashed rule through it, and its label beside the ring, kept off the
+    baselines' labels (`avoid`: their levels; `span`: the chart's lowest and highest y). A label in the right
     40% of the chart (`right`: the largest x) reads leftwards, so it stays inside the plot."""
     if df.empty:
         return []
@@ -39,14 +74,16 @@ def marker(df: pd.DataFrame, x: str, y: str, right: float, color: alt.Color | No
     base = alt.Chart(df).encode(x=f"{x}:Q", y=f"{y}:Q", tooltip=[alt.Tooltip("label:N", title=_("best"))])
     layers = [alt.Chart(df).mark_rule(strokeDash=[3, 3], opacity=0.7, **fixed).encode(x=f"{x}:Q", **paint),
               base.mark_point(shape="circle", size=260, filled=False, strokeWidth=2.5, **fixed).encode(**paint)]
-    late = df[x] > 0.6 * right
-    for part, align, dx in ((df[~late], "left", 12), (df[late], "right", -12)):
-        if len(part):   # a white outline under the text keeps it readable across the curves
-            text = alt.Chart(part).encode(x=f"{x}:Q", y=f"{y}:Q", text="label:N")
-            layers += [text.mark_text(align=align, dx=dx, dy=-14, fontSize=13, fontWeight="bold", color="white",
-                                       stroke="white", strokeWidth=4),
-                       text.mark_text(align=align, dx=dx, dy=-14, fontSize=13, fontWeight="bold", **fixed)
-                       .encode(**paint)]
+    placed = df.assign(label_y=label_heights(df[y].tolist(), *span, avoid))
+    for i in range(len(placed)):
+        row = placed.iloc[[i]]
+        late = float(row[x].iloc[0]) > 0.6 * right
+        look = dict(align="right" if late else "left", dx=-8 if late else 8, baseline="bottom", fontSize=13,
+                    fontWeight="bold")
+        text = alt.Chart(row).encode(x=f"{x}:Q", y="label_y:Q", text="label:N")
+        # a white outline under the text keeps it readable where it crosses a curve
+        layers += [text.mark_text(color="white", stroke="white", strokeWidth=4, **look),
+                   text.mark_text(**look, **fixed).encode(**paint)]
     return layers
 
 

@@ -111,19 +111,21 @@ def baseline_rules(refs) -> list:
 
 def loss_chart(metrics: list[dict], refs=None) -> alt.LayerChart:
     """refs: the run's baselines, drawn as labelled reference lines (None: none recorded)."""
-    df = loss_frame(metrics)
+    df, best = loss_frame(metrics), bestmark.loss_frame(metrics)   # best: the point whose weights write
+    levels = baseline_frame(refs)["bpc"].tolist()
+    ys = [*df["bpc"], *levels]
     base = alt.Chart(df, height=300).encode(
         x=alt.X("step:Q", title=_("training step"), axis=alt.Axis(format="d", tickMinStep=1)),
-        y=alt.Y("bpc:Q", title=_(BPC_TITLE), scale=alt.Scale(zero=False)),
+        y=alt.Y("bpc:Q", title=_(BPC_TITLE), scale=bestmark.scale(ys, not best.empty)),
         color=alt.Color("series:N", scale=series_colors(),
                         legend=alt.Legend(orient="top", title=None, labelFontSize=13)),
         tooltip=[alt.Tooltip("series:N", title=_("series")), alt.Tooltip("step:Q", title=_("training step")),
                  alt.Tooltip("bpc:Q", format=".3f", title=_("bits per character"))])
     lines = base.mark_line(strokeWidth=2).transform_filter(alt.datum.series != _(SERIES[2]))
     val = base.transform_filter(alt.datum.series == _(SERIES[2]))
-    best = bestmark.marker(bestmark.loss_frame(metrics), "step", "bpc", df["step"].max())   # the weights that write
+    marks = bestmark.marker(best, "step", "bpc", df["step"].max(), bestmark.span(ys) if ys else (0.0, 1.0), levels)
     return alt.layer(lines, val.mark_line(strokeDash=[4, 3]), val.mark_point(filled=True, size=60),
-                     *baseline_rules(refs), *best)
+                     *baseline_rules(refs), *marks)
 
 
 
@@ -277,13 +279,17 @@ def compare_chart(curves: dict[str, list[dict]], axis: str, refs=None) -> alt.Ch
                       columns=["x", "val_bpc", "run"])
     runs = alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None, labelLimit=900,
                                                 labelFontSize=13))
+    best, levels = bestmark.compare_frame(curves), baseline_frame(refs)["bpc"].tolist()
+    ys = [*df["val_bpc"], *levels]
+    y_scale = bestmark.scale(ys, not best.empty)
     lines = (alt.Chart(df, height=280 + 30 * len(curves)).mark_line(point=True, strokeWidth=2)
             .encode(x=alt.X("x:Q", title=_(COMPARE_AXES[axis])),
-                    y=alt.Y("val_bpc:Q", title=[_(t) for t in OVERLAY_Y_TITLE], scale=alt.Scale(zero=False)),
+                    y=alt.Y("val_bpc:Q", title=[_(t) for t in OVERLAY_Y_TITLE], scale=y_scale),
                     color=runs,
                     tooltip=["run", alt.Tooltip("x:Q", title=_(COMPARE_AXES[axis]), format=",.0f"),
                              alt.Tooltip("val_bpc:Q", format=".3f")]))
-    marks = bestmark.marker(bestmark.compare_frame(curves), "x", "val_bpc", df["x"].max() if len(df) else 0.0, runs)
+    marks = bestmark.marker(best, "x", "val_bpc", df["x"].max() if len(df) else 0.0,
+                            bestmark.span(ys) if ys else (0.0, 1.0), levels, runs)
     return alt.layer(lines, *baseline_rules(refs), *marks) if refs is not None or marks else lines
 
 
