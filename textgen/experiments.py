@@ -176,32 +176,73 @@ def falls_to_chance(results: list[CellResult], cfg: MemoryConfig, margin: float 
     return out
 
 
+NEAR_CHANCE = 0.1                # within this of chance, an accuracy reads "near chance"
+PERFECT = 0.995                  # at or above, "100%" (512 held-out sequences: at most two wrong)
+
+
+def first_near_chance(results: list[CellResult], cfg: MemoryConfig) -> dict[str, int | None]:
+    """For each cell, the smallest gap where its accuracy was near chance (None: at no gap tried)."""
+    return {cell: min((r.gap for r in results if r.cell == cell and r.accuracy <= cfg.chance + NEAR_CHANCE),
+                      default=None) for cell in CELLS}
+
+
+def _scores(rows: list[CellResult], cfg: MemoryConfig) -> str:
+    """'100% up to a gap of 10, then 72.1% at 20 and near chance from a gap of 50': one cell's accuracies."""
+    near = [r.accuracy <= cfg.chance + NEAR_CHANCE for r in rows]
+    top = 0
+    while top < len(rows) and rows[top].accuracy >= PERFECT:
+        top += 1
+    tail = len(rows)
+    while tail > top and near[tail - 1]:
+        tail -= 1
+    items = []
+    if top:
+        items.append(f"100% up to a gap of {rows[top - 1].gap}" if top > 1 else f"100% at a gap of {rows[0].gap}")
+    for r, n in zip(rows[top:tail], near[top:tail]):
+        acc, gap = f"{r.accuracy:.1%}", r.gap
+        if not items:   # the first reading names the gap in full, the later ones by its number
+            items.append(f"{acc} at a gap of {gap} (near chance)" if n else f"{acc} at a gap of {gap}")
+        else:
+            items.append(f"{acc} at {gap} (near chance)" if n else f"{acc} at {gap}")
+    if tail < len(rows):
+        items.append(f"near chance from a gap of {rows[tail].gap}")
+    if len(items) == 1:
+        return items[0]
+    rest = items[1:]
+    return items[0] + ", then " + (", ".join(rest[:-1]) + " and " + rest[-1] if len(rest) > 1 else rest[0])
+
+
 def explain(results: list[CellResult], cfg: MemoryConfig) -> str:
-    """Plain words from the measured numbers, honest when they disagree with the textbook."""
-    names = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
-    fall = falls_to_chance(results, cfg)
-    parts = []
-    for cell in CELLS:
-        if not any(r.cell == cell for r in results):
-            continue
-        parts.append(f"{names[cell]} falls to chance from a gap of {fall[cell]}" if fall[cell] is not None
-                     else f"{names[cell]} stays above chance at every gap tried")
-    text = "; ".join(parts) + f" (chance is {cfg.chance:.0%})."
-    rnn, gated = fall.get("rnn"), [fall.get(c) for c in ("lstm", "gru")]
-    longest = max(cfg.gaps)
-    if rnn is not None and all((g is None) or g > rnn for g in gated):
-        text += " As the textbook says, the gates keep the symbol over spans where the plain RNN loses it."
-    elif rnn is None:
-        text += (f" Here the plain RNN kept the symbol even over {longest} steps, which the textbook does not "
-                 "predict: a longer gap or less training time would show the difference.")
+    """Plain words from the measured numbers: each cell's accuracies, then how they compare with the textbook
+    (the gated cells should come near chance at longer gaps than the plain RNN, or never), said honestly."""
+    cells = [c for c in CELLS if any(r.cell == c for r in results)]
+    clauses = [f"{NAMES[c]} scored " + _scores(sorted((r for r in results if r.cell == c), key=lambda r: r.gap), cfg)
+               for c in cells]
+    text = "; ".join(clauses) + f" (chance is {cfg.chance:.0%})."
+    first = first_near_chance(results, cfg)
+    gated = [c for c in ("lstm", "gru") if c in cells]
+    if "rnn" not in cells or not gated:
+        return text
+    rnn = first["rnn"]
+    earlier = [c for c in gated if first[c] is not None and (rnn is None or first[c] < rnn)]
+    if rnn is not None and all(first[c] is None or first[c] > rnn for c in gated):
+        return text + " As the textbook says, the gates keep the symbol over spans where the plain RNN loses it."
+    if rnn is None and not earlier:
+        return text + " No cell came near chance at these gaps, so this run does not show which forgets first."
+    if earlier:
+        names = " and ".join(f"{NAMES[c]} (from a gap of {first[c]})" for c in earlier)
+        text += (f" The textbook predicts that the gates remember longer; here the plain RNN never came near chance, "
+                 f"while {names} did." if rnn is None else
+                 f" The textbook predicts that the gates remember longer; here the plain RNN came near chance only at "
+                 f"a gap of {rnn}, after {names}.")
     else:
         text += " This run does not show the gated cells remembering longer than the plain RNN."
-        steps = {c: sum(r.steps for r in results if r.cell == c) for c in CELLS if any(r.cell == c for r in results)}
-        slower = [c for c in ("lstm", "gru") if c in steps and "rnn" in steps and steps[c] < steps["rnn"]]
-        if slower:   # equal time is not equal updates: a gate costs compute per step
-            text += (" In the same time the gated cells took fewer training steps (" + ", ".join(
-                f"{names[c]} {steps[c]:,}" for c in ("rnn", *slower)) + " in all): longer training per gap, or a "
-                "less busy machine, gives them the updates they need.")
+    steps = {c: sum(r.steps for r in results if r.cell == c) for c in cells}
+    slower = [c for c in gated if steps[c] < steps["rnn"]]
+    if slower:   # equal time is not equal updates: a gate costs compute per step
+        counts = ", ".join(f"{NAMES[c]} {steps[c]:,}" for c in ("rnn", *slower))
+        text += (f" In the same time the gated cells took fewer training steps ({counts} in all): each of their "
+                 "steps costs more compute, so equal time gave them fewer updates.")
     return text
 
 
