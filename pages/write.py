@@ -2,12 +2,11 @@
 
 The canonical draft is `st.session_state["draft"]` (a textgen.drafts.Draft, never a widget key, kept by
 DraftSlot) and a JSON file in the workspace named by a random token in the URL (`?d=...`); the text box
-is a view of it.
+is a view of it. This file lays the page out; what its controls do is pages/write_actions.py's.
 """
 from __future__ import annotations
 
 import dataclasses
-import logging
 import secrets
 import sys
 from pathlib import Path
@@ -21,59 +20,18 @@ if str(ROOT) not in sys.path:   # `streamlit run pages/write.py` puts only pages
 from pages import i18n, ui  # noqa: E402
 from pages.i18n import N_, _  # noqa: E402
 from pages import expects, writing  # noqa: E402
-from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException  # noqa: E402  (a Streamlit internal: recheck on upgrade)
+from pages.write_actions import ALTS, EDITOR, REGEN, clear, continue_one, make_alternatives, on_edit, undo, use  # noqa: E402
 from textgen import Generator, InkwellError, insight, scripts  # noqa: E402
 from textgen.artifacts import DEMO_ID  # noqa: E402
 from textgen.config import LEVEL_UNITS  # noqa: E402
 from textgen.drafts import MAX_CHARS, Draft  # noqa: E402
 from textgen.generate import STOPS, Settings, unknown_note  # noqa: E402
 from textgen.sampling import MAX_PENALTY, parse_bans  # noqa: E402
-from textgen.markup import escape_markdown, stream_markdown  # noqa: E402
+from textgen.markup import escape_markdown  # noqa: E402
 
-EDITOR = "write_editor"                                                 # the text box's widget key
-ALTS = "write_alternatives"
-REGEN = "write_regenerate"          # set by Regenerate's callback; the desk makes them
 VIEW_FORMAT = ":violet[*{}*]"        # the model's text in the read-only view; {} is already escaped
-STREAM_EVERY = 0.04                  # seconds between screen updates while streaming
-UNEXPECTED = N_("Something went wrong while the model was writing. Your draft is safe; please try again.")   # shown through _() by writing.show_notes
 STOP_NAMES = {"length": N_("Length"), "sentence": N_("Sentence"), "line": N_("Line")}
 DEMO_NAME = N_("the demo model")   # Generator.name() for the shipped demo
-log = logging.getLogger("inkwell.write")
-
-
-def _on_edit() -> None:
-    draft = writing.current_draft()
-    try:
-        if draft.set_text(st.session_state[EDITOR]):
-            writing.save(draft, "editor")
-    except InkwellError as e:
-        st.session_state["editor_kept"] = True   # do not overwrite what the writer typed
-        writing.note("editor", "error", str(e))
-
-
-def _clear(draft: Draft) -> bool:
-    draft.clear()
-    st.session_state.pop(ALTS, None)
-    return True
-
-
-def _undo() -> None:
-    """Undo: a branch gives back the exact draft it replaced; otherwise the Draft's own undo."""
-    draft, branched = writing.current_draft(), st.session_state.get(writing.BRANCHED) or []
-    if branched and branched[-1][0] == draft.to_json():
-        _after, before, latest = branched.pop()
-        st.session_state[writing.LATEST] = latest
-        return writing.save(Draft.from_json(before))
-    writing.change(Draft.undo, _("Nothing to undo: the draft no longer ends with the model's last piece."))
-
-
-def _use(i: int) -> None:
-    # The alternatives stay: they are shown again whenever the draft is back at the text they continue.
-    alts = st.session_state.get(ALTS)
-    if alts and alts["base"] == writing.current_draft().text:
-        writing.change(lambda draft: draft.append_model(alts["texts"][i]), where="alternatives")
-        if alts.get("conts"):
-            st.session_state[writing.LATEST] = {"base": alts["base"], "cont": alts["conts"][i]}
 
 
 def _settings(gen: Generator | None) -> Settings:
@@ -122,67 +80,6 @@ def _settings(gen: Generator | None) -> Settings:
     return s
 
 
-def _continue_one(gen: Generator, draft: Draft, s: Settings, seed: int, where) -> None:
-    kept: list[str] = []
-    record: list = []
-    base, prompt = draft.text, draft.text[-writing.PROMPT_CHARS:]
-    try:
-        gen.check_settings(dataclasses.replace(s, n=1))
-        primed = writing.primed(gen, prompt)
-        pieces = writing.stream(gen, prompt, primed, record, s.kwargs(seed))
-        try:
-            with where:
-                st.write_stream(stream_markdown(pieces, kept, STREAM_EVERY))
-        finally:
-            pieces.close()   # a click mid-stream frees this writer's row in the shared batch at once
-    except InkwellError as e:
-        return writing.note("actions", "error", str(e))
-    except Exception:   # a bug must not cost the writer the page: the draft is untouched, the log has it
-        log.exception("continuing the draft failed")
-        return writing.note("actions", "error", UNEXPECTED)
-    except ScriptControlException:
-        # The writer clicked something while the text streamed in: Streamlit stops this run to start
-        # the next. Keep what was already written, then let it go on.
-        text = "".join(kept)
-        if text:
-            _keep(draft, text, _("Seed {seed}: stopped after {n:,} characters, when you clicked; what was written "
-                                 "is kept.").format(seed=seed, n=len(text)))
-        raise
-    text = "".join(kept)
-    if not text:
-        return writing.note("actions", "info",
-                            _("The model stopped at once and wrote nothing; try another seed or setting."))
-    if record and record[0].text == text:
-        st.session_state[writing.LATEST] = {"base": base, "cont": record[0]}
-    _keep(draft, text, _("Seed {seed}: the same seed, draft and settings write this again.").format(seed=seed) + " "
-          + i18n.error_text(gen.originality_note(text)))
-
-
-def _keep(draft: Draft, text: str, said: str) -> None:
-    """The model's text joins the draft and is saved; `said` is the line shown under the buttons."""
-    try:
-        draft.append_model(text)
-    except InkwellError as e:
-        return writing.note("actions", "error", str(e))
-    writing.save(draft)
-    st.session_state["write_last"] = said
-
-
-def _make_alternatives(gen: Generator, draft: Draft, s: Settings, seed: int) -> None:
-    try:
-        with st.spinner(_('Writing {n} alternatives...').format(n=s.n)):
-            prompt, record = draft.text[-writing.PROMPT_CHARS:], []
-            made = gen.alternatives(prompt, s.n, primed=writing.primed(gen, prompt), record=record, **s.kwargs(seed))
-    except InkwellError as e:
-        return writing.note("actions", "error", str(e))
-    except Exception:
-        log.exception("making alternatives failed")
-        return writing.note("actions", "error", UNEXPECTED)
-    st.session_state[ALTS] = {"texts": [g.text for g in made], "base": draft.text, "seed": seed,
-                              "originality": [gen.originality_note(g.text) for g in made],
-                              "conts": [c if c.text == g.text else None for c, g in zip(record, made)]}
-
-
 # -- the page ----------------------------------------------------------------------------------------
 def _model(active: str) -> Generator | None:
     """The active run's Generator (the demo's if it cannot be used), with a line saying which it is."""
@@ -228,12 +125,12 @@ def _desk(gen: Generator | None, s: Settings) -> None:
         if s.n == 1:
             st.session_state.pop(ALTS, None)
             _draft_view(shown, draft, None)
-            _continue_one(gen, draft, s, seed, streaming)
+            continue_one(gen, draft, s, seed, streaming)
             streaming.empty()   # the piece is in the draft now, drawn there below
         else:
-            _make_alternatives(gen, draft, s, seed)
+            make_alternatives(gen, draft, s, seed)
     if st.session_state.pop(REGEN, False) and gen is not None and (alts := st.session_state.get(ALTS)):
-        _make_alternatives(gen, draft, dataclasses.replace(s, n=len(alts["texts"])), secrets.randbits(31))
+        make_alternatives(gen, draft, dataclasses.replace(s, n=len(alts["texts"])), secrets.randbits(31))
     with top:
         _editor(gen, draft)
     with row:
@@ -275,7 +172,7 @@ def _editor(gen: Generator | None, draft: Draft) -> None:
     # The text box shows the canonical draft, unless an edit was refused (then the writer's text stays).
     if not st.session_state.pop("editor_kept", False) and st.session_state.get(EDITOR) != draft.text:
         st.session_state[EDITOR] = draft.text
-    st.text_area(_("Your draft"), key=EDITOR, height=240, max_chars=MAX_CHARS, on_change=_on_edit,
+    st.text_area(_("Your draft"), key=EDITOR, height=240, max_chars=MAX_CHARS, on_change=on_edit,
                  placeholder=_("Start writing, or press Continue and let the model begin."))
     writing.show_notes("editor")
     unknown = gen.unknown(draft.text[-writing.PROMPT_CHARS:]) if gen is not None else ()
@@ -288,13 +185,13 @@ def _editor(gen: Generator | None, draft: Draft) -> None:
 def _actions(draft: Draft) -> None:
     """The row after Continue, left to right in the order a writer uses them."""
     branched = st.session_state.get(writing.BRANCHED) or []
-    st.button(_("Undo"), key="w_undo", on_click=_undo, help=_("Remove the model's last piece, or take back a branch."),
+    st.button(_("Undo"), key="w_undo", on_click=undo, help=_("Remove the model's last piece, or take back a branch."),
               disabled=not (draft.can_undo or (branched and branched[-1][0] == draft.to_json())))
     st.button(_("Redo"), key="w_redo", on_click=writing.change, args=(Draft.redo, "Nothing to redo."),
               disabled=not draft.can_redo)
     with st.popover(_("Clear draft"), disabled=not draft.text):
         st.write(_("This deletes the whole draft. Download it first if you want to keep it."))
-        st.button(_("Yes, clear it"), key="w_clear", type="primary", on_click=writing.change, args=(_clear,))
+        st.button(_("Yes, clear it"), key="w_clear", type="primary", on_click=writing.change, args=(clear,))
     st.download_button(_("Download .txt"), draft.to_text(), file_name="draft.txt", mime="text/plain",
                        on_click="ignore", key="w_txt", disabled=not draft.text, icon=":material/download:")
     st.download_button(_("Download .md"), draft.to_markdown(), file_name="draft.md", mime="text/markdown",
@@ -312,7 +209,7 @@ def _alternatives(gen: Generator | None, alts: dict) -> None:
                     st.caption(i18n.error_text(alts["originality"][i]))
             else:
                 st.caption(_("(the model stopped at once here)"))
-            st.button(_("Use this"), key=f"w_use_{i}", on_click=_use, args=(i,), disabled=not text)
+            st.button(_("Use this"), key=f"w_use_{i}", on_click=use, args=(i,), disabled=not text)
     row = st.container(horizontal=True, key="w_alt_actions")
     # The desk makes the new ones before it draws them, so no rerun is needed to show them.
     row.button(_("Regenerate"), key="w_regen", disabled=gen is None, help=_("New alternatives with a new seed."),
