@@ -1,12 +1,11 @@
-"""The app's one module of Streamlit helpers: session keys, cached engine handles, errors;
-chart builders live in pages/charts.py.
+"""The app's one module of Streamlit helpers pages import: session keys, who this session is, navigation,
+errors, blocks two pages share. Chart builders live in pages/charts.py; the cached engine handles in
+pages/handles.py and the wording of a run's numbers in pages/formats.py, both still reached as `ui.*`.
 
 Pages import it as `from pages import ui`. Nothing here imports TensorFlow.
 """
 from __future__ import annotations
 
-import math
-import os
 import time
 from pathlib import Path
 
@@ -15,8 +14,11 @@ from streamlit.errors import StreamlitAPIException
 
 import textgen
 from pages import charts, i18n
-from pages.i18n import N_, _, ngettext
-from textgen import artifacts, demos, markup, room
+from pages.formats import date, duration, fmt_count, progress, where_text  # noqa: F401  (pages call ui.duration...)
+from pages.handles import (clipnorm, demo_available, has_weights, registry, time_budget,  # noqa: F401  (and ui.registry...)
+                           unit_activations, vanishing_curve)
+from pages.i18n import N_, _
+from textgen import demos, markup, room
 from textgen.artifacts import DEMO_ID
 from textgen.identity import Identity, is_token, new_token
 
@@ -63,17 +65,6 @@ def through_app() -> None:
 through_app()
 
 
-# -- engine handles ------------------------------------------------------------------------------
-@st.cache_resource(show_spinner=False)
-def _registry(home: str) -> textgen.Registry:
-    return textgen.Registry(home or None)
-
-
-def registry() -> textgen.Registry:
-    """One Registry per workspace folder (tests switch INKWELL_HOME between apps in one process)."""
-    return _registry(os.environ.get("INKWELL_HOME", ""))
-
-
 def identity() -> Identity:
     """Who this session is: the host (after the host code), a signed-in user (st.login), else the writer whose
     random token the browser keeps: a cookie a proxy set, or the link's ?w=, carried across page switches."""
@@ -109,19 +100,6 @@ def _cookie() -> str | None:
         return st.context.cookies.get(WRITER_COOKIE)
     except Exception:
         return None
-
-
-def demo_available() -> bool:
-    demo = artifacts.DEMO_DIR  # looked up per call, so tests can point it elsewhere
-    return (demo / "weights.npz").is_file() and (demo / "config.json").is_file()
-
-
-def has_weights(run: dict) -> bool:
-    """Whether a registry row's run directory holds trained weights (the run directory contract's test)."""
-    try:
-        return artifacts.has_weights(registry().run_dir(run["id"]))
-    except textgen.InkwellError:
-        return False
 
 
 def model_choices() -> dict[str, str]:
@@ -230,90 +208,6 @@ def write_with_button(run: dict, key: str, primary: bool = False, where=None) ->
         switch_page(WRITE_PAGE)
 
 
-def time_budget(run_id: str) -> float:
-    """The run's time budget in seconds (0 = none), from its config.json; 0 when it cannot be read."""
-    try:
-        return float(artifacts.read_config(registry().run_dir(run_id))[1].time_budget)
-    except (textgen.InkwellError, OSError):
-        return 0.0
-
-
-def progress(run: dict, budget: float = 0.0) -> tuple[float, str]:
-    """(fraction done, "epoch e of E · step s of S") from a registry row; the worker updates both.
-
-    With a time budget the clock usually ends training long before the epoch limit, so the bar
-    follows whichever of the two is further along.
-    """
-    epochs = max(1, run.get("epochs") or 1)
-    steps = run.get("steps") or 0
-    epoch, step = run.get("epoch") or 0, run.get("step") or 0
-    if run.get("status") == "done":
-        return 1.0, ngettext("finished {n} epoch", "finished {n} epochs", epoch).format(n=epoch)
-    by_epochs = min(1.0, (epoch + (step / steps if steps else 0)) / epochs)
-    by_time = min(1.0, (run.get("elapsed") or 0) / budget) if budget else 0.0
-    if by_time > by_epochs:
-        text = _("epoch {epoch}").format(epoch=epoch + 1)
-        if steps:
-            text += " · " + _("step {step} of {steps}").format(step=min(step, steps), steps=steps)
-        return by_time, text + " · " + _("{elapsed} of {budget}").format(elapsed=duration(run.get("elapsed")),
-                                                                        budget=duration(budget))
-    text = _("epoch {epoch} of {epochs}").format(epoch=min(epochs, epoch + 1), epochs=epochs)
-    if steps:
-        text += " · " + _("step {step} of {steps}").format(step=min(step, steps), steps=steps)
-    return by_epochs, text
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    if seconds < 1:
-        return _("under 1 s")
-    s = int(round(seconds))
-    if s < 60:
-        return _("{s} s").format(s=s)
-    if s < 3600:
-        return _("{m} min {s} s").format(m=s // 60, s=f"{s % 60:02d}")
-    return _("{h} h {m} min").format(h=s // 3600, m=f"{s % 3600 // 60:02d}")
-
-
-def fmt_count(n: int | float | None) -> str:
-    if n is None:
-        return "—"
-    n = float(n)
-    # Chinese counts in 万 (ten thousand) and 亿 (a hundred million), not thousands and millions.
-    steps = ((1e8, "亿"), (1e4, "万")) if i18n.current() == "zh" else ((1e9, "B"), (1e6, "M"), (1e3, "k"))
-    for div, suffix in steps:
-        if abs(n) >= div:
-            return f"{n / div:.1f}{suffix}".replace(".0" + suffix, suffix)
-    return f"{int(n)}"
-
-
-def date(ts: float | None) -> str:
-    return i18n.date(ts)
-
-
-def clipnorm(run_id: str) -> float:
-    """The run's clipping threshold from its config.json (0: off, or unreadable)."""
-    try:
-        return float(artifacts.read_config(registry().run_dir(run_id))[1].clipnorm or 0.0)
-    except (textgen.InkwellError, OSError):
-        return 0.0
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _vanishing(run_dir: str, weights_mtime: float) -> list[float]:
-    from textgen import gradients
-
-    return gradients.run_curve(artifacts.open_run_dir(Path(run_dir))).norms.tolist()
-
-
-def vanishing_curve(run_id: str) -> list[float]:
-    """A finished run's mean |dL/dh_{T-k}|, k = 0..100, from its NumPy weights; cached until the weights change."""
-    run_dir = registry().run_dir(run_id)
-    with st.spinner(_("Measuring how far back the gradient reaches…")):
-        return _vanishing(str(run_dir), (run_dir / "weights.npz").stat().st_mtime)
-
-
 def grad_panel(metrics: list[dict], clipnorm: float) -> bool:
     """The gradient-norm chart and its one-sentence reading, when the run recorded norms; whether it drew."""
     from textgen.gradients import describe_norms
@@ -325,32 +219,3 @@ def grad_panel(metrics: list[dict], clipnorm: float) -> bool:
     st.caption(safe(i18n.error_text(describe_norms([m["step"] for m in batch], [m.get("grad_norm") for m in batch],
                                    [m.get("clipped") for m in batch], clipnorm))))
     return True
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _unit_activations(run_dir: str, weights_mtime: float) -> tuple[str, list]:
-    from textgen import neurons
-    from textgen.stepper import Stepper
-
-    run = artifacts.open_run_dir(Path(run_dir))
-    text = neurons.passage(run)
-    ids = run.vocab.encode(text)[0] if text else []
-    return text, [a.tolist() for a in neurons.activations(Stepper(run.model, run.weights), ids)] if text else []
-
-
-def unit_activations(run_id: str) -> tuple[str, list]:
-    """(a held-out passage, per layer its (chars, units) activations) of a char-level run; cached per weights."""
-    run_dir = registry().run_dir(run_id)
-    with st.spinner(_("Reading the run's units…")):
-        return _unit_activations(str(run_dir), (run_dir / "weights.npz").stat().st_mtime)
-
-
-def where_text(run: dict) -> str | None:
-    """Where a cluster job runs (INKWELL_JOBS names Ray); None for local workers, which have no node."""
-    node = run.get("node")
-    if node:
-        return (_("Training on the cluster node {node}.") if run["status"] == "running"
-                else _("Ran on the cluster node {node}.")).format(node=node)
-    if run["status"] == "running" and run.get("job"):
-        return _("Waiting for a free node on the cluster.")
-    return None
