@@ -5,11 +5,12 @@ import pytest
 
 from textgen.artifacts import load_run
 from textgen.errors import GenerationError, RunError
-from textgen.generate import MAX_LENGTH, SENTENCE_ENDS, Generator, _apply_stop
+from textgen.generate import MAX_LENGTH, SENTENCE_ENDS, Generator
 from textgen.evaluate import evaluate
 from textgen.runs import Registry
 from textgen.stepper import Stepper
 from textgen.vocab import Vocab
+from textgen.walk import apply_stop
 
 
 @pytest.fixture()
@@ -77,7 +78,7 @@ def test_generator_matches_stepper_logits_of_the_run(tiny_run):
     ("the en", "d of it", "end", ("d", True)),    # custom stop string across pieces
 ])
 def test_stop_conditions(made, piece, stop, expect):
-    assert _apply_stop(made, piece, stop) == expect
+    assert apply_stop(made, piece, stop) == expect
 
 
 def test_sentence_stop_ends_exactly_at_the_first_sentence_end(gen):

@@ -1,9 +1,11 @@
-"""Generation: the NumPy stepper plus samplers, streaming pieces as they are made. No TensorFlow."""
+"""Generation: the NumPy stepper plus samplers, streaming pieces as they are made. No TensorFlow.
+
+The Generator reads the prompt and runs the loop. A writer's Settings and their checks are textgen.settings';
+the loop's rows (Walk, the stop rule, Primed states, Continuations) textgen.walk's: all importable from here."""
 from __future__ import annotations
 
 import logging
-import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import numpy as np
@@ -13,14 +15,12 @@ from .artifacts import Run, check_weights, load_run
 from .config import CELL_NAMES
 from .errors import GenerationError
 from .runs import check_run_id, clean_label, home
+from .settings import MAX_ALTERNATIVES, MAX_LENGTH, STOPS, Settings, check_values, seed_of, texts_of  # noqa: F401  (old import path)
 from .stepper import Stepper
+from .walk import SENTENCE_ENDS, Begin, Continuation, Primed, Walk  # noqa: F401  (SENTENCE_ENDS: old import path)
 
-MAX_LENGTH = 5000        # tokens per continuation; longer requests are refused with this number
-MAX_ALTERNATIVES = 8
 PROMPT_TAIL = 2000       # tokens of the draft fed as context: the carried state holds what came before
 TAIL_CHARS = 64          # characters of the prompt's end kept with its state (banned words look back this far)
-SENTENCE_ENDS = tuple(".!?\u2026\u3002\uff01\uff1f")
-STOPS = ("length", "sentence", "line")
 ORIGINALITY_MAX_BYTES = 20 * 1024 * 1024   # larger corpora skip the measure rather than hold a big index
 log = logging.getLogger("inkwell.generate")
 
@@ -31,67 +31,6 @@ class Generation:
     unknown: tuple[str, ...]  # prompt tokens the model never saw (fed as <unk>)
     stopped_by: str           # "length", "sentence", "line" or the custom stop string
     seed: int
-
-
-@dataclass(frozen=True)
-class Primed:
-    """The model's state at the end of a prompt: a Continue on the same prompt starts here, unread."""
-    ids: np.ndarray                 # (tokens,) the prompt's tail as the model reads it, after healing
-    state: list                     # batch-1 state after ids[:-1]; the first step feeds ids[-1]
-    unknown: tuple[str, ...]        # prompt tokens the model never saw
-    healed: bytes                   # word-piece bytes taken back from the prompt (token healing)
-    tail: str                       # the prompt's last characters before those bytes (banned words look back)
-    owner: object = field(default=None, repr=False, compare=False)   # the Generator that made it
-
-
-@dataclass(frozen=True)
-class Continuation:
-    """One continuation with the states along it: enough to branch at any of its tokens unread."""
-    primed: Primed                  # where it started
-    tokens: tuple[int, ...]         # t_1..t_n as sampled
-    pieces: tuple[str, ...]         # the text each token added ('' for the first bytes of a character)
-    states: tuple                   # S_0..S_n, batch 1: S_0 = primed.state, S_j follows feeding t_(j-1)
-    exact: bool = True              # made one row at a time, so its states equal a fresh reading's bits
-
-    @property
-    def text(self) -> str:
-        return "".join(self.pieces)
-
-    def ends(self) -> tuple[Primed, ...]:
-        """The state at the end of prompt + text as `prime` reads it (the last token fed, or healed away),
-        for `prime`'s reuse: the next Continue starts there unread. None for a batch's rows."""
-        if not self.exact or not self.tokens:
-            return ()
-        p = self.primed
-        full = np.concatenate([p.ids, np.asarray(self.tokens, p.ids.dtype)])
-        return replace(p, ids=full, state=self.states[-1]), replace(p, ids=full[:-1], state=self.states[-2])
-
-    def starts(self) -> list[int]:
-        """Where each token's text starts in `text`."""
-        out, at = [], 0
-        for piece in self.pieces:
-            out.append(at)
-            at += len(piece)
-        return out
-
-
-@dataclass(frozen=True)
-class Settings:
-    """A writer's choices for one press of Continue (the Write page's settings)."""
-    length: int = 200          # tokens per continuation
-    temperature: float = 0.8   # 0 always takes the likeliest token
-    top_k: int = 0             # 0: off
-    top_p: float = 1.0         # 1: off
-    stop: str = "length"       # one of STOPS, or any text to stop after
-    n: int = 1                 # alternatives; 1 streams
-    seed: int | None = None    # None: a new random seed each time
-    repetition_penalty: float = 1.0   # 1: off; above 1 makes recently generated tokens less likely
-    ban: tuple[str, ...] = ()  # words the model may not write (sampling.parse_bans reads a writer's list)
-
-    def kwargs(self, seed: int) -> dict:
-        """The keyword arguments of Generator.stream, generate and alternatives, with this seed."""
-        return dict(length=self.length, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
-                    seed=seed, stop=self.stop, repetition_penalty=self.repetition_penalty, ban=self.ban)
 
 
 def weights_version(run_id: str, workspace=None) -> int:
@@ -158,14 +97,7 @@ class Generator:
     # -- checks ----------------------------------------------------------------------------
     def check(self, length: int, temperature: float, top_k: int, top_p: float, n: int = 1,
               repetition_penalty: float = 1.0, ban: tuple[str, ...] = ()) -> None:
-        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-            raise GenerationError("Length must be a whole number of at least 1.")
-        if length > MAX_LENGTH:
-            raise GenerationError(f"Length {length:,} is over the cap of {MAX_LENGTH:,} per continuation.")
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_ALTERNATIVES:
-            raise GenerationError(f"The number of alternatives must be between 1 and {MAX_ALTERNATIVES}.")
-        sampling.check_settings(temperature, top_k, top_p, len(self.vocab))
-        sampling.check_penalty(repetition_penalty)
+        check_values(length, temperature, top_k, top_p, n, repetition_penalty, len(self.vocab))
         self.bans(ban)
 
     def check_settings(self, s: Settings) -> None:
@@ -173,7 +105,7 @@ class Generator:
 
     def bans(self, words) -> sampling.Bans | None:
         """The banned words (a tuple, or a writer's comma-separated text) against this vocabulary, built once."""
-        words = sampling.parse_bans(words if isinstance(words, str) else ",".join(_texts_of(words)))
+        words = sampling.parse_bans(words if isinstance(words, str) else ",".join(texts_of(words)))
         if not words:
             return None
         if words not in self._bans:
@@ -242,7 +174,7 @@ class Generator:
                primed=None, record=None):
         self.check(length, temperature, top_k, top_p, n, repetition_penalty, ban)
         p = self.prime(prompt, (primed,))
-        begin = _Begin(p, np.repeat(p.ids[-1:], n), _repeat(p.state, n), p.healed, [""] * n,
+        begin = Begin(p, np.repeat(p.ids[-1:], n), _repeat(p.state, n), p.healed, [""] * n,
                        [[] for _ in range(n)], [[] for _ in range(n)], [],
                        [self.vocab.decoder(skip=len(p.healed)) for _ in range(n)], not prompt.strip())
         yield from self._loop(begin, length, temperature, top_k, top_p, seed, stop, repetition_penalty, ban, record)
@@ -262,7 +194,7 @@ class Generator:
         for t in cont.tokens[:at]:   # the decoder's pending bytes, as they were at `at`
             decoder.decode(t)
         last = p.ids[-1:] if at == 0 else np.array([cont.tokens[at - 1]])
-        begin = _Begin(p, last, cont.states[at], p.healed if at == 0 else b"", ["".join(cont.pieces[:at])],
+        begin = Begin(p, last, cont.states[at], p.healed if at == 0 else b"", ["".join(cont.pieces[:at])],
                        [list(cont.tokens[:at])], [list(cont.pieces[:at])], list(cont.states[:at]), [decoder],
                        not (p.tail + "".join(cont.pieces[:at])).strip())
         out: list[Continuation] = []
@@ -291,9 +223,9 @@ class Generator:
         many writers' rows at once); the same arguments as stream, and the same text for the same seed."""
         self.check(length, temperature, top_k, top_p, 1, repetition_penalty, ban)
         p = self.prime(prompt, (primed,))
-        begin = _Begin(p, p.ids[-1:].copy(), p.state, p.healed, [""], [[]], [[]], [],
+        begin = Begin(p, p.ids[-1:].copy(), p.state, p.healed, [""], [[]], [[]], [],
                        [self.vocab.decoder(skip=len(p.healed))], not prompt.strip())
-        return Walk(self, begin, length, temperature, top_k, top_p, _seed(seed), stop or "length",
+        return Walk(self, begin, length, temperature, top_k, top_p, seed_of(seed), stop or "length",
                     repetition_penalty, self.bans(ban), record)
 
     def _starts_with(self, prefix: bytes) -> np.ndarray:
@@ -315,7 +247,7 @@ class Generator:
                      stop: str | None = None, **kw) -> list[Generation]:
         """n continuations sampled as one batch (one matrix product per step for all of them).
         `kw`: repetition_penalty, ban, primed and record, as stream_batch takes them."""
-        seed = _seed(seed)
+        seed = seed_of(seed)
         made, done = [""] * n, np.zeros(n, bool)
         for pieces, done in self._batch(prompt, n, length, temperature, top_k, top_p, seed, stop, **kw):
             made = [m + p for m, p in zip(made, pieces)]
@@ -326,99 +258,10 @@ class Generator:
         return tuple(self.vocab.missing(prompt))
 
 
-@dataclass
-class _Begin:
-    """Where a loop starts: a prompt's state (n rows) or a point inside a continuation."""
-    primed: Primed
-    last: np.ndarray                # (n,) the token the first step feeds
-    state: list                     # n rows
-    healed: bytes                   # the first token must start with these bytes
-    made: list[str]                 # text so far, per row
-    tokens: list[list[int]]         # tokens so far, per row (the repetition penalty looks back over them)
-    pieces: list[list[str]]
-    states: list                    # batch-1 states before `state` (a branch keeps its continuation's)
-    decoders: list
-    blank: bool                     # an empty prompt: leading white space is not written
-
-
-class Walk:
-    """A loop's rows between two steps: what the next step feeds (`last`, `state`) and what each row has
-    made. `take` turns one step's logits into each row's new piece; whoever runs the stepper calls it."""
-
-    def __init__(self, gen: Generator, begin: _Begin, length: int, temperature: float, top_k: int, top_p: float,
-                 seed, stop: str, penalty: float, bans, keep_states: bool, force: int | None = None):
-        self.gen, self.begin, self.length = gen, begin, length
-        self.sampling = (temperature, top_k, top_p)
-        self.stop, self.penalty, self.bans, self.force = stop, penalty, bans, force
-        self.rng = np.random.default_rng(seed)
-        self.last, self.state = begin.last, begin.state          # (n,) and n rows
-        self.done = np.zeros(len(begin.last), bool)
-        self.steps = 0
-        self.states = [begin.state] if keep_states else None    # the rows' states along the loop
-        self.exact = True                                        # False once a step shared rows with others
-
-    @property
-    def finished(self) -> bool:
-        return self.steps >= self.length or bool(self.done.all())
-
-    def take(self, logits: np.ndarray, state: list) -> list[str]:
-        """One step: logits (n, vocab) and the state after feeding `last`; returns each row's new piece."""
-        b, gen, n = self.begin, self.gen, len(self.last)
-        made, tokens, pieces_of = b.made, b.tokens, b.pieces
-        logits = gen.constrain(logits, b.healed if self.steps == 0 else b"", tokens,
-                               [b.primed.tail + m for m in made], self.penalty, self.bans)
-        if self.steps == 0 and self.force is not None:
-            last = np.full(n, self.force)
-        else:
-            last = sampling.sample(logits, self.rng, *self.sampling)
-        self.steps += 1
-        self.last, self.state = last, state
-        if self.states is not None:
-            self.states.append(state)
-        pieces = []
-        for row in range(n):
-            if self.done[row]:
-                pieces.append("")
-                continue
-            piece = b.decoders[row].decode(int(last[row]))
-            if b.blank and not (made[row] + piece).strip():
-                piece = ""   # from an empty draft, start at the first visible character
-            piece, finished = _apply_stop(made[row], piece, self.stop)
-            made[row] += piece
-            self.done[row] = finished
-            tokens[row].append(int(last[row]))
-            pieces_of[row].append(piece)
-            pieces.append(piece)
-        return pieces
-
-    def records(self) -> list[Continuation]:
-        """Each row as a Continuation (needs keep_states)."""
-        n = len(self.last)
-        return [replace(_record(self.begin, self.states, r, n == 1), exact=n == 1 and self.exact) for r in range(n)]
-
-
 def _repeat(state: list, n: int) -> list:
     """A batch-1 state copied into n rows."""
     return [tuple(np.repeat(part, n, axis=0) for part in s) if isinstance(s, tuple) else np.repeat(s, n, axis=0)
             for s in state]
-
-
-def _row(state: list, r: int) -> list:
-    return [tuple(part[r:r + 1] for part in s) if isinstance(s, tuple) else s[r:r + 1] for s in state]
-
-
-def _record(begin: _Begin, states: list, r: int, exact: bool) -> Continuation:
-    """Row r of a finished loop as a Continuation (its states: S_0 up to the one after its last token)."""
-    new = len(begin.tokens[r]) - len(begin.states)          # tokens this loop added to the row
-    rows = states[:new + 1]
-    return Continuation(begin.primed, tuple(begin.tokens[r]), tuple(begin.pieces[r]),
-                        tuple(begin.states) + tuple(s if exact else _row(s, r) for s in rows), exact)
-
-
-def _texts_of(words) -> tuple[str, ...]:
-    if not all(isinstance(w, str) for w in words):
-        raise GenerationError("Banned words must be text.")
-    return tuple(words)
 
 
 _blas = None
@@ -432,32 +275,3 @@ def _one_blas_thread():
 
         _blas = ThreadpoolController()   # scanning the loaded libraries once, not per call
     return _blas.limit(limits=1, user_api="blas")
-
-
-def _seed(seed: int | None) -> int:
-    if seed is None:
-        return secrets.randbits(31)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise GenerationError("The seed must be a whole number, 0 or more.")
-    return seed
-
-
-def _apply_stop(made: str, piece: str, stop: str) -> tuple[str, bool]:
-    """Cut the piece where the stop condition is met; returns (kept piece, finished)."""
-    if stop == "length":
-        return piece, False
-    if stop == "line":
-        if "\n" in piece and (made + piece[: piece.index("\n")]).strip():
-            return piece[: piece.index("\n")], True
-        return piece, False
-    if stop == "sentence":
-        stripped = piece.rstrip()
-        # A sentence needs some words: a leading "." after the writer's own sentence does not end one.
-        if stripped.endswith(SENTENCE_ENDS) and any(ch.isalnum() for ch in made + piece):
-            return stripped, True
-        return piece, False
-    joined = made + piece
-    at = joined.find(stop, max(0, len(made) - len(stop) + 1))
-    if at >= 0:
-        return joined[len(made): at + len(stop)], True
-    return piece, False
