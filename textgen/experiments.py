@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -106,22 +105,10 @@ class CellResult:
 
 
 def _start_tf_quietly() -> None:
-    """TensorFlow without its C++ start-up lines. fit's import hides those of the import; on a machine without a
-    GPU the first device listing adds "failed call to cuInit" (an error-level C++ line), so list them once with
-    fd 2 pointed at /dev/null too."""
+    """TensorFlow without its C++ start-up lines (fit's quiet import, which also lists the devices)."""
     from .fit import import_tf_quietly
 
     import_tf_quietly()
-    import tensorflow as tf
-
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def train_cell(cell: str, gap: int, cfg: MemoryConfig, should_stop=lambda: False) -> CellResult:

@@ -18,13 +18,16 @@ import numpy as np
 
 
 def import_tf_quietly() -> None:
-    """TensorFlow's C++ start-up lines go to fd 2 before any log setting applies: hide just those."""
+    """TensorFlow's C++ start-up lines go to fd 2 before any log setting applies: hide just those. The first
+    device listing adds one more on a machine without a GPU ("failed call to cuInit"), so it happens here too."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
-            import tensorflow  # noqa: F401
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()
     finally:
         os.dup2(saved, 2)
         os.close(saved)
