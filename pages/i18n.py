@@ -80,6 +80,11 @@ def _(message: str) -> str:
     return translations(current()).gettext(message) if message else message
 
 
+def pgettext(context: str, message: str) -> str:
+    """_() for a message whose words differ by context in the reader's language (a list's joins, say)."""
+    return translations(current()).pgettext(context, message)
+
+
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current()).ngettext(singular, plural, n)
 

@@ -7,6 +7,7 @@ import streamlit as st
 
 import textgen
 from pages import i18n, ui
+from pages import memory_words
 from pages.i18n import N_, _
 from pages import charts, gatecharts
 from textgen import clipping
@@ -60,7 +61,7 @@ def experiment_view(exp_id: str, rows: list[dict]) -> None:
     if results:
         with st.container(key="inside_memory_chart"):   # the element the README's PNG is taken of
             st.altair_chart(gatecharts.memory_chart(results, cfg.chance), width="stretch")
-        st.markdown(ui.safe(ex.explain(results, cfg)))
+        st.markdown(ui.safe(memory_words.explain(results, cfg)))   # ex.explain's words, in the reader's language
         st.caption(_('{n} of {expected} trainings measured. Each cell has about {params:,} parameters and trained {seconds:g} s per gap on {symbols} symbols ({noise} kinds of noise); accuracy is on {test_size} sequences it never saw.').format(n=len(results), expected=expected, params=cfg.params, seconds=cfg.seconds, symbols=cfg.symbols, noise=cfg.noise, test_size=cfg.test_size))
     elif not active:
         st.caption(_("This experiment has no results."))
@@ -82,9 +83,10 @@ if saved:
     ids = [e["id"] for e in saved]
     if st.session_state.get(EXP_KEY) not in ids:
         st.session_state[EXP_KEY] = ids[0]
-    st.selectbox(_("Experiment"), ids, key=EXP_KEY, format_func=lambda i: next(
-        ui.date(e["created"]) + " · " + _("gaps {gaps}").format(gaps=", ".join(map(str, e["gaps"])))   # progress is the fragment's to show
-        for e in saved if e["id"] == i))
+    # Labels made now, in the reader's language (AppTest formats options outside the script run).
+    titles = {e["id"]: ui.date(e["created"]) + " · " + _("gaps {gaps}").format(gaps=", ".join(map(str, e["gaps"])))
+              for e in saved}   # progress is the fragment's to show
+    st.selectbox(_("Experiment"), ids, key=EXP_KEY, format_func=titles.get)
     exp_id = st.session_state[EXP_KEY]
     rows = experiment_jobs(exp_id)
     if any(r["status"] in ("queued", "running") for r in rows):
@@ -225,6 +227,7 @@ st.markdown(_("How much of the error at the last character still reaches the mem
 finished = {r["id"]: r for r in text_runs if r["status"] == "done" and ui.has_weights(r)}
 if finished:
     picked = st.multiselect(_("Runs to compare"), list(finished), default=list(finished)[:3], key="inside_vanish_runs",
+                            placeholder=_("Pick runs to compare"),
                             format_func=lambda i: ui.run_title(finished[i]))
     curves, missing = {}, []
     for rid in picked:

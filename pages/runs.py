@@ -11,6 +11,7 @@ import textgen
 from pages import ui
 from pages import charts, i18n
 from pages.i18n import N_, _
+from pages import run_labels, streamlit_text
 from textgen import artifacts, baselines, bundle, jobs
 from textgen import experiments as ex
 from textgen.config import CELL_NAMES, CELLS
@@ -80,7 +81,7 @@ HEADERS = {"label": N_("label"), "status": N_("status"), "level": N_("level"), "
 
 def table(runs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{
-        "label": r["label"], "status": _(STATUSES.get(r["status"], r["status"])),
+        "label": run_labels.label(r["label"]), "status": _(STATUSES.get(r["status"], r["status"])),
         "level": _(LEVELS[r["level"]]) if r["level"] in LEVELS else (r["level"] or "—"), "cell": CELL_NAMES.get(r["cell"], r["cell"] or "—"),
         "size": f"{r['layers']}×{r['units']}" if r["layers"] else "—", "parameters": r["params"],
         "epochs": r["epoch"], BEST_COL: r["best_val_bpc"], "duration": ui.duration(r["elapsed"]),
@@ -90,7 +91,7 @@ def table(runs: list[dict]) -> pd.DataFrame:
 
 def manage(run: dict) -> None:
     rid = run["id"]
-    st.text(f"{run['label']}  ({rid})")
+    st.text(f"{run_labels.label(run['label'])}  ({rid})")
     ui.run_summary(run)
     if run["message"]:
         st.caption(ui.safe(i18n.error_text(run["message"])))
@@ -172,7 +173,8 @@ def train_each_cell(run: dict) -> None:
         for cell in CELLS:
             m = dataclasses.replace(model, cell=cell, units=units_for_params(model, cell, target))
             ids.append(jobs.submit(reg.run_dir(run["id"]) / "corpus.txt", m, cfg,
-                                   f"{run['label']} · {CELL_NAMES[cell]} ({m.units} units)", reg, owner=me))
+                                   _("{label} · {cell} ({units} units)").format(
+                                       label=run["label"], cell=CELL_NAMES[cell], units=m.units), reg, owner=me))
     except textgen.InkwellError as e:
         _say("error", i18n.error_text(e))
         return
@@ -203,7 +205,7 @@ def import_section() -> None:
     st.subheader(_("Import a bundle"))
     st.caption(_("A .zip exported from Inkwell (here or on another machine). It is checked before anything is kept."))
     errors = st.container()
-    f = st.file_uploader(_("Bundle"), type=["zip"], key="bundle_upload", label_visibility="collapsed")
+    f = streamlit_text.file_uploader(_("Bundle"), ["zip"], "bundle_upload", label_visibility="collapsed")
     if st.button(_("Import"), icon=":material/upload:", disabled=f is None, key="bundle_import"):
         try:
             bundle.import_bundle(f.getvalue(), reg, owner=me)
@@ -243,7 +245,7 @@ else:
                                     format_func={a: _(t) for a, t in AXES.items()}.get) or "time"
         curves, seen = {}, set()
         for r in chosen:
-            name = r["label"] if r["label"] not in seen else ui.run_title(r)
+            name = run_labels.label(r["label"]) if r["label"] not in seen else ui.run_title(r)
             seen.add(r["label"])
             curves[name] = compare_points(r, axis)
         if any(curves.values()):

@@ -9,6 +9,7 @@ import textgen
 from pages import ui
 from pages import charts, i18n
 from pages.i18n import N_, _, ngettext
+from pages import run_labels
 from textgen import baselines, jobs, library, presets, room, roomcache, sizing
 from textgen.config import (CELL_NAMES, CELLS, OPTIMIZERS, SPECS, ModelConfig, TrainConfig, to_dict, widget,
                             widget_error, widget_limits)
@@ -240,7 +241,7 @@ STOPPED.update(diverged=STOPPED["failed"], interrupted=STOPPED["cancelled"])
 
 def panel_body(run: dict) -> None:
     status = run["status"]
-    st.text(run["label"])
+    st.text(run_labels.label(run["label"]))
     if status == "queued":
         pos, n = queue_position(run["id"]), jobs.max_jobs()
         wait = _("Waiting in the queue: position {pos}.").format(pos=pos) if pos else _("Waiting in the queue.")

@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 import textgen
-from pages import charts, i18n
+from pages import charts, i18n, run_labels
 from pages.formats import date, duration, fmt_count, progress, where_text  # noqa: F401  (pages call ui.duration...)
 from pages.handles import (clipnorm, demo_available, has_weights, registry, time_budget,  # noqa: F401  (and ui.registry...)
                            unit_activations, vanishing_curve)
@@ -138,7 +138,7 @@ def default_model(choices: dict[str, str]) -> str:
 
 def run_title(run: dict) -> str:
     """A display label; a short id suffix tells runs with the same label apart."""
-    return f"{run['label']} · {run['id'][-6:]}"
+    return f"{run_labels.label(run['label'])} · {run['id'][-6:]}"
 
 
 # -- small rendering helpers ---------------------------------------------------------------------

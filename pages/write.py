@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:   # `streamlit run pages/write.py` puts only pages
 
 from pages import i18n, ui  # noqa: E402
 from pages.i18n import N_, _  # noqa: E402
-from pages import expects, writing  # noqa: E402
+from pages import expects, run_labels, writing  # noqa: E402
 from pages.write_actions import ALTS, EDITOR, REGEN, clear, continue_one, make_alternatives, on_edit, undo, use  # noqa: E402
 from textgen import Generator, InkwellError, insight, scripts  # noqa: E402
 from textgen.artifacts import DEMO_ID  # noqa: E402
@@ -91,7 +91,7 @@ def _model(active: str) -> Generator | None:
         st.error(escape_markdown(_('No model is ready ({problem}). Train one on the Train page; you can keep writing meanwhile.').format(problem=i18n.error_text(problem))))
         return None
     name, size = gen.name()
-    name = _(name) if name == DEMO_NAME else name
+    name = _(name) if name == DEMO_NAME else run_labels.label(name)
     # Suggested labels already end with the size; the run id is under the sidebar's picker.
     st.caption(_('Model: **{name}**').format(name=escape_markdown(name)) + ("" if name.endswith(size) else f" · {size}"))
     return gen

@@ -227,7 +227,7 @@ def english_words(texts: list[str]) -> set[str]:
     for t in texts:
         t = t.replace("\\", "")   # Markdown escapes (ui.safe)
         # icons, code, file names, run ids and the id end that tells runs apart (" · 1a2b3c")
-        t = re.sub(r":material/[a-z_]+:|:[a-z-]+\[|`[^`]*`|\b[\w.-]+\.(txt|md|docx|zip|json)\b| · [0-9a-f]{6}\b|\b\d{8}-\d{6}-[0-9a-f]{6}\b", " ", t)
+        t = re.sub(r":material/[a-z_]+:|:[a-z-]+\[|`[^`]*`|\b[\w.-]+\.(txt|md|docx|zip|json)\b| · [0-9a-f]{6}(?![0-9a-f])|\b\d{8}-\d{6}-[0-9a-f]{6}(?![0-9a-f])", " ", t)
         words |= {w for w in re.findall(r"[A-Za-z][A-Za-z_'-]*[A-Za-z]", t) if w not in ALLOWED}
     return words
 

@@ -23,6 +23,10 @@ CASES = {
                                                  ("lstm", 50): 0.25, ("gru", 5): 1.0, ("gru", 50): 0.2},
                                                 {"rnn": 1200, "lstm": 800, "gru": 1500}),
     "gated fell too": results({("rnn", 5): 0.3, ("rnn", 50): 0.26, ("gru", 5): 0.25, ("gru", 50): 0.2}),
+    "gated fell first": results({("rnn", 5): 1.0, ("rnn", 20): 0.72, ("rnn", 50): 0.3, ("rnn", 80): 0.26,
+                                 ("lstm", 5): 1.0, ("lstm", 20): 0.3, ("gru", 5): 0.6, ("gru", 20): 0.27}),
+    "none came near chance": results({("rnn", 5): 1.0, ("rnn", 50): 0.9, ("gru", 5): 1.0, ("gru", 50): 0.8}),
+    "one cell": results({("gru", 5): 1.0, ("gru", 50): 0.5}),
 }
 
 
@@ -42,5 +46,5 @@ def test_in_chinese_no_english_is_left(case, monkeypatch):
 def test_the_textbook_verdict_in_chinese(monkeypatch):
     monkeypatch.setattr(i18n, "current", lambda: "zh")
     assert memory_words.explain(CASES["as the textbook says"], CFG) == (
-        "SimpleRNN 从间隔 50 起降到随机水平；LSTM 在试过的每个间隔上都高于随机水平；GRU 在试过的每个间隔上都高于随机水平"
-        "（随机猜中的概率是 25%）。正如教科书所说，门控能把符号记过普通 RNN 会忘掉的跨度。")
+        "SimpleRNN：间隔 5 时 100%，之后从间隔 50 起接近随机水平；LSTM：间隔 5 时 100%，之后在 50 时 97.0%；"
+        "GRU：间隔 5 时 100%，之后在 50 时 90.0%（随机猜中的概率是 25%）。正如教科书所说，门控能把符号记过普通 RNN 会忘掉的跨度。")
