@@ -16,7 +16,7 @@ if PagesManager.uses_pages_directory:
     st.rerun()
 
 from textgen import jobs  # noqa: E402
-from pages import i18n, ui  # noqa: E402
+from pages import i18n, run_labels, ui  # noqa: E402
 from pages.i18n import _  # noqa: E402
 from textgen import drafts, room, roomcache  # noqa: E402
 from textgen.config import env_int  # noqa: E402
@@ -97,7 +97,7 @@ def training_now() -> bool:
         return False
     st.markdown("**" + _("Training now") + "**")
     for r in mine:   # oldest first: the order the queue runs in
-        st.text(r["label"])
+        st.text(run_labels.label(r["label"]))
         if r["status"] == "queued":
             st.progress(0.0, text=_("queued"))
         else:
