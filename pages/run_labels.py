@@ -1,4 +1,4 @@
-"""Run labels the engine writes itself (the clipping pair's two runs), shown in the reader's language.
+"""Run labels the app and engine write themselves (the clipping pair's two runs, one run per cell), shown in the reader's language.
 
 textgen.clipping stores them in English, as any label is stored as written. A page shows a run's label through
 label(): one of these templates is refilled in the reader's language; a writer's own label stays as typed.
@@ -22,7 +22,9 @@ TEMPLATES = (
     pgettext("engine", "Clipping on: SimpleRNN, {optimizer} at lr {lr} on {source}"),
     pgettext("engine", "Clipping off: SimpleRNN, {optimizer} at lr {lr}"),
     pgettext("engine", "Clipping on: SimpleRNN, {optimizer} at lr {lr}"),
+    pgettext("engine", "{label} · {cell} ({units} units)"),   # the Runs page's "train with each cell"
 )
+EACH_CELL = TEMPLATES[-1]
 
 
 @functools.cache

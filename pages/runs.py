@@ -173,7 +173,7 @@ def train_each_cell(run: dict) -> None:
         for cell in CELLS:
             m = dataclasses.replace(model, cell=cell, units=units_for_params(model, cell, target))
             ids.append(jobs.submit(reg.run_dir(run["id"]) / "corpus.txt", m, cfg,
-                                   _("{label} · {cell} ({units} units)").format(
+                                   run_labels.EACH_CELL.format(   # stored in English, shown translated
                                        label=run["label"], cell=CELL_NAMES[cell], units=m.units), reg, owner=me))
     except textgen.InkwellError as e:
         _say("error", i18n.error_text(e))

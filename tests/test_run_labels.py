@@ -38,3 +38,9 @@ def test_a_writers_own_label_is_left_as_typed(zh):
 def test_english_shows_the_label_as_stored():
     said = "Clipping on: SimpleRNN, SGD at lr 0.5 on poems"
     assert run_labels.label(said) == said
+
+
+def test_a_run_per_cell_is_stored_in_english_and_read_in_chinese(zh):
+    stored = run_labels.EACH_CELL.format(label="my story", cell="GRU", units=58)
+    assert stored == "my story · GRU (58 units)"
+    assert run_labels.label(stored) == "my story · GRU（58 个单元）"
