@@ -45,7 +45,9 @@ def start(reg, run_id: str, owner=None) -> None:
     if state(run_dir)[0] == "measuring":
         return
     (run_dir / FAILED).unlink(missing_ok=True)
-    env = {**os.environ, "INKWELL_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    # One BLAS thread each: several writers may measure at once, and the web process must keep a core.
+    env = {**os.environ, "INKWELL_HOME": str(home), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
+           "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     child = subprocess.Popen([sys.executable, "-m", "textgen", "vanishing", run_id, "--quiet"], cwd=root, env=env,
