@@ -72,8 +72,8 @@ def test_where_each_cell_falls_to_chance_and_the_words():
 
 
 def test_the_quiet_machines_full_run_is_read_as_measured():
-    """The lead's full run of 2026-12-02 (12 s per cell and gap, equal parameters, a quiet machine): the plain RNN
-    fell near chance at 100 and rose again at 200; the gated cells fell first. Said plainly, against the textbook."""
+    """Accuracies where the plain RNN falls near chance at gap 100 and rises at 200 and the gated cells fall first
+    (benchmarks/results/memory-experiment-2026-12-02-quiet.json): read as measured, and said against the textbook."""
     acc = {"rnn": (1.0, 1.0, 1.0, 1.0, 0.248046875, 0.482421875), "lstm": (1.0, 1.0, 0.720703125, 0.234375, 0.25,
            0.232421875), "gru": (1.0, 1.0, 0.259765625, 0.263671875, 0.236328125, 0.244140625)}
     steps = {"rnn": (4240, 4286, 2814, 1426, 768, 395), "lstm": (3442, 2201, 1625, 951, 645, 350),

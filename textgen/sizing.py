@@ -222,8 +222,8 @@ def _env_float(name: str) -> float:
 
 MIN_UPDATES = 400   # optimiser steps a preset's run should make in its budget; fewer leave a large vocabulary unlearned
 MIN_BATCH = 16   # smaller batches lose more to the fixed cost of a step than they gain in steps (measured)
-# Read nine times with light dropout, Long's GRU scored 1.0 bits/char on its training text and 1.48 on held-out
-# text (benchmarks/README.md): from about this many passes a run may learn a small text by heart.
+# From about this many passes over a text a run may learn it by heart: a judgement, not tuned (benchmarks/README.md
+# shows training and held-out scores parting after nine passes).
 MANY_PASSES = 8
 POEM_CHARS = 100_000      # Chinese: about 3,000 short poems, enough for line lengths, rhyme and parallel lines
 PHRASING_CHARS = 1_000_000   # a large anthology: enough for the phrasing of a style
