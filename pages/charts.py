@@ -249,24 +249,6 @@ def memory_frame(results) -> pd.DataFrame:
                          for r in results], columns=["gap", "accuracy", "cell", "steps"])
 
 
-def memory_chart(results, chance: float) -> alt.LayerChart:
-    """Held-out accuracy against the gap for each cell (gap on a log scale), with the chance line."""
-    df = memory_frame(results)
-    span = [float(df["gap"].min()), float(df["gap"].max())] if len(df) else alt.Undefined   # the gaps tried only
-    line = (alt.Chart(df, height=320).mark_line(point=alt.OverlayMarkDef(filled=True, size=70), strokeWidth=2.5)
-            .encode(x=alt.X("gap:Q", title=_("gap: noise symbols between the symbol and the question (log scale)"),
-                            scale=alt.Scale(type="log", nice=False, domain=span)),
-                    y=alt.Y("accuracy:Q", title=_("held-out accuracy"), axis=alt.Axis(format="%"),
-                            scale=alt.Scale(domain=[0, 1])),
-                    color=alt.Color("cell:N", scale=CELL_COLORS, legend=alt.Legend(orient="top", title=None,
-                                                                                  labelFontSize=13)),
-                    tooltip=["cell", "gap", alt.Tooltip("accuracy:Q", format=".1%"), "steps"]))
-    rule = pd.DataFrame({"y": [chance], "label": [_("chance ({share})").format(share=f"{chance:.0%}")]})
-    return alt.layer(line, alt.Chart(rule).mark_rule(strokeDash=[6, 4], color="#6b7280").encode(y="y:Q"),
-                     alt.Chart(rule).mark_text(align="left", dx=4, dy=-6, color="#4a4d5c").encode(
-                         y="y:Q", x=alt.value(0), text="label:N"))
-
-
 COMPARE_AXES = {"time": N_("training time (seconds)"), "characters": N_("characters seen"), "epoch": N_("epoch")}
 
 
