@@ -192,3 +192,47 @@ def test_a_saturated_gru_gate_gives_its_limit_exactly_and_no_warning():
         state = st._advance(ids[:, t], state)[1]
         stepped.append(state[0][0])
     np.testing.assert_allclose(walked.hidden[0][0], np.array(stepped), atol=1e-6)
+
+
+def test_saturated_gates_stay_silent_and_both_loops_give_the_same_bits(monkeypatch):
+    """Under np.errstate(over="raise") saturated gates still pass: their exp's overflow is the only silent one,
+    whether one errstate spans the GRU loop (values far below overflow) or each step silences its exp alone."""
+    import textgen.stepper as stepper
+
+    st = _random_stepper("gru", 2, units=6, emb=3, vocab=9)
+    for _, _, _, b_rec in st.layers:
+        b_rec[:6] = -500.0                                             # z saturated at 0 in both layers
+        b_rec[6:12] = 500.0                                            # r saturated at 1
+    st._gru_cache.clear()
+    ids = np.random.default_rng(6).integers(0, 9, size=(2, 9))
+    with np.errstate(over="raise"):
+        spanned = st.walk(ids)
+        monkeypatch.setattr(stepper, "REACH_LIMIT", 0.0)               # every block takes the per-step loop
+        stepped = st.walk(ids)
+    for a, b in zip(spanned.hidden, stepped.hidden):
+        assert np.array_equal(a, b)
+    assert np.array_equal(spanned.state[1], stepped.state[1])
+
+
+def test_an_overflow_outside_the_gates_is_not_silenced():
+    """The candidate's sum overflowing float32 (input and recurrent terms each 3e38, the reset gate 1) is a real
+    overflow: it raises under np.errstate(over="raise") and warns under the default, as NumPy does elsewhere."""
+    import warnings
+
+    u, emb, vocab = 4, 3, 5
+    bias = np.zeros((2, 3 * u), np.float32)
+    bias[0, u:2 * u] = 50.0                                            # the reset gate: 1 - exp(-50), i.e. 1.0
+    bias[0, 2 * u:] = bias[1, 2 * u:] = 3e38                           # the candidate's two terms
+    weights = {"embedding": np.ones((vocab, emb), np.float32), "rnn_0/kernel": np.zeros((emb, 3 * u), np.float32),
+               "rnn_0/recurrent": np.zeros((u, 3 * u), np.float32), "rnn_0/bias": bias,
+               "logits/kernel": np.zeros((u, vocab), np.float32), "logits/bias": np.zeros(vocab, np.float32)}
+    st = Stepper(ModelConfig(vocab_size=vocab, cell="gru", layers=1, units=u, embedding=emb), weights)
+    ids = np.array([[1, 2, 3]])
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError, match="overflow encountered in add"):
+        st.walk(ids)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        walked = st.walk(ids)
+    assert [str(w.message) for w in seen] == ["overflow encountered in add"] * 3   # once per step
+    # tanh(inf) = 1 and z = 1/2: h halves its way to 1 each step
+    assert np.array_equal(walked.hidden[0][0], np.repeat([[0.5], [0.75], [0.875]], u, axis=1).astype(np.float32))

@@ -5,6 +5,7 @@ logits match the Keras model's; tests/test_stepper.py proves it for every cell.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,10 @@ from .config import ModelConfig
 
 
 BLOCK = 64   # rows per matrix product over a block of steps (see blocked_product)
+# Below this size no operation in the GRU block's loop but a gate's exp can overflow float32 (3.4e38); the
+# margin covers BLAS's summation order and rounding in h many times over (see Stepper._gru_block).
+REACH_LIMIT = 1e30
+_quiet_exp = np.errstate(over="ignore")(np.exp)   # exp with only its overflow silent, for one call
 
 
 def blocked_product(x: np.ndarray, w: np.ndarray, b: np.ndarray, offset: int = 0) -> np.ndarray:
@@ -80,7 +85,7 @@ class Stepper:
         self.input_table = self.embedding @ k0 + b0                                   # (vocab, gates*units)
         self.out_w = np.ascontiguousarray(weights["logits/kernel"], dtype=np.float32)  # (units, vocab)
         self.out_b = np.asarray(weights["logits/bias"], dtype=np.float32)               # (vocab,)
-        self._gru_cache: dict[int, np.ndarray] = {}                                      # layer -> _gru_weights
+        self._gru_cache: dict[int, tuple] = {}                                           # layer -> _gru_prepared
 
     def initial_state(self, batch: int) -> list:
         u = self.cfg.units
@@ -201,7 +206,7 @@ class Stepper:
         sigmoid is formed. Each h carries a constant 1, so the product adds the recurrent biases."""
         u = self.cfg.units
         _, r, _, b_rec = self.layers[i]
-        rec_w = self._gru_weights(i, r, b_rec)                                       # (units + 1, 3*units)
+        rec_w, w_top = self._gru_prepared(i, r, b_rec)                              # (units + 1, 3*units), max |w|
         batch, time = xin.shape[:2]
         # Batch 1 (scoring a draft) steps on vectors: an array operation on fewer dimensions costs less.
         x = xin[0] if batch == 1 else xin.transpose(1, 0, 2)                         # (time, [batch,] 3*units)
@@ -213,8 +218,16 @@ class Stepper:
         hh = np.empty((*row[:-1], u), np.float32)
         one = np.ones_like(den)
         neg_x, rec_h, z_den, r_den = rec[..., :2 * u], rec[..., 2 * u:], den[..., :u], den[..., u:]
-        dot, add, sub, div, exp, tanh = np.dot, np.add, np.subtract, np.divide, np.exp, np.tanh
-        with np.errstate(over="ignore"):        # a gate far below zero: exp overflows to inf, the gate is 0
+        dot, add, sub, div, tanh = np.dot, np.add, np.subtract, np.divide, np.tanh
+        # A gate far below zero overflows exp to inf, which gives the gate's limit 0 exactly: that overflow
+        # alone is silent. |h| never exceeds max(1, |h fed in|) (a blend of it and tanh), so every other value
+        # in the loop is at most h_top * (units + 1) * w_top + x_top: below REACH_LIMIT nothing else can
+        # overflow and one errstate spans the loop; otherwise each step silences its exp alone (~1 us a step).
+        h_top = float(np.abs(h).max(initial=1.0))                                   # Python floats: the bound
+        x_top = float(np.maximum(xin.max(initial=0.0), -xin.min(initial=0.0)))       # itself never warns
+        fast = h_top * (u + 1) * w_top + x_top < REACH_LIMIT                          # False for NaN too
+        exp, quiet = (np.exp, np.errstate(over="ignore")) if fast else (_quiet_exp, contextlib.nullcontext())
+        with quiet:
             for prev, g, c, p, n in zip(hs[:-1], x[..., :2 * u], x[..., 2 * u:], hs[:-1, ..., :u], hs[1:, ..., :u]):
                 dot(prev, rec_w, rec)
                 sub(neg_x, g, den)
@@ -233,15 +246,19 @@ class Stepper:
     def _gru_weights(self, i: int, r: np.ndarray, b_rec: np.ndarray) -> np.ndarray:
         """The recurrent kernel for _gru_block, made on first use: the gate columns negated, and a last row
         holding the recurrent biases (the gates' negated too)."""
+        return self._gru_prepared(i, r, b_rec)[0]
+
+    def _gru_prepared(self, i: int, r: np.ndarray, b_rec: np.ndarray) -> tuple[np.ndarray, float]:
+        """_gru_weights' kernel and its largest |value| (for _gru_block's overflow bound), made once."""
         made = self._gru_cache.get(i)
         if made is None:
             u = self.cfg.units
-            made = np.empty((u + 1, 3 * u), np.float32)
-            made[:u, :2 * u] = -r[:, :2 * u]
-            made[:u, 2 * u:] = r[:, 2 * u:]
-            made[u, :2 * u] = -b_rec[:2 * u]
-            made[u, 2 * u:] = b_rec[2 * u:]
-            self._gru_cache[i] = made
+            w = np.empty((u + 1, 3 * u), np.float32)
+            w[:u, :2 * u] = -r[:, :2 * u]
+            w[:u, 2 * u:] = r[:, 2 * u:]
+            w[u, :2 * u] = -b_rec[:2 * u]
+            w[u, 2 * u:] = b_rec[2 * u:]
+            made = self._gru_cache[i] = (w, float(np.abs(w).max(initial=0.0)))
         return made
 
     def _cell(self, xin: np.ndarray, s, r: np.ndarray, b_rec):
