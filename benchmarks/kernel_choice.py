@@ -3,6 +3,7 @@ at the Quick and Short presets' shapes, timed in turn (ABAB) in one run on one t
 
     python -m benchmarks.kernel_choice [--seconds 15] [--rounds 2] [--out FILE]
 
+Each round records the kernel its training built (train()'s start event), not the one asked for.
 Throughput is Inkwell's own progress measure (characters/second over >= 0.5 s windows of batches, the
 first batch's tracing dropped), as in benchmarks/training.py. "auto" takes the bfloat16 kernel only on
 CPUs with AMX; this benchmark decides what it should take elsewhere.
@@ -40,11 +41,13 @@ def main(argv=None) -> int:
     for name, (units, emb, seq) in shapes.items():
         cfg = ModelConfig(vocab_size=vocab, cell="gru", layers=1, units=units, embedding=emb, dropout=0.0)
         runs = {"float32": [], "keras": []}
+        used = {"float32": [], "keras": []}   # per round, the kernel the run's start event says it built
         for _ in range(a.rounds):
             for kernel in ("float32", "keras"):
                 r = time_inkwell(text, cfg, seq, 64 if not a.tiny else 8, a.seconds, kernel)
                 runs[kernel].append(r["chars_per_sec"]["median"] if r["chars_per_sec"] else None)
-        out["shapes"][name] = {"units": units, "seq_len": seq, "chars_per_sec": runs}
+                used[kernel].append(r["gru_kernel"])
+        out["shapes"][name] = {"units": units, "seq_len": seq, "chars_per_sec": runs, "kernel_used": used}
     out["loadavg_end"] = loadavg()
     print("| shape | float32 kernel (chars/s, each round) | Keras GRU | float32 / Keras |")
     print("|---|---|---|---|")
@@ -56,6 +59,10 @@ def main(argv=None) -> int:
         s["ratio"] = ratio
         fmt = lambda xs: ", ".join(f"{x:,.0f}" if x else "-" for x in xs)  # noqa: E731
         print(f"| {name} GRU 1x{s['units']}, seq {s['seq_len']} | {fmt(f)} | {fmt(k)} | {ratio:.2f}x |")
+    for name, s in out["shapes"].items():   # a round that trained another kernel than asked does not compare them
+        for kernel, got in s["kernel_used"].items():
+            if any(g != kernel for g in got):
+                print(f"\n{name}: asked for {kernel}, the rounds trained {', '.join(map(str, got))}")
     print(f"\nload {out['loadavg_start']} -> {out['loadavg_end']}; AMX bfloat16: {out['amx_bf16']}")
     text_json = json.dumps(out, indent=2)
     if a.out:

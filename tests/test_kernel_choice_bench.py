@@ -21,4 +21,7 @@ def test_tiny_run_times_both_kernels_and_writes_json(tmp_path):
     assert shape["units"] == 16 and shape["seq_len"] == 20
     assert sorted(shape["chars_per_sec"]) == ["float32", "keras"]
     assert all(len(v) == 1 for v in shape["chars_per_sec"].values())
+    # What training built, from its start event: a kernel argument lost on the way would make both rows Keras'.
+    assert shape["kernel_used"] == {"float32": ["float32"], "keras": ["keras"]}
+    assert "asked for" not in proc.stdout
     assert isinstance(report["amx_bf16"], bool) and len(report["loadavg_end"]) == 3
