@@ -216,3 +216,42 @@ def test_the_command_line_prints_no_tensorflow_noise(tmp_path):
     lines = r.stderr.splitlines()
     assert lines[0].startswith("experiment ") and lines[0].endswith(": 1 cells x 6 gaps, 0.05 s each")
     assert [l.split()[:3] for l in lines[1:]] == [["SimpleRNN", "gap", str(g)] for g in range(2, 8)], r.stderr
+
+
+def test_the_cli_prints_the_table_and_the_english_verdict(workspace, monkeypatch, capsys):
+    from textgen import cli
+    from textgen import experiments as ex
+
+    acc = {("rnn", 5): 1.0, ("rnn", 50): 0.26, ("gru", 5): 1.0, ("gru", 50): 0.9}
+    monkeypatch.setattr(ex, "train_cell", lambda cell, gap, cfg, should_stop=None: CellResult(
+        cell, gap, units_for(cell, cfg), 123, acc[(cell, gap)], {"rnn": 40, "gru": 25}[cell], 0.1, [1.0]))
+    assert cli.main(["experiment", "memory", "--gaps", "5,50", "--cells", "rnn,gru", "--seconds", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ("gap      SimpleRNN        GRU\n"
+                   "5           100.0%     100.0%\n"
+                   "50           26.0%      90.0%\n"
+                   "chance 25.0%\n"
+                   "SimpleRNN scored 100% at a gap of 5, then near chance from a gap of 50; GRU scored 100% at a gap of "
+                   "5, then 90.0% at 50 (chance is 25%). As the textbook says, the gates keep the symbol over spans "
+                   "where the plain RNN loses it.\n")
+    assert err.splitlines()[1:] == ["  SimpleRNN gap 5     accuracy 100.0% (40 steps)",
+                                    "  SimpleRNN gap 50    accuracy 26.0% (40 steps)",
+                                    "  GRU       gap 5     accuracy 100.0% (25 steps)",
+                                    "  GRU       gap 50    accuracy 90.0% (25 steps)"]
+
+
+def test_the_split_keeps_every_old_name_importable():
+    """textgen.experiments was one module; the task and the verdict moved out, and each name is still the same object."""
+    from textgen import experiments as ex
+    from textgen import memory_task, memory_verdict
+
+    for name in ("CELLS", "GATES", "NAMES", "PRESETS", "CellResult", "MemoryConfig", "param_count", "sequences",
+                 "train_cell", "units_for", "_start_tf_quietly"):
+        assert getattr(ex, name) is getattr(memory_task, name), name
+    for name in ("NEAR_CHANCE", "PERFECT", "explain", "_scores", "falls_to_chance", "first_near_chance", "table"):
+        assert getattr(ex, name) is getattr(memory_verdict, name), name
+    for name in ("LEVEL", "create", "submit", "load", "list_experiments", "run_cell"):
+        assert callable(getattr(ex, name)) or name == "LEVEL", name
+    from textgen.config import CELL_NAMES
+
+    assert ex.NAMES is CELL_NAMES   # one map of the cells' names in the engine
