@@ -6,7 +6,10 @@ extracted with the context "error" as templates whose placeholders are the f-str
 blurbs, the cells' notes, the baselines' names), and the messages workers and the registry store with a run
 (status lines such as "Stopped early: ..." written by finish/fail/interrupt/requeue), shown on Train and Runs
 through the same template matching as errors. The page maps an error back to its template at run time
-(pages/i18n.py). Used by `catalogue.py` and tests/test_i18n.py through Babel's method map.
+(pages/i18n.py). A fourth kind is translated, not matched back: text the engine composes from pieces it passes
+through a translation hook named `_` (the memory verdict's explain(..., _)); each `_("...")` is a plain
+entry, as in a page, so the call that translates a piece is the one that marks it. Used by
+`catalogue.py` and tests/test_i18n.py through Babel's method map.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ LABELS = {"FEATURES"}   # module-level tuples of labels (the neuron table's feat
 # that take it (the position of the message argument; `message=` keywords and defaults count everywhere).
 MESSAGE_NAMES = {"message", "msg"}
 MESSAGE_CALLS = {"finish": 2, "fail": 1, "interrupt": 1, "requeue": 2}
+HOOK = "_"   # an engine function's translation hook (textgen.memory_verdict.explain(..., _)): _("...") is a piece
 
 
 def template(node: ast.AST) -> str | None:
@@ -93,7 +97,12 @@ def _pieces(node: ast.AST):
 
 def _shown(node: ast.AST):
     """(lineno, funcname, message) for each user-facing string this node carries."""
-    if isinstance(node, ast.FunctionDef) and node.name in SENTENCES:
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == HOOK:
+        if not (node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            # an f-string or a name could not be looked up as written: say so where the catalogue is made
+            raise ValueError(f"line {node.lineno}: {HOOK}() takes a str literal (format it after translating)")
+        yield node.lineno, "gettext", node.args[0].value
+    elif isinstance(node, ast.FunctionDef) and node.name in SENTENCES:
         yield from _sentences(node)
     elif isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
         name = getattr(node.exc.func, "id", getattr(node.exc.func, "attr", ""))

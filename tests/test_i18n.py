@@ -87,6 +87,20 @@ def test_run_messages_are_extracted_where_textgen_sets_them(tmp_path):
                    (6, "Kept for later."), (7, "Waiting in line.")]
 
 
+
+def test_an_engine_functions_hook_pieces_are_plain_entries(tmp_path):
+    """textgen's `_("...")` (a translation hook such as memory_verdict.explain's) is a plain entry, like a page's;
+    one given anything but a str literal could not be looked up as written, and the catalogue refuses it."""
+    src = tmp_path / "m.py"
+    src.write_text("def explain(n, _=str):\n"
+                   "    return _('{n} at a gap').format(n=n) + _(' Said twice.')\n", "utf-8")
+    with open(src, "rb") as f:
+        assert sorted((line, func, msg) for line, func, msg, _ in extract_engine(f, None, [], {})) == [
+            (2, "gettext", " Said twice."), (2, "gettext", "{n} at a gap")]
+    src.write_text("def explain(n, _=str):\n    return _(f'{n} at a gap')\n", "utf-8")
+    with open(src, "rb") as f, pytest.raises(ValueError, match=r"line 2: _\(\) takes a str literal"):
+        list(extract_engine(f, None, [], {}))
+
 def _run_message_templates() -> list[str]:
     import ast
 
