@@ -12,6 +12,7 @@ import pandas as pd
 
 from pages import bestmark
 from pages.i18n import N_, _
+from textgen.experiments import CELLS, NAMES
 
 
 # -- charts --------------------------------------------------------------------------------------
@@ -239,13 +240,12 @@ def vanishing_chart(curves: dict[str, list[float]]) -> alt.Chart:
                     tooltip=["run", "k", alt.Tooltip("norm:Q", format=".3g")]))
 
 
-CELL_COLORS = alt.Scale(domain=["SimpleRNN", "LSTM", "GRU"], range=["#e0683a", "#7b4bd6", "#2a9d8f"])
+CELL_COLORS = alt.Scale(domain=[NAMES[c] for c in CELLS], range=["#e0683a", "#7b4bd6", "#2a9d8f"])
 
 
 def memory_frame(results) -> pd.DataFrame:
-    """textgen.experiments.CellResult rows as (gap, accuracy, cell)."""
-    names = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
-    return pd.DataFrame([{"gap": r.gap, "accuracy": r.accuracy, "cell": names[r.cell], "steps": r.steps}
+    """textgen.experiments.CellResult rows as (gap, accuracy, cell), each cell by the engine's name for it."""
+    return pd.DataFrame([{"gap": r.gap, "accuracy": r.accuracy, "cell": NAMES[r.cell], "steps": r.steps}
                          for r in results], columns=["gap", "accuracy", "cell", "steps"])
 
 
