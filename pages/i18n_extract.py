@@ -18,13 +18,15 @@ import re
 
 ERROR_CONTEXT = "engine"   # the catalogue's context for the engine's sentences (templates)
 TABLES = {"CELL_NOTES", "NAMES", "LEVEL_UNITS", "KEEP_GATE"}   # module-level dicts whose string values the app shows
-CALLS = {"Widget": (0, 2, "help"), "Preset": (0, 1, "blurb"), "Demo": (3, "label")}   # call -> positions / keywords of shown text
+# call -> the positions and the keyword of its shown text
+CALLS = {"Widget": (0, 2, "help"), "Preset": (0, 1, "blurb"), "Demo": (3, "label")}
 # Functions whose returned (and assigned) strings are sentences the app shows: the Corpus page's advice, the
 # Train page's verdict on baselines and gradient norms. Each string is a template, like an error's.
-SENTENCES = {"advise", "text_notes", "fit_notes", "_span", "describe", "describe_norms", "unknown_note", "mismatch", "verdict", "_told", "legend"}
+SENTENCES = {"advise", "text_notes", "fit_notes", "_span", "describe", "describe_norms", "unknown_note", "mismatch",
+             "verdict", "_told", "legend"}
 SENTENCE_CALLS = {"Advice": 2}
-NAMED = {"SHORT_TEXT", "STALE", "STOPPED", "LOST"}
-LABELS = {"FEATURES"}   # module-level tuples of labels (the neuron table's features)   # module-level sentences raised or returned by name
+NAMED = {"SHORT_TEXT", "STALE", "STOPPED", "LOST"}   # module-level sentences raised or returned by name
+LABELS = {"FEATURES"}   # module-level tuples of labels (the neuron table's features)
 # A run's stored message: the names it is assigned to before the registry keeps it, and the registry transitions
 # that take it (the position of the message argument; `message=` keywords and defaults count everywhere).
 MESSAGE_NAMES = {"message", "msg"}
@@ -158,6 +160,7 @@ def _run_messages(node: ast.AST):
 def extract_engine(fileobj, keywords, comment_tags, options):
     """Babel's extraction-method interface over a textgen module."""
     tree = ast.parse(fileobj.read().decode(options.get("encoding", "utf-8")))
-    for node in ast.walk(tree):
-        for lineno, func, message in (*_shown(node), *_run_messages(node)):
-            yield lineno, func, message, []
+    found = [hit for node in ast.walk(tree) for hit in (*_shown(node), *_run_messages(node))]
+    # ast.walk goes breadth first; in line order a sentence's pieces stand together in the .po for the translator
+    for lineno, func, message in sorted(found, key=lambda hit: hit[0]):
+        yield lineno, func, message, []
