@@ -34,3 +34,27 @@ def test_cpu_flag_detection(tmp_path):
 
 def test_fastgru_keeps_the_choice_importable():
     assert (fastgru.resolve, fastgru.MAX_UNROLL, fastgru.KERNELS) == (kernels.resolve, 300, ("auto", "keras", "float32", "bfloat16"))
+
+
+def test_auto_takes_the_float32_kernel_for_wide_layers_on_a_cpu_without_amx(monkeypatch):
+    monkeypatch.setattr(kernels, "cpu_has_bf16_matmul", lambda: False)
+    monkeypatch.setattr(kernels, "_gpu_here", lambda: False)
+    assert kernels.resolve("auto", "gru", 100, units=kernels.FLOAT32_MIN_UNITS) == "float32"   # Short's GRU 1x512
+    assert kernels.resolve("auto", "gru", 64, units=256) == "keras"                           # Quick's GRU 1x256
+    assert kernels.resolve("auto", "gru", 100, units=512, stateful=True) == "keras"
+    assert kernels.resolve("auto", "gru", kernels.MAX_UNROLL + 1, units=512) == "keras"
+    assert kernels.resolve("keras", "gru", 100, units=512) == "keras"                         # asked for by name
+    monkeypatch.setattr(kernels, "_gpu_here", lambda: True)
+    assert kernels.resolve("auto", "gru", 100, units=512) == "keras"                          # a GPU keeps cuDNN's GRU
+    monkeypatch.setattr(kernels, "cpu_has_bf16_matmul", lambda: True)
+    monkeypatch.setattr(kernels, "_gpu_here", lambda: False)
+    assert kernels.resolve("auto", "gru", 100, units=512) == "bfloat16"                       # AMX: bfloat16 still
+
+
+def test_training_passes_the_width_to_the_choice(monkeypatch):
+    """The worker's choice and the Train page's estimate both see the layer width."""
+    from textgen import ModelConfig, TrainConfig, sizing
+    seen = []
+    monkeypatch.setattr(sizing, "resolve", lambda *a, **k: seen.append(a) or "keras")
+    sizing.seconds_per_epoch(ModelConfig(cell="gru", units=512), 10_000, train=TrainConfig())
+    assert seen and seen[0][-1] == 512

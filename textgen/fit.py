@@ -192,7 +192,7 @@ def _kernel(job: Job, emit) -> str:
     """Which GRU implementation trains the run, said when the one asked for does not apply, and kept in its config."""
     cfg, model_cfg = job.cfg, job.model
     kernel = kernels.resolve(cfg.gru_kernel, model_cfg.cell, cfg.seq_len, cfg.carry_state, cfg.jit_compile,
-                             model_cfg.layers, model_cfg.weight_drop)
+                             model_cfg.layers, model_cfg.weight_drop, model_cfg.units)
     if cfg.gru_kernel in ("float32", "bfloat16") and kernel == "keras":
         emit({"type": "note", "message": "Inkwell's GRU kernel does not apply to this run (it trains stateless GRU "
                                          f"layers over at most {kernels.MAX_UNROLL} steps x layers, without XLA): "

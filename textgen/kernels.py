@@ -10,6 +10,10 @@ from pathlib import Path
 from .config import GRU_KERNELS as KERNELS  # noqa: F401 - the names a config may ask for
 
 MAX_UNROLL = 300   # steps x layers; beyond it Keras' GRU (the unrolled graph, and its tracing time, grow with both)
+# On a CPU without AMX, Inkwell's float32 kernel read 1.20x the characters of Keras' GRU at 512 units and 1.04x
+# at 256 (benchmarks/results/kernel-choice-2026-12-02-quiet.json): wide enough layers take it, narrower ones keep
+# Keras' GRU, whose graph traces faster (seconds that count in a one-minute run).
+FLOAT32_MIN_UNITS = 512
 
 
 def cpu_has_bf16_matmul(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -35,19 +39,21 @@ def _fast_bf16_here() -> bool:
 
 
 def resolve(kernel: str, cell: str, seq_len: int, stateful: bool = False, jit_compile: bool = False,
-            layers: int = 1, weight_drop: float = 0.0) -> str:
+            layers: int = 1, weight_drop: float = 0.0, units: int = 0) -> str:
     """Which GRU implementation a training run uses: "keras", "float32" or "bfloat16".
 
     "auto" takes the bfloat16 kernel where the CPU has AMX bfloat16 (and TensorFlow uses oneDNN and
-    no GPU), and Keras' GRU elsewhere. Keras' GRU is always used for other cells, carried-state
-    training, XLA, and windows x layers over MAX_UNROLL. Where "auto" would take Keras' GRU on a CPU,
-    a run with recurrent weight dropout takes the float32 kernel instead (only Inkwell's kernel drops
-    weights); on a GPU it keeps Keras' GRU (cuDNN), and the run says it trains without weight dropout.
+    no GPU). On other CPUs it takes the float32 kernel for layers of FLOAT32_MIN_UNITS or more, and for
+    a run with recurrent weight dropout (only Inkwell's kernel drops weights); Keras' GRU otherwise. Keras'
+    GRU is always used for other cells, carried-state training, XLA, and windows x layers over MAX_UNROLL.
+    On a GPU "auto" keeps Keras' GRU (cuDNN), and a run with weight dropout says it trains without it.
     """
     if (cell != "gru" or stateful or jit_compile or seq_len * layers > MAX_UNROLL or kernel == "keras"):
         return "keras"
     if kernel == "auto":
         if _fast_bf16_here():
             return "bfloat16"
-        return "float32" if weight_drop > 0 and not _gpu_here() else "keras"
+        if _gpu_here():
+            return "keras"
+        return "float32" if weight_drop > 0 or units >= FLOAT32_MIN_UNITS else "keras"
     return kernel

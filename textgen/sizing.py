@@ -74,7 +74,7 @@ def seconds_per_epoch(model: ModelConfig, train_chars: int, gflops: float = TRAI
     """With the run's TrainConfig, a GRU that will train with Inkwell's bfloat16 kernel is estimated faster."""
     if train is not None:
         kernel = resolve(train.gru_kernel, model.cell, train.seq_len, train.carry_state, train.jit_compile, model.layers,
-                         model.weight_drop)
+                         model.weight_drop, model.units)
         if kernel == "bfloat16":
             gflops *= GRU_KERNEL_SPEEDUP
     return train_chars / chars_per_second(model, gflops)
