@@ -96,7 +96,8 @@ if saved:
 else:
     st.caption(_("No experiment yet: run one above."))
 
-text_runs = [r for r in reg.list_runs(ui.identity()) if r["level"] != ex.LEVEL]   # this writer's own
+# This writer's own text runs: an experiment's jobs and a curve's measurement jobs are rows of the registry too.
+text_runs = [r for r in reg.list_runs(ui.identity()) if r["level"] not in (ex.LEVEL, vanishing.LEVEL)]
 
 st.subheader(_("Gradients, seen"))
 with_norms = {r["id"]: r for r in text_runs if r["status"] != "queued"}
@@ -188,22 +189,30 @@ if pairs:
 
 def start_measuring(run_ids: list[str]) -> None:
     try:
-        for rid in run_ids:
-            vanishing.start(reg, rid, ui.identity())
+        vanishing.submit(reg, run_ids, ui.identity())   # one job per run, queued once however often it is clicked
     except textgen.InkwellError as e:
         st.session_state["inside_vanish_error"] = i18n.error_text(e)
 
 
-def vanish_missing(run_ids: list[str]) -> None:
-    """What the picked runs without a curve lack, and one button that measures them in the background."""
+# What a picked run without a curve shows while its measurement is waiting, going, failed or never asked for.
+VANISH_SAID = {"queued": N_("{run}: waiting in the queue to be measured."),
+               "measuring": N_("{run}: measuring its curve…"),
+               "failed": N_("{run} has no curve: {reason}"),
+               "none": N_("{run} has no curve yet: it was trained before Inkwell measured it."),
+               "measured": N_("{run}: measured.")}
+ACTIVE = ("queued", "measuring")
+
+
+def vanish_lines(run_ids: list[str], states: dict) -> None:
     for rid in run_ids:
-        state, said = vanishing.state(reg.run_dir(rid))
-        if state == "failed":
-            st.caption(ui.safe(_("{run} has no curve: {reason}").format(run=ui.run_title(finished[rid]),
-                                                                        reason=i18n.error_text(said))))
-        else:
-            st.caption(ui.safe(_("{run} has no curve yet: it was trained before Inkwell measured it.").format(
-                run=ui.run_title(finished[rid]))))
+        state, reason = states[rid]
+        st.caption(ui.safe(_(VANISH_SAID[state]).format(run=ui.run_title(finished[rid]),
+                                                         reason=i18n.error_text(reason))))
+
+
+def vanish_missing(run_ids: list[str], states: dict) -> None:
+    """Each picked run without a curve and why, and one button that queues their measurements."""
+    vanish_lines(run_ids, states)
     if msg := st.session_state.pop("inside_vanish_error", None):
         st.error(ui.safe(msg), icon=":material/error:")
     st.button(_("Measure the missing curves"), icon=":material/straighten:", key="inside_vanish_measure",
@@ -213,12 +222,15 @@ def vanish_missing(run_ids: list[str]) -> None:
 
 @st.fragment(run_every=1)
 def vanish_live(run_ids: list[str]) -> None:
-    """Polls while curves are measured in the background; a full rerun draws them once all are done."""
-    measuring = [rid for rid in run_ids if vanishing.state(reg.run_dir(rid))[0] == "measuring"]
-    if not measuring:
+    """Polls while measurements wait or run (moving the queue); a full rerun draws the curves once none is left."""
+    jobs.pump(reg)
+    states = vanishing.states(reg, run_ids)
+    if not any(s[0] in ACTIVE for s in states.values()):
         st.rerun()
-    st.progress((len(run_ids) - len(measuring)) / len(run_ids), text=_("Measuring the curve of {runs}…").format(
-        runs=", ".join(ui.run_title(finished[rid]) for rid in measuring)))
+    measured = sum(s[0] == "measured" for s in states.values())
+    st.progress(measured / len(run_ids), text=_("{n} of {total} curves measured").format(n=measured,
+                                                                                      total=len(run_ids)))
+    vanish_lines(run_ids, states)
 
 
 st.subheader(_("Vanishing, measured"))
@@ -237,10 +249,11 @@ if finished:
             continue
         name = f"{ui.run_title(finished[rid])} ({CELL_NAMES.get(finished[rid]['cell'], '')})"
         curves[name] = curve.norms.tolist()
-    if any(vanishing.state(reg.run_dir(rid))[0] == "measuring" for rid in missing):
+    missing_states = vanishing.states(reg, missing)
+    if any(s[0] in ACTIVE for s in missing_states.values()):
         vanish_live(missing)
     elif missing:
-        vanish_missing(missing)
+        vanish_missing(missing, missing_states)
     if curves:
         st.altair_chart(charts.vanishing_chart(curves), width="stretch")
         for name, norms in curves.items():

@@ -16,7 +16,9 @@ def add_parsers(sub) -> None:
     v = sub.add_parser("vanishing", help="measure a trained run's vanishing curve (how far back its gradient "
                                          "reaches), store it in the run for the Inside page and print it")
     v.add_argument("run")
-    v.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)   # the page's background process
+    v.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)   # store the curve, print nothing
+    v.add_argument("--job", help=argparse.SUPPRESS)                           # a worker: its queued job ...
+    v.add_argument("--limit", type=float, default=None, help=argparse.SUPPRESS)   # ... and its time limit (s)
     m = sub.add_parser("experiment", help="a built-in experiment: 'memory' trains SimpleRNN, LSTM and GRU to recall "
                                           "a symbol across gaps of noise and prints their held-out accuracy")
     m.add_argument("name", choices=["memory"])
@@ -34,14 +36,20 @@ def cmd_vanishing(args) -> int:
     from .runs import Registry, check_run_id
 
     reg = Registry()
+    if args.job:   # a job runner's worker: its job row records how the measurement ended
+        from .jobs import pump
+
+        try:
+            vanishing.work(reg, check_run_id(args.job), check_run_id(args.run), args.limit or vanishing.TIME_LIMIT)
+            return 0
+        finally:
+            pump()
     reg.require_run(check_run_id(args.run))
     run_dir = reg.run_dir(args.run)
-    if args.quiet:
-        vanishing.worker(run_dir)
-        return 0
     curve = vanishing.measure_run(run_dir)
-    print(vanishing.table(curve))
-    print(f"stored in {run_dir / vanishing.gradients.CURVE_FILE}", file=sys.stderr)
+    if not args.quiet:
+        print(vanishing.table(curve))
+        print(f"stored in {run_dir / vanishing.gradients.CURVE_FILE}", file=sys.stderr)
     return 0
 
 

@@ -1,6 +1,7 @@
-"""The job runner: training runs as worker processes (`python -m textgen train ...`), at most
-INKWELL_MAX_JOBS at once, the rest queued in the registry. INKWELL_JOBS picks where a worker runs: on this
-machine (`local`, the default) or as a Ray job on a cluster (textgen/raybackend.py, imported only then).
+"""The job runner: training runs as worker processes (`python -m textgen train ...`), as do an experiment's
+cells and a run's vanishing-curve measurement (`experiment ...`, `vanishing ...`), at most INKWELL_MAX_JOBS at
+once, the rest queued in the registry. INKWELL_JOBS picks where a worker runs: on this machine
+(`local`, the default) or as a Ray job on a cluster (textgen/raybackend.py, imported only then).
 
 There is no daemon: `pump` starts queued jobs while there is room, and is called by the pages when
 they poll and by each worker as it ends, so the queue moves whether or not a page is open.
@@ -149,14 +150,20 @@ def pump(reg: Registry | None = None) -> list[str]:
         return started   # a busy registry: the next poll tries again
 
 
+WORKERS = ("experiment", "vanishing")   # worker commands a job's arguments may name; any other job trains
+ONE_THREAD = ("vanishing",)            # NumPy workers: one BLAS thread each, so the web process keeps a core
+
+
 def _command(args: list[str]) -> list[str]:
-    """A job's arguments are `train`'s, unless they name another worker command (an experiment's cell)."""
-    return args if args[:2] == ["experiment", "memory"] else ["train", *args, "--quiet"]
+    """A job's arguments are `train`'s, unless they name another worker command (an experiment's cell, a curve)."""
+    return args if args[:1] and args[0] in WORKERS else ["train", *args, "--quiet"]
 
 
 def _spawn(reg: Registry, run_id: str, command: list[str]) -> int:
     log = open(reg.run_dir(run_id) / "worker.log", "ab")
     env = {**os.environ, "INKWELL_HOME": str(reg.home), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    if command[0] in ONE_THREAD:
+        env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     # A new session: closing the web server or the browser never takes the worker with it.
     child = subprocess.Popen([sys.executable, "-m", "textgen", *command], cwd=ROOT, env=env,

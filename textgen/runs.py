@@ -174,6 +174,25 @@ class Registry(Measurements):
                 raise RunError("This run is already training or waiting in the queue.")
             self._move(db, run_id, "queued", ENDED, message=message, args=json.dumps(args), cancel=0)
 
+    def queue_job(self, run_id: str, label: str, args: list[str], **fields) -> bool:
+        """A job with a fixed id (one per thing it works on): a new queued row, or its ended row queued again;
+        False if it is already queued or running. Read and written under the lock: two sessions queue it once."""
+        self.get_run(run_id)   # a worker that died without saying so is marked interrupted first: it may go again
+        with self._locked() as db:
+            row = db.execute("SELECT status FROM runs WHERE id=?", (check_run_id(run_id),)).fetchone()
+            if row is None:
+                cols = {"id": run_id, "label": clean_label(label), "status": "queued", "created": time.time(),
+                        "args": json.dumps(args), **fields}
+                db.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                           list(cols.values()))
+            elif row["status"] in ENDED:
+                self._move(db, run_id, "queued", ENDED, message="", args=json.dumps(args), cancel=0, finished=None,
+                           label=clean_label(label), **fields)
+            else:
+                return False
+        self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+        return True
+
     def interrupt(self, run_id: str, message: str) -> None:
         """running -> interrupted: its worker died without saying so."""
         self._transition(run_id, "interrupted", ("running",), message=message)

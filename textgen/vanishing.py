@@ -1,25 +1,35 @@
 """Measuring a finished run's vanishing curve after the fact, for runs trained before the worker stored it.
 
 The curve is NumPy (textgen.gradients) but takes seconds for a large model, so the web page never computes it in
-its own process: it starts `python -m textgen vanishing RUN --quiet` in the background, like a training worker,
-and polls the run directory. The command measures exactly what the worker would have measured when training
-ended (the same validation text, windows and seed) and stores it in the same file.
+its own process. `submit` queues one job per run in the registry (`python -m textgen vanishing RUN --job JOB`),
+which the job runner starts within the host's cap like any training, and the page reads each job's row. The
+command measures exactly what the worker would have measured when training ended (the same validation text,
+windows and seed) and stores it in the same file.
 """
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+import threading
 import time
 from pathlib import Path
 
-from . import atomic, gradients
-from .errors import RunError
+from . import gradients
+from .errors import InkwellError, RunError
+from .workspace import check_run_id
 
-PENDING = "vanishing.pending"    # in the run directory while a background measurement runs: its process id
-FAILED = "vanishing.error"       # the one sentence a failed measurement left
-NICENESS = 10                    # like a training worker: writers waiting for text are served first
-_children: list[subprocess.Popen] = []   # reaped when polled, so a finished measurement leaves no zombie
+LEVEL = "vanishing"       # the registry's level column marks a measurement's job apart from text runs
+# On one thread of a busy 2-core machine the Long preset's curve took 2.2 s and a 2x1024 LSTM's 44 s: ten minutes
+# covers models well past the presets, and a worker still measuring then is stuck or starved, not slow.
+TIME_LIMIT = 600.0
+BEAT = 10.0               # seconds between the worker's heartbeats (the queue presumes it dead after 90 s of none)
+NICENESS = 10             # like a training worker: writers waiting for text are served first
+STOPPED = "The measuring process stopped unexpectedly; measure again to retry."
+_exit = os._exit          # how the watchdog ends a worker past its limit (a test replaces it)
+
+
+def job_id(run_id: str) -> str:
+    """The one job id a run's measurement has: a second request finds its row instead of adding one."""
+    return check_run_id(f"{check_run_id(run_id)}-vc")
 
 
 def measure_run(run_dir: Path) -> gradients.Curve:
@@ -38,68 +48,132 @@ def measure_run(run_dir: Path) -> gradients.Curve:
     return curve
 
 
-def start(reg, run_id: str, owner=None) -> None:
-    """Measure `owner`'s run in a background process (nothing happens if one is already measuring it)."""
-    reg.require_run(run_id, owner)
-    home, run_dir = reg.home, reg.run_dir(run_id)
-    if state(run_dir)[0] == "measuring":
-        return
-    (run_dir / FAILED).unlink(missing_ok=True)
-    # One BLAS thread each: several writers may measure at once, and the web process must keep a core.
-    env = {**os.environ, "INKWELL_HOME": str(home), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    child = subprocess.Popen([sys.executable, "-m", "textgen", "vanishing", run_id, "--quiet"], cwd=root, env=env,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
-    _children.append(child)
-    atomic.write_text(run_dir / PENDING, str(child.pid))
+def submit(reg, run_ids: list[str], owner=None, limit: float = TIME_LIMIT) -> list[str]:
+    """Queue a measurement of each of `owner`'s runs that has no curve and none queued or running (the host may
+    name anyone's); the runs queued. Each run has one job row, queued under the registry's lock, so a second
+    click or a second session queues nothing twice."""
+    from . import jobs
+    from .identity import owner_of
+
+    runs = [reg.require_run(rid, owner) for rid in run_ids]   # all checked before any is queued
+    todo = [r for r in runs if state(reg, r["id"])[0] in ("none", "failed")]
+    if not todo:
+        return []
+    jobs.check_turn(reg, owner)   # once: one click is one request, as an experiment's cells are
+    queued = []
+    for run in todo:
+        job = job_id(run["id"])
+        if reg.queue_job(job, f"Vanishing curve of {run['label']}",
+                         ["vanishing", run["id"], "--job", job, "--limit", f"{limit:g}"], level=LEVEL,
+                         cell=run["cell"], layers=run["layers"], units=run["units"], params=run["params"],
+                         corpus=run["id"], owner=owner_of(owner)):
+            queued.append(run["id"])
+    jobs.pump(reg)
+    return queued
 
 
-def worker(run_dir: Path) -> gradients.Curve:
-    """The background process's work: measure at a low priority, leaving FAILED's sentence if it cannot."""
+def state(reg, run_id: str) -> tuple[str, str]:
+    """("measured", ""), ("queued", ""), ("measuring", ""), ("failed", its sentence) or ("none", "") for a run."""
+    if gradients.read_curve(reg.run_dir(run_id)) is not None:
+        return "measured", ""
+    job = reg.get_run(job_id(run_id))   # a worker whose pid is gone or whose heartbeat stopped reads interrupted
+    status = job["status"] if job else None
+    if status in ("queued", "running"):
+        return ("queued" if status == "queued" else "measuring"), ""
+    if status == "interrupted":
+        return "failed", STOPPED
+    if status in ("failed", "cancelled"):
+        return "failed", job["message"] or STOPPED
+    return "none", ""   # never asked for, or done and its curve deleted since
+
+
+def states(reg, run_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """Each run's state(), in the order given."""
+    return {rid: state(reg, rid) for rid in run_ids}
+
+
+def wait(reg, run_id: str, timeout: float = 120.0) -> str:
+    """Block while a run's measurement is queued or measuring, moving the queue (for tests and scripts)."""
+    from . import jobs
+
+    end = time.monotonic() + timeout
+    while (now := state(reg, run_id)[0]) in ("queued", "measuring") and time.monotonic() < end:
+        jobs.pump(reg)
+        time.sleep(0.1)
+    return now
+
+
+def over_limit(limit: float) -> str:
+    """The sentence a measurement past its time limit ends with (its job's message)."""
+    message = (f"The measurement was stopped at its time limit of {limit:g} seconds: the machine may be too busy or "
+               "the model too large; try again later.")
+    return message
+
+
+class Watch:
+    """The worker's second thread: a heartbeat every BEAT seconds, the cancel flag read with it, and the time
+    limit. Past the limit (or cancelled) it records how the job ended and ends the process, even mid-NumPy."""
+
+    def __init__(self, reg, job: str, limit: float):
+        self.reg, self.job, self.deadline = reg, job, time.monotonic() + limit
+        self.limit, self.lock, self.done = limit, threading.Lock(), threading.Event()
+        self.thread = threading.Thread(target=self._run, name="vanishing-watch", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> bool:
+        """The measurement ended: False if the watch already recorded the job's end (limit or cancel)."""
+        with self.lock:
+            ended = self.done.is_set()
+            self.done.set()
+        return not ended
+
+    def _run(self) -> None:
+        while not self.done.wait(min(BEAT, max(0.0, self.deadline - time.monotonic()))):
+            over = time.monotonic() >= self.deadline
+            if over or self._cancelled():
+                self._end(over)
+                return
+
+    def _cancelled(self) -> bool:
+        try:
+            self.reg.beat(self.job)
+            return self.reg.cancel_requested(self.job)
+        except Exception:  # noqa: BLE001 - a busy registry: the next beat tries again
+            return False
+
+    def _end(self, over: bool) -> None:
+        with self.lock:
+            if self.done.is_set():   # the measurement ended first: its own result stands
+                return
+            self.done.set()
+            try:
+                if over:
+                    self.reg.fail(self.job, over_limit(self.limit))
+                else:
+                    self.reg.finish(self.job, "cancelled", "Stopped by request before the curve was measured.")
+            except Exception:  # noqa: BLE001 - the process ends either way; the queue's heartbeat check remains
+                pass
+        _exit(124 if over else 0)
+
+
+def work(reg, job: str, run_id: str, limit: float = TIME_LIMIT) -> gradients.Curve:
+    """The job runner's worker: take the job, measure at a low priority under a Watch, record how it ended."""
     try:
         os.nice(NICENESS)
     except OSError:
         pass
+    reg.start(job, os.getpid(), started=time.time())
+    watch = Watch(reg, job, limit)
     try:
-        return measure_run(run_dir)
-    except Exception as e:
-        atomic.write_text(Path(run_dir) / FAILED, str(e) or type(e).__name__)
+        curve = measure_run(reg.run_dir(run_id))
+    except BaseException as e:
+        if watch.stop():
+            message = str(e) if isinstance(e, InkwellError) else f"The measurement failed: {type(e).__name__}: {e}"
+            reg.fail(job, message or type(e).__name__)
         raise
-    finally:
-        (Path(run_dir) / PENDING).unlink(missing_ok=True)
-
-
-def state(run_dir: Path) -> tuple[str, str]:
-    """("measured", ""), ("measuring", ""), ("failed", its sentence) or ("none", "") for a run directory."""
-    from .runs import pid_alive
-
-    for child in list(_children):
-        if child.poll() is not None:
-            _children.remove(child)
-    run_dir = Path(run_dir)
-    if gradients.read_curve(run_dir) is not None:
-        return "measured", ""
-    try:
-        pid = int((run_dir / PENDING).read_text("utf-8"))
-    except (OSError, ValueError):
-        pid = 0
-    if pid and pid_alive(pid):
-        return "measuring", ""
-    try:
-        return "failed", (run_dir / FAILED).read_text("utf-8").strip()
-    except OSError:
-        return "none", ""
-
-
-def wait(run_dir: Path, timeout: float = 120.0) -> str:
-    """Block until a background measurement ends (for tests and scripts); the final state's name."""
-    end = time.monotonic() + timeout
-    while (now := state(run_dir)[0]) == "measuring" and time.monotonic() < end:
-        time.sleep(0.1)
-    return now
+    if watch.stop():
+        reg.finish(job, "done", f"Measured over {curve.windows} windows of held-out text.")
+    return curve
 
 
 TABLE_STEPS = (0, 1, 2, 5, 10, 20, 50, 100)

@@ -91,12 +91,12 @@ def test_a_trained_run_shows_its_vanishing_curve(tiny_run, tmp_path, monkeypatch
     assert not at.exception and not any("k" in chart_data(at, i).columns for i in range(len(at.get("vega_lite_chart"))))
     assert any("has no curve yet: it was trained before Inkwell measured it" in shown(c.value) for c in at.caption)
 
-    # The button measures it in a background process (not in the page's), which stores what the worker stored.
+    # The button queues a job that measures it in a worker (not in the page), which stores what the worker stored.
     from textgen import vanishing
 
     at.button(key="inside_vanish_measure").click().run()
     assert not at.exception
-    assert vanishing.wait(copy / "runs" / run_id) == "measured"
+    assert vanishing.wait(Registry(copy), run_id) == "measured"
     at.run()
     frames = [chart_data(at, i) for i in range(len(at.get("vega_lite_chart")))]
     assert next(f for f in frames if "k" in f.columns)["norm"].tolist() == expected.tolist()
