@@ -123,6 +123,16 @@ def test_a_writer_measures_only_their_own_runs_and_the_host_any(workspace, monke
     assert reg.get_run(vanishing.job_id(mine))["owner"] == ana.owner
 
 
+def test_a_run_still_training_is_refused(workspace, monkeypatch):
+    monkeypatch.setattr(jobs, "pump", lambda reg=None: [])
+    reg = Registry()
+    done, training = _runs(reg, 2)
+    _done(reg, [done])
+    with pytest.raises(RunError, match=f"^Run {training} has not finished training, so it has no curve to measure"):
+        vanishing.submit(reg, [done, training])
+    assert reg.get_run(vanishing.job_id(done)) is None
+
+
 def test_a_failed_measurement_keeps_its_sentence_and_a_retry_measures(tiny_run, tmp_path, monkeypatch):
     reg, run_id, run_dir, stored = _uncurved(tiny_run, tmp_path, monkeypatch)
     text = (run_dir / "corpus.txt").read_text("utf-8")

@@ -56,6 +56,9 @@ def submit(reg, run_ids: list[str], owner=None, limit: float = TIME_LIMIT) -> li
     from .identity import owner_of
 
     runs = [reg.require_run(rid, owner) for rid in run_ids]   # all checked before any is queued
+    for run in runs:
+        if run["status"] != "done":   # a training worker measures its own curve when it ends
+            raise RunError(f"Run {run['id']} has not finished training, so it has no curve to measure yet.")
     todo = [r for r in runs if state(reg, r["id"])[0] in ("none", "failed")]
     if not todo:
         return []
