@@ -172,6 +172,24 @@ def test_a_measurement_past_its_limit_ends_failed_with_the_message(workspace, mo
                                                                 "600 seconds")
 
 
+def test_a_worker_past_its_limit_ends_its_own_process(workspace, monkeypatch):
+    """The real exit, mid-measurement: the process is gone with code 124 and its job failed with the message."""
+    monkeypatch.setattr(jobs, "pump", lambda reg=None: [])
+    reg = Registry()
+    (rid,) = _runs(reg, 1)
+    _done(reg, [rid])
+    vanishing.submit(reg, [rid])
+    job = reg.claim_next(1)["id"]
+    script = ("import sys, time\nfrom textgen import Registry, vanishing\n"
+              "vanishing.measure_run = lambda run_dir: time.sleep(60)\n"
+              f"vanishing.work(Registry(), {job!r}, {rid!r}, 0.5)\nsys.exit(3)\n")
+    env = {**os.environ, "PYTHONPATH": str(vanishing.Path(__file__).resolve().parents[1])}
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 124 and time.monotonic() - t0 < 30, r.stderr
+    assert vanishing.state(reg, rid) == ("failed", vanishing.over_limit(0.5))
+
+
 def test_a_killed_worker_is_noticed(tiny_run, tmp_path, monkeypatch):
     reg, run_id, run_dir, _ = _uncurved(tiny_run, tmp_path, monkeypatch)
     vanishing.submit(reg, [run_id])
