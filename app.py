@@ -17,9 +17,10 @@ if PagesManager.uses_pages_directory:
 
 from textgen import jobs  # noqa: E402
 from pages import i18n, run_labels, ui  # noqa: E402
-from pages.i18n import _  # noqa: E402
-from textgen import drafts, room, roomcache  # noqa: E402
-from textgen.config import env_int  # noqa: E402
+from pages.i18n import N_, _  # noqa: E402
+from textgen import drafts, room, roomcache, vanishing  # noqa: E402
+from textgen import experiments as ex  # noqa: E402
+from textgen.config import env_int, is_text_run  # noqa: E402
 
 # The tab's icon ships with the app: a Material icon favicon is fetched from a font server on the internet.
 st.set_page_config(page_title="Inkwell", page_icon=ui.ICON, layout="wide")
@@ -86,24 +87,37 @@ def _picked() -> None:
     st.session_state[ui.ACTIVE_RUN] = st.session_state["sidebar_model"]
 
 
+# A measurement's or an experiment's job is not a model the writer will write with: the sidebar names it for
+# what it is, under its own heading, since it still holds the writer's turn in a workshop's queue.
+JOB_KINDS = {vanishing.LEVEL: N_("measuring a curve"), ex.LEVEL: N_("memory experiment")}
+
+
 def training_now() -> bool:
-    """The sidebar's "Training now": each queued and running job with its progress. False when there is none.
+    """The sidebar's "Training now": each queued and running text run with its progress, then "Measuring now":
+    the writer's measurements and experiment jobs, named as such. False when there is none.
 
     Every session reads the same shared snapshot of the registry (roomcache), not the registry itself.
     """
     snap = roomcache.snapshot(ui.registry(), pump=jobs.pump)   # pump: the queue moves while a page polls
     mine = snap.active_for(ui.identity())   # others' labels are theirs too
-    if not mine:
-        return False
-    st.markdown("**" + _("Training now") + "**")
-    for r in mine:   # oldest first: the order the queue runs in
+    text = [r for r in mine if is_text_run(r)]
+    measuring = [r for r in mine if not is_text_run(r)]
+    if text:
+        st.markdown("**" + _("Training now") + "**")
+    for r in text:   # oldest first: the order the queue runs in
         st.text(run_labels.label(r["label"]))
         if r["status"] == "queued":
             st.progress(0.0, text=_("queued"))
         else:
-            done, text = ui.progress(r, snap.budgets.get(r["id"], 0.0))
-            st.progress(done, text=text)
-    return True
+            done, text_ = ui.progress(r, snap.budgets.get(r["id"], 0.0))
+            st.progress(done, text=text_)
+    if measuring:
+        st.markdown("**" + _("Measuring now") + "**")
+    for r in measuring:   # no epoch bar: a measurement's "epoch 1 of 1" says nothing true
+        st.text(run_labels.label(r["label"]))
+        kind = _(JOB_KINDS[r["level"]]) if r["level"] in JOB_KINDS else _("measurement")
+        st.caption(kind + " · " + (_("queued") if r["status"] == "queued" else _("running")))
+    return bool(mine)
 
 
 @st.fragment(run_every=2)

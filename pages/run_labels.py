@@ -1,8 +1,10 @@
-"""Run labels the app and engine write themselves (the clipping pair's two runs, one run per cell), shown in the reader's language.
+"""Run labels the app and engine write themselves (the clipping pair's two runs, one run per cell, a vanishing
+measurement's and the memory experiment's jobs), shown in the reader's language.
 
-textgen.clipping stores them in English, as any label is stored as written. A page shows a run's label through
+The engine stores them in English, as any label is stored as written. A page shows a run's label through
 label(): one of these templates is refilled in the reader's language; a writer's own label stays as typed.
-The templates mirror textgen/clipping.py's; tests/test_run_labels.py checks them against a label it makes.
+The templates mirror textgen/clipping.py's, vanishing.py's and experiments.py's; tests/test_run_labels.py
+checks them against a label it makes.
 """
 from __future__ import annotations
 
@@ -22,9 +24,13 @@ TEMPLATES = (
     pgettext("engine", "Clipping on: SimpleRNN, {optimizer} at lr {lr} on {source}"),
     pgettext("engine", "Clipping off: SimpleRNN, {optimizer} at lr {lr}"),
     pgettext("engine", "Clipping on: SimpleRNN, {optimizer} at lr {lr}"),
+    # Jobs that are not text models (textgen/vanishing.py, textgen/experiments.py): the Workshop's queue and the
+    # sidebar show them. Before EACH_CELL, which would also match "Vanishing curve of x · GRU (58 units)".
+    pgettext("engine", "Vanishing curve of {label}"),
+    pgettext("engine", "Why gates? {cell}"),
     pgettext("engine", "{label} · {cell} ({units} units)"),   # the Runs page's "train with each cell"
 )
-EACH_CELL = TEMPLATES[-1]
+VANISHING, WHY_GATES, EACH_CELL = TEMPLATES[-3:]
 
 
 @functools.cache
@@ -42,5 +48,8 @@ def label(text: str | None) -> str:
         return text or ""
     for pattern, template in _patterns():
         if m := pattern.fullmatch(text):
-            return translations(current()).pgettext(ERROR_CONTEXT, template).format(**m.groupdict())
+            parts = m.groupdict()
+            if "label" in parts:   # a measurement of an engine-made run ("Vanishing curve of Clipping on: …")
+                parts["label"] = label(parts["label"])
+            return translations(current()).pgettext(ERROR_CONTEXT, template).format(**parts)
     return text

@@ -14,7 +14,7 @@ from pages.i18n import N_, _
 from pages import run_labels, streamlit_text
 from textgen import artifacts, baselines, bundle, jobs
 from textgen import experiments as ex
-from textgen.config import CELL_NAMES, CELLS
+from textgen.config import CELL_NAMES, CELLS, is_text_run
 from textgen.models import param_count, units_for_params
 
 BEST_COL = "best score"   # bits per character on held-out text; the column's help says so
@@ -25,8 +25,8 @@ ui.header(_("Runs"), _("Every model trained here: compare their learning curves,
                         "bundles."))
 reg = ui.registry()
 me = ui.identity()
-every = reg.list_runs(me)   # this writer's own runs (and those from before owners)
-runs = [r for r in every if r["level"] != ex.LEVEL]        # text runs; an experiment's jobs are listed apart
+# This writer's own text runs (and those from before owners); measurements' and experiments' jobs are not models.
+runs = [r for r in reg.list_runs(me) if is_text_run(r)]
 AXIS_KEY = "runs_axis"
 AXES = {"time": N_("training time"), "characters": N_("characters seen"), "epoch": N_("epochs")}
 

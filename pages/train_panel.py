@@ -7,6 +7,7 @@ import textgen
 from pages import charts, i18n, run_labels, ui
 from pages.i18n import N_, _, ngettext
 from textgen import baselines, jobs, room, roomcache
+from textgen.config import is_text_run
 from textgen.runs import ACTIVE
 
 LAST = N_("Latest score")   # metric labels stay short: long ones are cut off on a projector
@@ -126,8 +127,9 @@ def live(run_id: str, reg, me) -> None:
 def followed(reg, me) -> dict | None:
     """The run the live panel follows; a reloaded browser reattaches to what is training."""
     if ui.TRAIN_RUN not in st.session_state:
-        active = [r for r in reg.list_runs(me) if r["status"] in ACTIVE]   # never another writer's job
+        # never another writer's job, nor a measurement's or an experiment's: the panel follows text runs
+        active = [r for r in reg.list_runs(me) if r["status"] in ACTIVE and is_text_run(r)]
         if active:
             st.session_state[ui.TRAIN_RUN] = active[0]["id"]
-    run_id = st.session_state.get(ui.TRAIN_RUN)
-    return reg.get_run(run_id, me) if run_id else None
+    run = reg.get_run(run_id, me) if (run_id := st.session_state.get(ui.TRAIN_RUN)) else None
+    return run if run is not None and is_text_run(run) else None

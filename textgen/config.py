@@ -12,6 +12,14 @@ CELLS = ("rnn", "lstm", "gru")
 LEVELS = ("char", "word", "subword")
 SUBWORD_SIZE, SUBWORD_MIN, SUBWORD_MAX = 1024, 260, 32000   # word pieces: default, least, most
 LEVEL_UNITS = {"char": "characters", "word": "words", "subword": "word pieces"}   # what one token is called
+
+
+def is_text_run(row) -> bool:
+    """Whether a registry row is a text model a writer trained or imported, not a measurement's or an
+    experiment's job (their own levels, e.g. "vanishing", "memory"). An imported bundle's row has no level."""
+    return row.get("level") is None or row.get("level") in LEVEL_UNITS
+
+
 CELL_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 GRU_KERNELS = ("auto", "keras", "float32", "bfloat16")   # fastgru.KERNELS
 OPTIMIZERS = ("adam", "sgd")
