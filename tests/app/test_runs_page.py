@@ -292,3 +292,21 @@ def test_experiments_are_listed_apart_from_text_runs(ws):
     assert at.dataframe[0].value["label"].tolist() == ["Gulls"]          # the job is not a text run
     assert at.dataframe[1].value.to_dict("records")[0]["experiment"] == exp_id
     assert at.dataframe[1].value.to_dict("records")[0]["measured"] == "0 of 6"
+
+
+def test_measurement_and_experiment_jobs_are_not_runs(ws, monkeypatch):
+    from textgen import experiments as ex
+    from textgen import jobs, vanishing
+
+    monkeypatch.setattr(jobs, "pump", lambda reg=None: [])
+    gulls = ws.list_runs()[0]
+    sea = ws.create_run("Sea", status="done", level="char", cell="gru", layers=1, units=16, params=900)
+    vanishing.submit(ws, [sea])                                                           # queued
+    ws.create_run("Vanishing curve of Gulls", status="failed", level=vanishing.LEVEL, epochs=1)   # a failed one
+    ex.submit(ex.MemoryConfig(gaps=(5, 50)), ws, cells=("gru",))
+    imported = ws.create_run("Harbour bundle", status="done", cell="gru", layers=1, units=16)   # no level
+    at = open_page()
+    assert not at.exception
+    assert sorted(at.dataframe[0].value["label"].tolist()) == ["Gulls", "Harbour bundle", "Sea"]
+    assert sorted(at.selectbox[0].options) == sorted(
+        f"{n} · {i[-6:]}" for n, i in (("Gulls", gulls["id"]), ("Harbour bundle", imported), ("Sea", sea)))

@@ -243,3 +243,44 @@ def test_no_full_collection_after_every_script_run(workspace, monkeypatch):
     at = open_app()
     assert not at.exception
     assert gc.get_freeze_count() > 10_000   # Streamlit, pandas and altair alone are over 100,000 objects
+
+
+def test_measurements_are_not_training_they_are_named_for_what_they_are(workspace, monkeypatch):
+    from textgen import experiments as ex
+    from textgen import jobs, vanishing
+
+    monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
+    monkeypatch.setenv("INKWELL_MAX_JOBS", "1")
+    reg = Registry()
+    me = Identity.writer(WRITER)
+    real_pump = jobs.pump
+    monkeypatch.setattr(jobs, "pump", lambda reg=None: [])   # queue both jobs; the app's pump starts none below
+    done = reg.create_run("Gulls", status="done", level="char", cell="gru", layers=1, units=16, params=900,
+                          owner=me.owner)
+    vanishing.submit(reg, [done], owner=me)
+    ex.submit(ex.MemoryConfig(gaps=(5, 50)), reg, cells=("gru",), owner=me)
+    monkeypatch.setattr(jobs, "pump", real_pump)
+    # A running text run of this (live) process keeps the one slot full.
+    reg.create_run("Sea words", status="running", pid=os.getpid(), heartbeat=time.time(), epoch=1, epochs=4,
+                   step=5, steps=10, level="char", owner=me.owner)
+    at = open_app()
+    assert not at.exception
+    heads = [m.value for m in at.sidebar.markdown]
+    assert heads.index("**Training now**") < heads.index("**Measuring now**")
+    assert [t.value for t in at.sidebar.text] == ["Sea words", "Vanishing curve of Gulls", "Why gates? GRU"]
+    assert [b.proto.text for b in at.sidebar.get("progress")] == ["epoch 2 of 4 · step 5 of 10"]   # no epoch bars
+    assert [c.value for c in at.sidebar.caption if " · " in c.value] == ["measuring a curve · queued",
+                                                                        "memory experiment · queued"]
+
+
+def test_only_measurements_show_no_training_heading(workspace, monkeypatch):
+    monkeypatch.delenv("INKWELL_ACCESS_CODE", raising=False)
+    monkeypatch.setenv("INKWELL_MAX_JOBS", "1")
+    reg = Registry()
+    reg.create_run("Vanishing curve of Gulls", status="running", pid=os.getpid(), heartbeat=time.time(),
+                   level="vanishing", epochs=1, owner=Identity.writer(WRITER).owner)
+    at = open_app()
+    assert not at.exception
+    assert "**Training now**" not in [m.value for m in at.sidebar.markdown]
+    assert "**Measuring now**" in [m.value for m in at.sidebar.markdown]
+    assert [c.value for c in at.sidebar.caption if " · " in c.value] == ["measuring a curve · running"]
