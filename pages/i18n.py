@@ -158,6 +158,24 @@ def _sentence(message: str, lang: str, depth: int) -> str:
 
 
 # -- the switch ----------------------------------------------------------------------------------
+def _plain(value) -> bool:
+    """A choice's value: a str or number (not a bool: a button's), or a list of them (a multiselect's)."""
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+def reseat(state) -> None:
+    """Every choice set again to the value it holds, before the page is drawn in the new language.
+
+    Streamlit keeps a radio's or selectbox's choice as its label on screen: once the labels change language
+    the old one matches no option, and the choice is lost (or comes back as the label itself). A value set
+    through session state is labelled afresh by the widget, so each keeps its option."""
+    for key in list(state.keys()):
+        if key not in (LANG, SWITCH) and _plain(value := state[key]):
+            state[key] = value
+
+
 def _switched() -> None:
     import streamlit as st
 
@@ -166,6 +184,7 @@ def _switched() -> None:
 
     lang = st.session_state.get(SWITCH) or current()
     st.session_state[LANG] = lang
+    reseat(st.session_state)
     try:
         prefs.save(ui.registry().home, ui.identity().owner, lang=lang)
     except OSError:   # the choice still holds for this session

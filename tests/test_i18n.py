@@ -328,3 +328,25 @@ def test_the_clipping_verdict_reads_wholly_in_chinese():
         said = clipping.verdict(status, "done", off, on)
         zh = i18n.error_text(said, "zh")
         assert said.startswith("Without clipping") and re.search("[A-Za-z]", zh) is None, zh
+
+
+def test_a_language_switch_sets_every_choice_again_and_leaves_buttons_and_files_alone():
+    """Streamlit keeps a radio's choice by its label on screen; set again through session state, each choice is
+    labelled afresh in the new language (the browser test switches the Train page's preset back and forth)."""
+    from pages import i18n
+
+    class State(dict):
+        def __init__(self, *a):
+            super().__init__(*a)
+            self.set = []
+
+        def __setitem__(self, k, v):
+            self.set.append(k)
+            super().__setitem__(k, v)
+
+    upload = object()
+    state = State({"train_preset": "Short", "hp_units": 512, "hp_lr": 0.003, "runs_pick": ["a", "b"],
+                   "train_go": False, "corpus_files": upload, "maybe": None, i18n.LANG: "zh", i18n.SWITCH: "zh"})
+    i18n.reseat(state)
+    assert state.set == ["train_preset", "hp_units", "hp_lr", "runs_pick"]
+    assert state["train_preset"] == "Short" and state["corpus_files"] is upload and state["runs_pick"] == ["a", "b"]

@@ -1,6 +1,8 @@
 """The app in Chinese in a real browser: a browser set to zh-CN opens in 中文; paste a Chinese text, check and
 save it, then a screenshot of every page (tests/e2e/screenshots/zh-*.png; fonts-noto-cjk draws the characters).
 Streamlit's own words (the uploader, the Enter hints) are drawn in Chinese by pages/streamlit_text.py."""
+import re
+
 from playwright.sync_api import expect
 
 from .test_browser import _settle, _shot
@@ -67,6 +69,17 @@ def test_every_page_in_chinese(server, browser):
         page.get_by_text("显示超参数").click()
         _settle(page)
         _shot(page, "zh-train-hyperparameters")
+        # Switching language and back keeps the preset chosen (Streamlit keeps a choice by its label on screen).
+        page.get_by_role("radio", name=re.compile("^短时")).check(force=True)
+        _settle(page)
+        for lang, heading, short in (("English", "Train", "^Short"), ("中文", "训练", "^短时"), ("English", "Train", "^Short")):
+            page.get_by_text(lang, exact=True).click()
+            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=30_000)
+            _settle(page)
+            assert page.get_by_role("radio", name=re.compile(short)).is_checked(), lang
+        expect(page.get_by_text("This app has encountered an error")).to_have_count(0)
+        page.get_by_text("中文", exact=True).click()
+        expect(page.get_by_role("heading", name="训练", exact=True)).to_be_visible(timeout=30_000)
         _go(page, url, "/runs", "训练记录", "zh-runs")
         _go(page, url, "/", "写作", "zh-write")
         _go(page, url, "/inside", "模型内部", "zh-inside")
