@@ -13,7 +13,7 @@ from pages import charts, gatecharts
 from textgen import clipping
 from textgen import experiments as ex
 from textgen import gradients, jobs, neurons, vanishing
-from textgen.config import CELL_NAMES
+from textgen.config import CELL_NAMES, is_text_run
 
 EXP_KEY = "inside_experiment"        # the experiment shown (its id)
 PRESET_KEY = "inside_preset"
@@ -97,7 +97,7 @@ else:
     st.caption(_("No experiment yet: run one above."))
 
 # This writer's own text runs: an experiment's jobs and a curve's measurement jobs are rows of the registry too.
-text_runs = [r for r in reg.list_runs(ui.identity()) if r["level"] not in (ex.LEVEL, vanishing.LEVEL)]
+text_runs = [r for r in reg.list_runs(ui.identity()) if is_text_run(r)]
 
 st.subheader(_("Gradients, seen"))
 with_norms = {r["id"]: r for r in text_runs if r["status"] != "queued"}

@@ -20,6 +20,7 @@ from pages.handles import (clipnorm, demo_available, has_weights, registry, time
 from pages.i18n import N_, _
 from textgen import demos, markup, room
 from textgen.artifacts import DEMO_ID
+from textgen.config import is_text_run
 from textgen.identity import Identity, is_token, new_token
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +107,7 @@ def model_choices() -> dict[str, str]:
     """run id -> display label for every model one can write with: finished runs with weights, then the demo."""
     out: dict[str, str] = {}
     for run in registry().list_runs(identity(), shared=True):   # one's own, everyone's, and those shared
-        if run["status"] == "done" and has_weights(run):
+        if run["status"] == "done" and is_text_run(run) and has_weights(run):
             out[run["id"]] = run_title(run)
     if (own := language_demo()) is not None:   # a Chinese interface offers the Chinese demo first
         out[own.id] = _(own.label)

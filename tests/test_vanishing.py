@@ -139,7 +139,7 @@ def test_a_failed_measurement_keeps_its_sentence_and_a_retry_measures(tiny_run, 
     (run_dir / "corpus.txt").unlink()
     vanishing.submit(reg, [run_id])
     assert vanishing.wait(reg, run_id) == "failed"
-    assert vanishing.state(reg, run_id) == ("failed", f"Run {run_id} keeps no copy of its text to measure on.")
+    assert vanishing.state(reg, run_id) == ("failed", "This run keeps no copy of its text to measure on.")
     (run_dir / "corpus.txt").write_text(text, "utf-8")
     assert vanishing.submit(reg, [run_id]) == [run_id]   # the same job row, queued again
     assert vanishing.wait(reg, run_id) == "measured"

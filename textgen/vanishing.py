@@ -40,11 +40,11 @@ def measure_run(run_dir: Path) -> gradients.Curve:
 
     run = open_run_dir(Path(run_dir))
     if run.corpus_path is None:
-        raise RunError(f"Run {run.id} keeps no copy of its text to measure on.")
+        raise RunError("This run keeps no copy of its text to measure on.")
     _, val = split_encoded(run.vocab, run.corpus_path.read_text("utf-8"), run.train.val_fraction)
     curve = gradients.measure_and_save(run.dir, Stepper(run.model, run.weights), val, run.train.seed)
     if curve is None:
-        raise RunError(f"Run {run.id}'s held-out text is too short to measure a curve on ({len(val)} tokens).")
+        raise RunError(f"This run's held-out text is too short to measure a curve on ({len(val)} tokens).")
     return curve
 
 

@@ -52,14 +52,14 @@ def test_each_missing_curve_shows_its_measurements_state(tiny_run, tmp_path, mon
     vanishing.submit(reg, [a, b, c])
     reg.claim_next(1)                                   # a's measurement takes the only slot
     reg.start(vanishing.job_id(a), os.getpid())
-    reg.fail(reg.claim_next(2)["id"], "Run X keeps no copy of its text to measure on.")   # b's failed
+    reg.fail(reg.claim_next(2)["id"], "This run keeps no copy of its text to measure on.")   # b's failed
     vanishing.measure_run(reg.run_dir(d))               # d's curve is there: it is charted, not listed
     titles = {r["id"]: f"{r['label']} · {r['id'][-6:]}" for r in reg.list_runs()}
     at = _page([a, b, c, d])
     assert not at.exception
     lines = _lines(at)
     assert f"{titles[a]}: measuring its curve…" in lines
-    assert f"{titles[b]} has no curve: Run X keeps no copy of its text to measure on." in lines
+    assert f"{titles[b]} has no curve: This run keeps no copy of its text to measure on." in lines
     assert f"{titles[c]}: waiting in the queue to be measured." in lines
     assert not any(l.startswith(titles[d]) and "curve" in l and "keeps about" not in l for l in lines)
     assert any(l.startswith(f"{titles[d]} (LSTM): each step back keeps about") for l in lines)   # d is charted
