@@ -179,10 +179,12 @@ def setup() -> None:
     m[2].metric(_("Time per epoch (est.)"), ui.duration(est.seconds_per_epoch))
     m[3].metric(_("Training time (est.)"), ui.duration(est.seconds),
                 help=_("At most the time budget; measured on a 2-core CPU, so faster machines finish sooner."))
-    if est.memorises:
-        st.warning(_("This model has more parameters than the text has characters: it may memorise instead of "
-                     "learning. A smaller model or more text will generalise better."), icon=":material/info:")
-    if est.refusal is None and est.passes >= sizing.MANY_PASSES:   # a small text: over-fitting shows on the chart
+    if est.memorises:   # one note for a small text, not two: the ring is the remedy either way
+        st.warning(_("This model has over twice as many parameters as the text has characters: it may learn the "
+                     "text by heart. The learning curve rings its best score on held-back text, and that checkpoint "
+                     "is the one that writes; a smaller model (Custom) or more text will generalise better."),
+                   icon=":material/info:")
+    elif est.refusal is None and est.passes >= sizing.MANY_PASSES:   # a small text: over-fitting shows on the chart
         st.info(_("By the estimate this run reads the text about {n} times, often enough that it may learn it by "
                   "heart; the learning curve rings its best score on held-back text, and that checkpoint is the one "
                   "that writes.").format(n=i18n.num(round(est.passes))), icon=":material/show_chart:")

@@ -356,18 +356,32 @@ def test_a_preset_says_why_it_keeps_its_batch_and_that_a_small_text_is_read_many
     from textgen import kernels
 
     monkeypatch.setattr(kernels, "cpu_has_bf16_matmul", lambda: False)   # the estimate of the reference CPU
-    library.save_corpus("Lamp words", load_corpus(tiny_text(100_000)))
+    library.save_corpus("Lamp words", load_corpus(tiny_text(180_000)))   # more than half the model's size
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert not at.exception
     assert [shown(c.value) for c in at.caption if c.value.startswith("Batches")] == [
         "Batches of 64, as tuned: this text gives 534 updates in 1 minute of training, at least the 400 a run needs."]
     assert [i.value for i in at.info] == [
-        "By the estimate this run reads the text about 24 times, often enough that it may learn it by heart; the "
+        "By the estimate this run reads the text about 14 times, often enough that it may learn it by heart; the "
         "learning curve rings its best score on held-back text, and that checkpoint is the one that writes."]
     at.radio(key="train_preset").set_value("Custom").run()
     at.number_input(key="hp_epochs").set_value(2).run()   # two passes at most: nothing to say
     assert not at.exception and not at.info
     assert not [c for c in at.caption if c.value.startswith(("Batches", "Fitted"))]   # Custom is never fitted
+
+
+def test_a_text_too_small_for_the_model_gets_one_note_not_two(workspace, monkeypatch):
+    from textgen import kernels
+
+    monkeypatch.setattr(kernels, "cpu_has_bf16_matmul", lambda: False)
+    library.save_corpus("Pebble words", load_corpus(tiny_text(20_000)))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [
+        "This model has over twice as many parameters as the text has characters: it may learn the text by heart. "
+        "The learning curve rings its best score on held-back text, and that checkpoint is the one that writes; a "
+        "smaller model (Custom) or more text will generalise better."]
+    assert not at.info   # the many-passes note would say the same again
 
 
 def test_custom_can_train_with_plain_sgd(workspace):
