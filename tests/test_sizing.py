@@ -144,11 +144,16 @@ def test_a_chinese_text_is_advised_as_short_not_long_and_both_pages_agree():
     before = sizing.advise(sizing.char_counts(40_000, stats.distinct), PRESETS[DEFAULT].train)
     assert "fewer than 5 times" not in before.message           # it was: "The text is large for this time budget"
     advice = sizing.corpus_advice(stats)
-    assert not advice.refused and not advice.estimate.memorises  # what the Train page warns of for the same model
-    assert advice.message.startswith("About 40,000 characters: a 1-layer GRU of 128 units")
+    fitted = sizing.adapt(PRESETS[DEFAULT], counts, cjk=True)
+    train_page = sizing.estimate(counts, fitted.model, fitted.train)   # what the Train page shows for Quick
+    assert not advice.refused and (advice.model, advice.estimate) == (fitted.model, train_page)
+    assert advice.message == (
+        f"About 40,000 characters: the preset's 1-layer GRU of 256 units ({train_page.params:,} parameters) reads "
+        f"the text about {train_page.passes:,.0f} times in 1 minute. A 1-layer GRU of 128 units would suit its size "
+        "better (Custom on the Train page).")
+    assert train_page.memorises   # the Train page warns of it for the same model
     model = ModelConfig(cell="gru", layers=1, units=128, embedding=64)
-    train = sizing.adapt(PRESETS[DEFAULT], counts, cjk=True).train
-    assert not sizing.estimate(counts, model, train).memorises
+    assert not sizing.estimate(counts, model, fitted.train).memorises
 
 
 def test_memorising_leaves_out_the_rows_a_large_vocabulary_adds():

@@ -291,13 +291,23 @@ def fit_notes(preset: Preset, cfg: TrainConfig, counts: Counts) -> list[str]:
 
 
 def corpus_advice(stats, preset_name: str | None = None) -> Advice:
-    """The Corpus page's advice for a checked text (a CorpusStats): the Train page's sizing for the preset it
-    opens with, fitted to the text by adapt(), so the two pages say the same thing."""
+    """The Corpus page's advice for a checked text (a CorpusStats): the Train page's own figures for the preset
+    it opens with, fitted to the text by adapt(), so the two pages say the same thing; where that model may learn
+    the text by heart, also the size advise() would choose."""
     from .presets import DEFAULT
 
     counts = stats_counts(stats)
     preset = adapt(PRESETS[preset_name or DEFAULT], counts, cjk=not stats.has_words)
-    return advise(counts, preset.train)
+    m, est = preset.model, estimate(counts, preset.model, preset.train)
+    if est.refusal is not None:
+        return Advice(m, est, est.refusal, True)
+    said = (f"About {counts.chars:,} characters: the preset's {m.layers}-layer GRU of {m.units} units "
+            f"({est.params:,} parameters) reads the text about {est.passes:,.0f} times in {_span(est.seconds)}.")
+    fits = advise(counts, preset.train).model   # the largest model this text and budget suit
+    if est.memorises and (fits.layers, fits.units) != (m.layers, m.units):
+        said += (f" A {fits.layers}-layer GRU of {fits.units} units would suit its size better (Custom on the "
+                 "Train page).")
+    return Advice(m, est, said, False)
 
 
 def text_notes(stats) -> list[str]:
