@@ -23,7 +23,7 @@ CALLS = {"Widget": (0, 2, "help"), "Preset": (0, 1, "blurb"), "Demo": (3, "label
 # Functions whose returned (and assigned) strings are sentences the app shows: the Corpus page's advice, the
 # Train page's verdict on baselines and gradient norms. Each string is a template, like an error's.
 SENTENCES = {"advise", "text_notes", "fit_notes", "_span", "describe", "describe_norms", "unknown_note", "mismatch",
-             "verdict", "_told", "legend"}
+             "verdict", "_told", "legend", "corpus_advice"}
 SENTENCE_CALLS = {"Advice": 2}
 NAMED = {"SHORT_TEXT", "STALE", "STOPPED", "LOST"}   # module-level sentences raised or returned by name
 LABELS = {"FEATURES"}   # module-level tuples of labels (the neuron table's features)
@@ -71,7 +71,7 @@ def placeholder(part: ast.FormattedValue) -> str:
 def _sentences(func: ast.FunctionDef):
     for node in ast.walk(func):
         values = []
-        if isinstance(node, (ast.Return, ast.Assign)) and node.value is not None:
+        if isinstance(node, (ast.Return, ast.Assign, ast.AugAssign)) and node.value is not None:   # said += "..."
             values = [node.value]
         elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in SENTENCE_CALLS:
             values = node.args[SENTENCE_CALLS[node.func.id]:SENTENCE_CALLS[node.func.id] + 1]
