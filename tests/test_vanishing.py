@@ -15,6 +15,7 @@ import pytest
 from textgen import Registry, gradients, jobs, vanishing
 from textgen.errors import RunError
 from textgen.identity import Identity
+from tests.waiting import wait_until
 
 
 def _copy(tiny_run, tmp_path):
@@ -172,14 +173,19 @@ def test_a_measurement_past_its_limit_ends_failed_with_the_message(workspace, mo
                                                                 "600 seconds")
 
 
-def test_a_worker_past_its_limit_ends_its_own_process(workspace, monkeypatch):
-    """The real exit, mid-measurement: the process is gone with code 124 and its job failed with the message."""
+def _claimed(monkeypatch):
+    """A finished run whose measurement was queued and claimed, with no worker started: (registry, run, job)."""
     monkeypatch.setattr(jobs, "pump", lambda reg=None: [])
     reg = Registry()
     (rid,) = _runs(reg, 1)
     _done(reg, [rid])
     vanishing.submit(reg, [rid])
-    job = reg.claim_next(1)["id"]
+    return reg, rid, reg.claim_next(1)["id"]
+
+
+def test_a_worker_past_its_limit_ends_its_own_process(workspace, monkeypatch):
+    """The real exit, mid-measurement: the process is gone with code 124 and its job failed with the message."""
+    reg, rid, job = _claimed(monkeypatch)
     script = ("import sys, time\nfrom textgen import Registry, vanishing\n"
               "vanishing.measure_run = lambda run_dir: time.sleep(60)\n"
               f"vanishing.work(Registry(), {job!r}, {rid!r}, 0.5)\nsys.exit(3)\n")
@@ -196,22 +202,15 @@ def test_a_killed_worker_is_noticed(tiny_run, tmp_path, monkeypatch):
     pid = reg.get_run(vanishing.job_id(run_id))["pid"]
     assert pid and vanishing.state(reg, run_id) == ("measuring", "")
     os.kill(pid, signal.SIGKILL)   # before it could measure: Python alone takes longer to start
-    deadline = time.monotonic() + 10
-    while vanishing.state(reg, run_id)[0] == "measuring" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert vanishing.state(reg, run_id) == ("failed", vanishing.STOPPED)
+    assert wait_until(lambda: vanishing.state(reg, run_id), lambda s: s[0] != "measuring", 10, 0.05) == (
+        "failed", vanishing.STOPPED)
     assert gradients.read_curve(run_dir) is None
     assert vanishing.submit(reg, [run_id]) == [run_id]   # and it may go again
     assert vanishing.wait(reg, run_id) == "measured"
 
 
 def test_a_reused_pid_without_heartbeats_is_not_measuring_forever(workspace, monkeypatch):
-    monkeypatch.setattr(jobs, "pump", lambda reg=None: [])
-    reg = Registry()
-    (rid,) = _runs(reg, 1)
-    _done(reg, [rid])
-    vanishing.submit(reg, [rid])
-    job = reg.claim_next(1)["id"]
+    reg, rid, job = _claimed(monkeypatch)
     reg.start(job, os.getpid())   # a live process, but not a worker: it never beats
     assert vanishing.state(reg, rid) == ("measuring", "")
     with reg.connect() as db:
@@ -220,14 +219,9 @@ def test_a_reused_pid_without_heartbeats_is_not_measuring_forever(workspace, mon
 
 
 def test_the_worker_beats_while_it_measures(workspace, monkeypatch):
-    reg = Registry()
-    (rid,) = _runs(reg, 1)
-    _done(reg, [rid])
-    monkeypatch.setattr(jobs, "pump", lambda reg=None: [])
     monkeypatch.setattr(vanishing, "BEAT", 0.05)
     monkeypatch.setattr(os, "nice", lambda n: 0)
-    vanishing.submit(reg, [rid])
-    job = reg.claim_next(1)["id"]
+    reg, rid, job = _claimed(monkeypatch)
     beats = []
 
     def slow(run_dir):

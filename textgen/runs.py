@@ -76,14 +76,18 @@ class Registry(Measurements):
         if status not in STATUSES:
             raise RunError(f"{status!r} is not a run status ({', '.join(STATUSES)}).")
         run_id = check_run_id(run_id or new_run_id())
+        with self.connect() as db:
+            self._insert(db, run_id, label, status, fields)
+        self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+        return run_id
+
+    @staticmethod
+    def _insert(db, run_id: str, label: str, status: str, fields: dict) -> None:
         cols = {"id": run_id, "label": clean_label(label), "status": status, "created": time.time(), **fields}
         if "args" in cols and not isinstance(cols["args"], str):
             cols["args"] = json.dumps(cols["args"])
-        with self.connect() as db:
-            db.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-                       list(cols.values()))
-        self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
-        return run_id
+        db.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                   list(cols.values()))
 
     def update_run(self, run_id: str, **fields) -> None:
         """Any column but the status, which only the transition methods below write."""
@@ -181,10 +185,7 @@ class Registry(Measurements):
         with self._locked() as db:
             row = db.execute("SELECT status FROM runs WHERE id=?", (check_run_id(run_id),)).fetchone()
             if row is None:
-                cols = {"id": run_id, "label": clean_label(label), "status": "queued", "created": time.time(),
-                        "args": json.dumps(args), **fields}
-                db.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-                           list(cols.values()))
+                self._insert(db, run_id, label, "queued", {"args": args, **fields})
             elif row["status"] in ENDED:
                 self._move(db, run_id, "queued", ENDED, message="", args=json.dumps(args), cancel=0, finished=None,
                            label=clean_label(label), **fields)
