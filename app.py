@@ -100,17 +100,17 @@ def training_now() -> bool:
     """
     snap = roomcache.snapshot(ui.registry(), pump=jobs.pump)   # pump: the queue moves while a page polls
     mine = snap.active_for(ui.identity())   # others' labels are theirs too
-    text = [r for r in mine if is_text_run(r)]
+    training = [r for r in mine if is_text_run(r)]
     measuring = [r for r in mine if not is_text_run(r)]
-    if text:
+    if training:
         st.markdown("**" + _("Training now") + "**")
-    for r in text:   # oldest first: the order the queue runs in
+    for r in training:   # oldest first: the order the queue runs in
         st.text(run_labels.label(r["label"]))
         if r["status"] == "queued":
             st.progress(0.0, text=_("queued"))
         else:
-            done, text_ = ui.progress(r, snap.budgets.get(r["id"], 0.0))
-            st.progress(done, text=text_)
+            done, said = ui.progress(r, snap.budgets.get(r["id"], 0.0))
+            st.progress(done, text=said)
     if measuring:
         st.markdown("**" + _("Measuring now") + "**")
     for r in measuring:   # no epoch bar: a measurement's "epoch 1 of 1" says nothing true
