@@ -42,7 +42,7 @@ elif mode == "upload":
     if len(chosen) > 1:   # never merged silently: the writer says so, or removes files
         st.checkbox(ui.safe(ngettext("Join these {n} file into one corpus, in this order: {names}",
                                      "Join these {n} files into one corpus, in this order: {names}",
-                                     len(chosen)).format(n=len(chosen), names=", ".join(f.name for f in chosen))),
+                                     len(chosen)).format(n=len(chosen), names=i18n.listing(f.name for f in chosen))),
                     key=JOIN)
 else:
     st.info(_("*The Gannet Light*: a short story of our own about a lighthouse keeper and his town, "

@@ -103,6 +103,29 @@ def date(ts: float | None) -> str:
     return format_datetime(datetime.fromtimestamp(ts), DATES[current()], locale=BABEL[current()])
 
 
+LIST_SEPARATOR = {"zh": "、"}               # an enumeration's separator; ", " elsewhere
+CJK_STOPS = ("。", "！", "？", "：", "；")  # after these a Chinese sentence starts with no space
+FULLWIDTH_SPACES = re.compile(r" +(?=[，。！？：；、（）])|(?<=[，。！？：；、（）]) +")   # full-width marks carry their own
+
+
+def tidy(text: str, lang: str | None = None) -> str:
+    """Chinese text with no space beside a full-width mark ("LSTM（从间隔 50 起） 和 GRU" loses the one after "）")."""
+    return FULLWIDTH_SPACES.sub("", text) if (lang or current()) == "zh" else text
+
+
+def listing(items, lang: str | None = None) -> str:
+    """Items enumerated as the session's language (or `lang`) writes them: "5, 10, 20" or "5、10、20"."""
+    return LIST_SEPARATOR.get(lang or current(), ", ").join(str(i) for i in items)
+
+
+def sentences(*parts: str, lang: str | None = None) -> str:
+    """Sentences (already translated) run on: a space between them, none after a Chinese full stop."""
+    out = ""
+    for part in filter(None, (p.strip() if p else p for p in parts)):
+        out += ("" if not out or out.endswith(CJK_STOPS) else " ") + part
+    return tidy(out, lang)
+
+
 # -- engine errors -------------------------------------------------------------------------------
 @functools.cache
 def _templates(lang: str) -> list[tuple[re.Pattern, list[str], str, bool]]:
@@ -127,7 +150,7 @@ def error_text(error: BaseException | str, lang: str | None = None) -> str:
     lang = lang or current()
     if lang == "en":
         return message
-    return _sentence(message, lang, 2)
+    return tidy(_sentence(message, lang, 2), lang)
 
 
 SENTENCE_END = re.compile(r"(?<=[.!?:]) (?=[A-Z])")

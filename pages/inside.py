@@ -51,7 +51,7 @@ def experiment_view(exp_id: str, rows: list[dict]) -> None:
     active = [r for r in rows if r["status"] in ("queued", "running")]
     if active:
         st.progress(len(results) / expected, text=_('{n} of {expected} trainings measured · ').format(n=len(results), expected=expected)
-                    + ", ".join(f"{CELL_NAMES.get(r['cell'], r['cell'])} {_(r['status'])}" for r in active))
+                    + i18n.listing(f"{CELL_NAMES.get(r['cell'], r['cell'])} {_(r['status'])}" for r in active))
         if st.button(_("Stop the experiment"), icon=":material/stop_circle:", key=f"stop_{exp_id}"):
             for r in active:
                 jobs.cancel(r["id"], reg, ui.identity())
@@ -75,8 +75,8 @@ if msg := st.session_state.pop("inside_error", None):
     st.error(ui.safe(msg), icon=":material/error:")
 row = st.columns([3, 2], vertical_alignment="bottom")
 row[0].radio(_("Size"), list(ex.PRESETS), key=PRESET_KEY, horizontal=True, format_func={
-    "Full": _("Full: gaps {gaps} (about 6 minutes)").format(gaps=", ".join(map(str, ex.PRESETS["Full"].gaps))),
-    "Quick": _("Quick: gaps {gaps} (about a minute)").format(gaps=", ".join(map(str, ex.PRESETS["Quick"].gaps)))}.get)
+    "Full": _("Full: gaps {gaps} (about 6 minutes)").format(gaps=i18n.listing(ex.PRESETS["Full"].gaps)),
+    "Quick": _("Quick: gaps {gaps} (about a minute)").format(gaps=i18n.listing(ex.PRESETS["Quick"].gaps))}.get)
 row[1].button(_("Run the experiment"), type="primary", icon=":material/science:", on_click=start_experiment)
 saved = ex.list_experiments(reg, ui.identity())
 if saved:
@@ -84,7 +84,7 @@ if saved:
     if st.session_state.get(EXP_KEY) not in ids:
         st.session_state[EXP_KEY] = ids[0]
     # Labels made now, in the reader's language (AppTest formats options outside the script run).
-    titles = {e["id"]: ui.date(e["created"]) + " · " + _("gaps {gaps}").format(gaps=", ".join(map(str, e["gaps"])))
+    titles = {e["id"]: ui.date(e["created"]) + " · " + _("gaps {gaps}").format(gaps=i18n.listing(e["gaps"]))
               for e in saved}   # progress is the fragment's to show
     st.selectbox(_("Experiment"), ids, key=EXP_KEY, format_func=titles.get)
     exp_id = st.session_state[EXP_KEY]

@@ -2,9 +2,9 @@
 catalogue (pages/i18n_extract.py takes them from textgen/memory_verdict.py's `tr("...")` calls)."""
 from __future__ import annotations
 
-from pages.i18n import _
+from pages.i18n import _, tidy
 from textgen import memory_verdict
 
 
 def explain(results: list, cfg) -> str:
-    return memory_verdict.explain(results, cfg, _)
+    return tidy(memory_verdict.explain(results, cfg, _))

@@ -192,8 +192,8 @@ def experiments_section() -> None:
     st.subheader(_("Experiments"))
     st.caption(_("Built-in experiments (the memory task on the Inside page); their results are kept as data."))
     st.dataframe(pd.DataFrame([{"experiment": e["id"], "created": ui.date(e["created"]),
-                                "cells": ", ".join(CELL_NAMES.get(c, c) for c in e["cells"]),
-                                "gaps": ", ".join(map(str, e["gaps"])),
+                                "cells": i18n.listing(CELL_NAMES.get(c, c) for c in e["cells"]),
+                                "gaps": i18n.listing(e["gaps"]),
                                 "measured": _("{done} of {expected}").format(done=e["done"], expected=e["expected"])}
                                for e in saved]), hide_index=True, width="stretch",
                  column_config={"experiment": _("experiment"), "created": _("created"), "cells": _("cells"),

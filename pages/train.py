@@ -28,7 +28,7 @@ def widget_help(k: str) -> str:
     """A field's help (the engine's, translated) and its range."""
     lo, hi = widget_limits(k)
     rng = _("From {lo} to {hi}.").format(lo=i18n.num(lo), hi=i18n.num(hi))
-    return " ".join(filter(None, [_(widget(k).help) if widget(k).help else "", rng]))
+    return i18n.sentences(_(widget(k).help) if widget(k).help else "", rng)
 
 
 def applies(k: str, cell: str) -> bool:
@@ -165,7 +165,7 @@ def setup() -> None:
             if fit.preset.train != cfg:
                 said.insert(0, _("Fitted to this text: {level} level, batches of {batch}.").format(
                     level=_(LEVELS[fit.preset.train.level]), batch=fit.preset.train.batch_size))
-            st.caption(ui.safe(" ".join(said)))
+            st.caption(ui.safe(i18n.sentences(*said)))
             cfg = fit.preset.train
         est = sizing.estimate(sizing.saved_counts(metas[cid], cfg, reg.home), model, cfg)
     except textgen.InkwellError as e:

@@ -44,14 +44,14 @@ def panel_body(run: dict, reg) -> None:
     if status == "queued":
         pos, n = queue_position(run["id"], reg), jobs.max_jobs()
         wait = _("Waiting in the queue: position {pos}.").format(pos=pos) if pos else _("Waiting in the queue.")
-        st.info(wait + " " + ngettext("This server trains {n} model at a time.",
-                                      "This server trains {n} models at a time.", n).format(n=n),
+        st.info(i18n.sentences(wait, ngettext("This server trains {n} model at a time.",
+                                             "This server trains {n} models at a time.", n).format(n=n)),
                 icon=":material/hourglass_top:")
     elif status in STOPPED:
         show, default, icon = STOPPED[status]
         show(ui.safe(i18n.error_text(run["message"]) if run["message"] else _(default)), icon=icon)
     elif status == "done":
-        st.success(ui.safe(_("Training finished.") + " " + i18n.error_text(run["message"] or "")),
+        st.success(ui.safe(i18n.sentences(_("Training finished."), i18n.error_text(run["message"] or ""))),
                    icon=":material/check_circle:")
     done, text = ui.progress(run, ui.time_budget(run["id"]))
     if status == "running" and run["eta"] is not None:

@@ -84,9 +84,9 @@ else:
 st.subheader(_("Limits for this session"))
 now = room.limits(reg)
 cap = room.time_cap(reg)
-st.caption(ngettext("Now: {n} job at once;", "Now: {n} jobs at once;", slots).format(n=slots) + " "
-           + (_("at most {duration} per job.").format(duration=ui.duration(cap)) if cap else _("no time cap per job."))
-           + " " + _("0 keeps the server's default."))
+st.caption(i18n.sentences(ngettext("Now: {n} job at once;", "Now: {n} jobs at once;", slots).format(n=slots),
+                          _("at most {duration} per job.").format(duration=ui.duration(cap)) if cap
+                          else _("no time cap per job."), _("0 keeps the server's default.")))
 a, b, c = st.columns([1, 1, 1], vertical_alignment="bottom")
 n = a.number_input(_("Jobs at once"), 0, room.MAX_JOBS_LIMIT, now.max_jobs, 1, key="workshop_jobs_at_once")
 minutes = b.number_input(_("Minutes per job"), 0.0, room.MAX_SECONDS_LIMIT / 60, now.max_train_seconds / 60, 1.0,

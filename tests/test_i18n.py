@@ -350,3 +350,30 @@ def test_a_language_switch_sets_every_choice_again_and_leaves_buttons_and_files_
     i18n.reseat(state)
     assert state.set == ["train_preset", "hp_units", "hp_lr", "runs_pick"]
     assert state["train_preset"] == "Short" and state["corpus_files"] is upload and state["runs_pick"] == ["a", "b"]
+
+
+def test_lists_and_sentences_are_joined_as_each_language_writes_them():
+    assert i18n.listing([5, 10, 20], "en") == "5, 10, 20"
+    assert i18n.listing([5, 10, 20], "zh") == "5、10、20"
+    assert i18n.sentences("Training finished.", "The time budget ran out.", lang="en") == \
+        "Training finished. The time budget ran out."
+    assert i18n.sentences("训练完成。", "", "已用完时间预算。", lang="zh") == "训练完成。已用完时间预算。"
+    assert i18n.sentences("排队中：第 2 位。", "这台服务器一次训练 1 个模型。", lang="zh") == \
+        "排队中：第 2 位。这台服务器一次训练 1 个模型。"
+    assert i18n.tidy("LSTM（从间隔 50 起） 和 GRU", "zh") == "LSTM（从间隔 50 起）和 GRU"
+    assert i18n.tidy("a （b） c", "en") == "a （b） c"   # English text is left as written
+
+
+def test_the_memory_verdict_joins_cells_without_a_stray_space_in_chinese(monkeypatch):
+    """The measured verdict of memory-experiment-2026-12-02-quiet.json, as the Inside page shows it in Chinese."""
+    from pages import memory_words
+    from textgen.experiments import CELLS, CellResult, MemoryConfig
+
+    acc = {"rnn": (1.0, 1.0, 1.0, 1.0, 0.248, 0.482), "lstm": (1.0, 1.0, 0.721, 0.234, 0.25, 0.232),
+           "gru": (1.0, 1.0, 0.26, 0.264, 0.236, 0.244)}
+    cfg = MemoryConfig()
+    rows = [CellResult(c, g, 10, 100, acc[c][i], 1000, 12.0) for c in CELLS for i, g in enumerate(cfg.gaps)]
+    monkeypatch.setattr(i18n, "current", lambda: "zh")
+    said = memory_words.explain(rows, cfg)
+    assert "比 LSTM（从间隔 50 起）和 GRU（从间隔 20 起）还晚。" in said, said
+    assert re.search(r" [，。（）、]|[，。（）、] ", said) is None, said
