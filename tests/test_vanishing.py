@@ -244,6 +244,29 @@ def test_a_cancelled_measurement_says_so(workspace, monkeypatch):
     assert vanishing.state(reg, rid) == ("failed", "Cancelled before it started.")
 
 
+def test_deleting_a_run_deletes_its_measurement_and_ends_a_running_one(workspace, monkeypatch):
+    monkeypatch.setattr(vanishing, "BEAT", 0.05)
+    monkeypatch.setattr(os, "nice", lambda n: 0)
+    reg, rid, job = _claimed(monkeypatch)
+    (other,) = _runs(reg, 1)   # another writer's text run, untouched
+    measuring, exits = threading.Event(), []
+
+    def stuck(run_dir):   # until the watch ends it (the real _exit ends the process mid-NumPy)
+        measuring.set()
+        assert wait_until(lambda: exits, bool, 10, 0.05)
+        return gradients.Curve(np.ones(3), 1)
+    monkeypatch.setattr(vanishing, "measure_run", stuck)
+    monkeypatch.setattr(vanishing, "_exit", lambda code: exits.append(code))
+    worker = threading.Thread(target=vanishing.work, args=(reg, job, rid, 60), daemon=True)
+    worker.start()
+    assert measuring.wait(10)
+    reg.delete_run(rid)
+    assert reg.get_run(job) is None and not reg.run_dir(job).exists() and reg.get_run(rid) is None
+    worker.join(10)
+    assert exits == [0] and reg.get_run(job) is None   # its watch read the row gone as a cancel, and wrote no row
+    assert [r["id"] for r in reg.list_runs()] == [other]
+
+
 def test_the_worker_command_refuses_a_bad_run_in_one_line(workspace):
     env = {**os.environ, "PYTHONPATH": str(vanishing.Path(__file__).resolve().parents[1])}
     r = subprocess.run([sys.executable, "-m", "textgen", "vanishing", "../x", "--job", "20990101-000000-abcdef-vc"],

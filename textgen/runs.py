@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import db as database
+from .config import is_text_run
 from .errors import RunError
 from .identity import Identity, check, may, sees_all
 from .measurements import EXPERIMENT_COLUMNS, METRIC_COLUMNS, Measurements  # noqa: F401  (re-exported)
@@ -268,10 +269,16 @@ class Registry(Measurements):
         if run["status"] == "running":
             raise RunError("This run is still training; stop it before deleting it.")
         with self.connect() as db:
-            db.execute("DELETE FROM runs WHERE id=?", (run_id,))
-            db.execute("DELETE FROM metrics WHERE run_id=?", (run_id,))
-            db.execute("DELETE FROM samples WHERE run_id=?", (run_id,))
-        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+            # Its measurements' jobs go with it (their rows name the run in `corpus`); a running one's watch
+            # reads its row gone as a cancel and ends.
+            rows = db.execute("SELECT id, level FROM runs WHERE corpus=? AND id<>?", (run_id, run_id))
+            measures = [r["id"] for r in rows if not is_text_run(dict(r))]
+            for rid in (run_id, *measures):
+                db.execute("DELETE FROM runs WHERE id=?", (rid,))
+                db.execute("DELETE FROM metrics WHERE run_id=?", (rid,))
+                db.execute("DELETE FROM samples WHERE run_id=?", (rid,))
+        for rid in (run_id, *measures):
+            shutil.rmtree(self.run_dir(rid), ignore_errors=True)
 
     def request_cancel(self, run_id: str) -> None:
         """Workers poll this flag between batches; queued runs are cancelled at once."""
@@ -282,6 +289,7 @@ class Registry(Measurements):
             pass
 
     def cancel_requested(self, run_id: str) -> bool:
+        """Whether its worker should stop: asked to, or its row deleted (nobody is waiting for the result)."""
         with self.connect() as db:
             row = db.execute("SELECT cancel FROM runs WHERE id=?", (run_id,)).fetchone()
-        return bool(row and row["cancel"])
+        return row is None or bool(row["cancel"])
