@@ -113,11 +113,11 @@ def run_curve(run, max_k: int = 100, windows: int = 32) -> Curve:
     from .data import split_encoded
 
     if run.corpus_path is None:
-        raise ValueError(f"Run {run.id} keeps no copy of its text to measure on.")
+        raise ValueError("This run keeps no copy of its text to measure on.")
     _, val = split_encoded(run.vocab, run.corpus_path.read_text("utf-8"), run.train.val_fraction)
     max_k = min(max_k, len(val) - 3)
     if max_k < 2:
-        raise ValueError(f"Run {run.id}'s validation text is too short to measure.")
+        raise ValueError("This run's held-out text is too short to measure a curve on.")
     return vanishing_curve(Stepper(run.model, run.weights), val, max_k, windows)
 
 
