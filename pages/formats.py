@@ -20,9 +20,13 @@ def progress(run: dict, budget: float = 0.0) -> tuple[float, str]:
     epoch, step = run.get("epoch") or 0, run.get("step") or 0
     if run.get("status") == "done":
         return 1.0, ngettext("finished {n} epoch", "finished {n} epochs", epoch).format(n=epoch)
+    if run.get("status") == "queued":
+        return 0.0, _("waiting in the queue")
+    if run.get("status") == "running" and not (steps or epoch or step or run.get("elapsed")):
+        return 0.0, _("starting…")   # the worker is loading TensorFlow: no epoch has begun to count
     by_epochs = min(1.0, (epoch + (step / steps if steps else 0)) / epochs)
     by_time = min(1.0, (run.get("elapsed") or 0) / budget) if budget else 0.0
-    if by_time > by_epochs:
+    if budget and by_time >= by_epochs:   # the clock, not the epoch cap, ends a budgeted run
         text = _("epoch {epoch}").format(epoch=epoch + 1)
         if steps:
             text += " · " + _("step {step} of {steps}").format(step=min(step, steps), steps=steps)

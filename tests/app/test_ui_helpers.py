@@ -61,7 +61,12 @@ def test_progress_by_epochs_and_by_time():
     # a 20 s budget half spent is further along than 1.5 of 4 epochs
     assert ui.progress(run, budget=20.0) == (0.5, "epoch 2 · step 5 of 10 · 10 s of 20 s")
     assert ui.progress({**run, "status": "done", "epoch": 3}) == (1.0, "finished 3 epochs")
-    assert ui.progress({"status": "queued", "epochs": 0}) == (0.0, "epoch 1 of 1")
+    assert ui.progress({"status": "queued", "epochs": 0}) == (0.0, "waiting in the queue")
+    # a worker still loading has no epoch to count: not "epoch 1 of 200" with a 5-minute budget
+    assert ui.progress({"status": "running", "epochs": 200}, budget=300.0) == (0.0, "starting…")
+    started = {"status": "running", "epoch": 0, "epochs": 200, "step": 0, "steps": 40, "elapsed": 0.0}
+    assert ui.progress(started, budget=300.0) == (0.0, "epoch 1 · step 0 of 40 · under 1 s of 5 min 00 s")
+    assert ui.progress({**run, "status": "cancelled"}) == (0.375, "epoch 2 of 4 · step 5 of 10")
 
 
 def test_formatting():
