@@ -62,6 +62,12 @@ def label_heights(points: list[float], lo: float, hi: float, taken: list[float])
     return out
 
 
+def outlined(text: alt.Chart, **look) -> list:
+    """A text mark over a white outline of itself, readable where it crosses a curve or a ring."""
+    paint = {k: v for k, v in look.items() if k != "color"}
+    return [text.mark_text(**paint, color="white", stroke="white", strokeWidth=4), text.mark_text(**look)]
+
+
 def marker(df: pd.DataFrame, x: str, y: str, right: float, span: tuple[float, float], avoid: list[float],
            color: alt.Color | None = None) -> list:
     """A ring on each best point, a dashed rule through it, and its label beside the ring, kept off the
@@ -81,9 +87,8 @@ def marker(df: pd.DataFrame, x: str, y: str, right: float, span: tuple[float, fl
         look = dict(align="right" if late else "left", dx=-8 if late else 8, baseline="bottom", fontSize=13,
                     fontWeight="bold")
         text = alt.Chart(row).encode(x=f"{x}:Q", y="label_y:Q", text="label:N")
-        # a white outline under the text keeps it readable where it crosses a curve
-        layers += [text.mark_text(color="white", stroke="white", strokeWidth=4, **look),
-                   text.mark_text(**look, **fixed).encode(**paint)]
+        under, over = outlined(text, **look, **fixed)
+        layers += [under, over.encode(**paint)]
     return layers
 
 

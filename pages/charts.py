@@ -99,15 +99,15 @@ def baseline_frame(refs) -> pd.DataFrame:
 
 
 def baseline_rules(refs) -> list:
-    """Grey dashed levels, each named at the chart's right edge: what a network must get below."""
+    """Grey dashed levels, each named at the chart's left edge (the best point's ring is usually at the right):
+    what a network must get below."""
     df = baseline_frame(refs)
     if df.empty:
         return []
     rule = alt.Chart(df).mark_rule(color="#9a9aa6", strokeDash=[2, 3]).encode(
         y="bpc:Q", tooltip=["label", alt.Tooltip("bpc:Q", format=".3f")])
-    text = alt.Chart(df).mark_text(align="right", dx=-2, dy=-6, color="#4a4d5c", fontSize=12).encode(
-        y="bpc:Q", x=alt.value({"expr": "width"}), text="label:N")
-    return [rule, text]
+    text = alt.Chart(df).encode(y="bpc:Q", x=alt.value(0), text="label:N")
+    return [rule, *bestmark.outlined(text, align="left", dx=4, dy=-6, color="#4a4d5c", fontSize=12)]
 
 
 def loss_chart(metrics: list[dict], refs=None) -> alt.LayerChart:
@@ -218,8 +218,8 @@ def grad_chart(metrics: list[dict], clipnorm: float = 0.0) -> alt.LayerChart:
     if clipnorm:
         rule = pd.DataFrame({"y": [clipnorm], "label": [_("clipping threshold {value}").format(value=f"{clipnorm:g}")]})
         layers.append(alt.Chart(rule).mark_rule(strokeDash=[6, 4], color="#e0683a").encode(y="y:Q"))
-        layers.append(alt.Chart(rule).mark_text(align="left", dx=4, dy=-6, color="#b0461f").encode(
-            y="y:Q", x=alt.value(0), text="label:N"))
+        layers += bestmark.outlined(alt.Chart(rule).encode(y="y:Q", x=alt.value(0), text="label:N"),
+                                    align="left", dx=4, dy=-6, color="#b0461f")
     return alt.layer(*layers)
 
 

@@ -7,6 +7,7 @@ import math
 import altair as alt
 import pandas as pd
 
+from pages.bestmark import outlined
 from pages.charts import CELL_COLORS, memory_frame, visible_char
 from pages.i18n import N_, _
 
@@ -33,9 +34,8 @@ def memory_chart(results, chance: float) -> alt.LayerChart:
     label = _("chance ({share})").format(share=f"{chance:.0%}")
     # The chance line is a datum on the line's own y scale: the layers share one scale and one axis.
     rule = alt.Chart().mark_rule(strokeDash=[6, 4], color="#6b7280").encode(y=alt.datum(chance))
-    text = alt.Chart(pd.DataFrame({"label": [label]})).mark_text(align="left", dx=4, dy=-6, color="#4a4d5c").encode(
-        y=alt.datum(chance), x=alt.value(0), text="label:N")
-    return alt.layer(line, rule, text)
+    text = alt.Chart(pd.DataFrame({"label": [label]})).encode(y=alt.datum(chance), x=alt.value(0), text="label:N")
+    return alt.layer(line, rule, *outlined(text, align="left", dx=4, dy=-6, color="#4a4d5c"))
 
 
 def pair_colors() -> alt.Scale:

@@ -256,7 +256,8 @@ def test_the_memory_chart_keeps_to_0_100_percent_with_labels_on_their_values(wor
     rows = [ex.CellResult(c, g, 10, 100, a, 50, 12.0) for c, g, a in
             (("rnn", 5, 1.0), ("rnn", 200, 0.482), ("lstm", 5, 1.0), ("lstm", 200, 0.232), ("gru", 20, 0.26))]
     spec = gatecharts.memory_chart(rows, 0.25).to_dict()
-    line, rule, text = spec["layer"]
+    line, rule, outline, text = spec["layer"]
+    assert outline["mark"]["stroke"] == "white" and outline["encoding"] == text["encoding"]   # readable over a line
     y = line["encoding"]["y"]
     assert y["scale"] == {"domain": [0, 1], "clamp": True, "nice": False}
     assert y["axis"] == {"format": "%", "tickCount": 5, "labelFlush": False}   # 0, 20, ... 100%, each on its value
