@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from textgen.errors import ConfigError
-from textgen.experiments import (CELLS, CellResult, MemoryConfig, explain, falls_to_chance, first_near_chance,
-                                 param_count, sequences, train_cell, units_for)
+from textgen.experiments import (CELLS, CellResult, MemoryConfig, build, explain, falls_to_chance,
+                                 first_near_chance, param_count, sequences, train_cell, units_for)
 
 
 def test_sequences_hold_the_answer_and_noise_never_does():
@@ -30,15 +30,49 @@ def test_cells_get_equal_parameter_counts(params):
 
 
 def test_param_count_matches_keras():
-    import keras
-
     cfg = MemoryConfig(params=5_000, symbols=3, noise=4, embedding=6)
-    layers = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
     for cell in CELLS:
-        u = units_for(cell, cfg)
-        net = keras.Sequential([keras.Input((5,), dtype="int32"), keras.layers.Embedding(cfg.vocab, cfg.embedding),
-                                layers[cell](u), keras.layers.Dense(cfg.symbols)])
-        assert net.count_params() == param_count(cell, u, cfg), cell
+        for fixed in (True, False):
+            net = build(cell, 3, dataclasses.replace(cfg, fixed_inputs=fixed))
+            assert net.count_params() == param_count(cell, units_for(cell, cfg), cfg), cell
+
+
+def test_the_inputs_are_fixed_vectors_and_the_keep_gates_start_open():
+    """A learned embedding could silence the noise (the plain RNN's missing input gate); the gated cells' keep
+    gates start at sigmoid(3), about 95% kept per step. LSTM's gates run i, f, c, o; GRU's z, r, h."""
+    cfg = MemoryConfig(params=2_000)
+    lstm, gru, rnn = (build(c, 4, cfg) for c in ("lstm", "gru", "rnn"))
+    assert [l.trainable for l in (lstm.layers[0], rnn.layers[0])] == [False, False]
+    before = lstm.layers[0].get_weights()[0].copy()
+    lstm.train_on_batch(*sequences(cfg, 4, 8, np.random.default_rng(0)))
+    np.testing.assert_array_equal(lstm.layers[0].get_weights()[0], before)
+    n = units_for("lstm", cfg)
+    expect = np.zeros(4 * n, "float32")
+    expect[n:2 * n] = 3.0
+    np.testing.assert_array_equal(build("lstm", 4, cfg).layers[1].get_weights()[2], expect)
+    n = units_for("gru", cfg)
+    expect = np.zeros((2, 3 * n), "float32")
+    expect[0, :n] = 3.0   # the input and recurrent rows add: the lean is in one
+    np.testing.assert_array_equal(gru.layers[1].get_weights()[2], expect)
+    assert len(rnn.layers[1].get_weights()) == 3 and not rnn.layers[1].get_weights()[2].any()   # no gate to lean
+    legacy, n = build("lstm", 4, dataclasses.replace(cfg, fixed_inputs=False, keep_bias=None)), units_for("lstm", cfg)
+    assert legacy.layers[0].trainable   # as before the settings: a learned embedding, Keras' forget bias of 1
+    np.testing.assert_array_equal(legacy.layers[1].get_weights()[2][n:2 * n], np.ones(n, "float32"))
+
+
+def test_an_experiment_saved_before_the_settings_reads_as_it_was_trained(workspace):
+    import json
+
+    from textgen import experiments as ex
+    from textgen.runs import Registry
+
+    reg = Registry()
+    exp = reg.home / "experiments" / "20260101-120000-abc123"
+    exp.mkdir(parents=True)
+    memory = {k: v for k, v in dataclasses.asdict(MemoryConfig()).items() if k not in ("fixed_inputs", "keep_bias")}
+    (exp / "config.json").write_text(json.dumps({"cells": ["rnn"], "memory": memory, "owner": None}))
+    cfg, cells, results = ex.load(reg, exp.name)
+    assert (cfg.fixed_inputs, cfg.keep_bias, cells, results) == (False, None, ("rnn",), [])
 
 
 def test_a_tiny_experiment_runs():

@@ -13,11 +13,12 @@ from dataclasses import asdict
 
 from .errors import ConfigError, InkwellError
 from .memory_task import (CELLS, GATES, NAMES, PRESETS, CellResult, MemoryConfig, _start_tf_quietly,  # noqa: F401
-                          param_count, sequences, train_cell, units_for)
+                          build, param_count, sequences, train_cell, units_for)
 from .memory_verdict import (NEAR_CHANCE, PERFECT, _scores, english, explain, falls_to_chance,  # noqa: F401
                              first_near_chance, table)
 
 LEVEL = "memory"                 # the registry's level column marks an experiment's jobs apart from text runs
+LEGACY = {"fixed_inputs": False, "keep_bias": None}   # how experiments saved before these settings were trained
 
 
 def _dir(reg, exp_id: str):
@@ -74,7 +75,7 @@ def load(reg, exp_id: str, owner=None) -> tuple[MemoryConfig, tuple[str, ...], l
         raise RunError(f"There is no experiment {exp_id} in {reg.home}.")
     saved = json.loads((d / "config.json").read_text("utf-8"))
     check(owner, saved.get("owner"), f"experiment {exp_id}")
-    cfg = MemoryConfig(**{**saved["memory"], "gaps": tuple(saved["memory"]["gaps"])})
+    cfg = MemoryConfig(**{**LEGACY, **saved["memory"], "gaps": tuple(saved["memory"]["gaps"])})
     results = []
     for cell in saved["cells"]:
         if (d / f"{cell}.json").is_file():
