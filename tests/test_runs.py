@@ -43,6 +43,28 @@ def test_dead_worker_is_marked_interrupted(tmp_path):
     assert reg.get_run(alive)["status"] == "running"
 
 
+def test_a_hung_worker_is_ended_and_an_unrelated_process_is_left_alone(tmp_path):
+    """Alive but silent past the heartbeat timeout: the run reads interrupted and its worker is killed. A process
+    whose command does not name the run (the pid given to another program) is not touched."""
+    import subprocess
+
+    reg = Registry(tmp_path)
+    hung, other = (reg.create_run(name, status="running") for name in ("hung", "other"))
+    sleep = [sys.executable, "-c", "import time; time.sleep(120)", "textgen"]
+    worker = subprocess.Popen([*sleep, "--run-id", hung], start_new_session=True)
+    stranger = subprocess.Popen([*sleep, "--run-id", "20260101-000000-000000"], start_new_session=True)
+    try:
+        for rid, proc in ((hung, worker), (other, stranger)):
+            reg.update_run(rid, pid=proc.pid, heartbeat=time.time() - 1000)
+        assert [reg.get_run(r)["status"] for r in (hung, other)] == ["interrupted", "interrupted"]
+        assert worker.wait(10) == -signal.SIGKILL
+        assert stranger.poll() is None
+    finally:
+        for proc in (worker, stranger):
+            proc.kill()
+            proc.wait()
+
+
 def test_two_writers_at_once_never_see_database_locked(tmp_path):
     reg = Registry(tmp_path)
     ids = [reg.create_run(f"w{i}", status="running") for i in range(4)]

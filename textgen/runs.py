@@ -48,6 +48,29 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+def stop_hung_worker(pid: int | None, run_id: str) -> bool:
+    """End a worker that is alive but has stopped beating (its beat thread runs every few seconds, so a long
+    silence means the process is stuck), with its process group: it holds memory and a core for nothing. Only
+    Inkwell's worker for this run is touched (its command names the run): a pid the system gave to another
+    program since is left alone."""
+    import signal
+
+    if not pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False   # no /proc (not Linux) or gone: nothing is known about it, so nothing is done
+    if b"textgen" not in argv or not any(run_id.encode() in a for a in argv):
+        return False
+    try:
+        os.killpg(pid, signal.SIGKILL)   # a worker runs in its own session, so its group is its pid
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
 class Busy(RunError):
     """The run belongs to another live worker: leave its status alone."""
 
@@ -261,6 +284,8 @@ class Registry(Measurements):
                     self.interrupt(run["id"], msg)
                 except RunError:   # it ended (or was deleted) since it was read
                     return self.get_run(run["id"]) or run
+                if stale and run["pid"] and not run.get("job"):
+                    stop_hung_worker(run["pid"], run["id"])   # a resume must not find it still writing
                 run.update(status="interrupted", message=msg)
         return run
 
