@@ -208,7 +208,9 @@ def test_a_writers_experiment_and_its_jobs_are_theirs_alone(workspace, monkeypat
 @pytest.mark.parametrize("argv, said", [
     (["--gaps", "5,x"], "textgen: --gaps takes whole numbers separated by commas, such as 5,20,100\n"),
     (["--gaps", "0"], "textgen: gaps must be whole numbers between 1 and 2000\n"),
-    (["--cells", "rnn,tcn"], "textgen: cells must be some of rnn, lstm, gru\n")])
+    (["--cells", "rnn,tcn"], "textgen: cells must be some of rnn, lstm, gru\n"),
+    (["--keep-bias", "open"], "textgen: --keep-bias takes a number, such as 3, or 'keras'\n"),
+    (["--keep-bias", "40"], "textgen: keep_bias must be between -10 and 10\n")])
 def test_the_command_line_refuses_bad_input_in_one_line(workspace, capsys, argv, said):
     from textgen.cli import main
 
@@ -250,6 +252,24 @@ def test_the_command_line_prints_no_tensorflow_noise(tmp_path):
     lines = r.stderr.splitlines()
     assert lines[0].startswith("experiment ") and lines[0].endswith(": 1 cells x 6 gaps, 0.05 s each")
     assert [l.split()[:3] for l in lines[1:]] == [["SimpleRNN", "gap", str(g)] for g in range(2, 8)], r.stderr
+
+
+def test_the_cli_can_set_the_task_up_as_before_to_show_why_it_changed(workspace, monkeypatch, capsys):
+    from textgen import cli
+    from textgen import experiments as ex
+    from textgen.runs import Registry
+
+    seen = []
+    monkeypatch.setattr(ex, "train_cell", lambda cell, gap, cfg, should_stop=None: seen.append(cfg) or CellResult(
+        cell, gap, 10, 123, 1.0, 40, 0.1, [1.0]))
+    assert cli.main(["experiment", "memory", "--gaps", "5", "--cells", "lstm", "--keep-bias", "keras",
+                     "--learned-inputs"]) == 0
+    assert cli.main(["experiment", "memory", "--gaps", "5", "--cells", "lstm", "--keep-bias", "1.5"]) == 0
+    assert cli.main(["experiment", "memory", "--gaps", "5", "--cells", "lstm"]) == 0
+    assert [(c.keep_bias, c.fixed_inputs) for c in seen] == [(None, False), (1.5, True), (3.0, True)]
+    reg = Registry()   # each experiment saved with the settings it trained with
+    saved = {(c.keep_bias, c.fixed_inputs) for c in (ex.load(reg, e["id"])[0] for e in ex.list_experiments(reg))}
+    assert saved == {(None, False), (1.5, True), (3.0, True)}
 
 
 def test_the_cli_prints_the_table_and_the_english_verdict(workspace, monkeypatch, capsys):

@@ -26,6 +26,10 @@ def add_parsers(sub) -> None:
     m.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells (rnn, lstm, gru)")
     m.add_argument("--seconds", type=float, default=None, help="training seconds per cell and gap")
     m.add_argument("--params", type=int, default=None, help="parameters per model (each cell sized to match)")
+    m.add_argument("--keep-bias", default=None, help="where the gated cells' keep gates start (default 3: 95%% kept "
+                                                     "per step); 'keras' for Keras' own start (forget 1, update 0)")
+    m.add_argument("--learned-inputs", action="store_true",
+                   help="learn the symbols' embedding, so a cell may learn to silence the noise (default: fixed)")
     m.add_argument("--experiment", help=argparse.SUPPRESS)   # a worker job: the saved experiment ...
     m.add_argument("--cell", help=argparse.SUPPRESS)         # ... the cell it trains ...
     m.add_argument("--run-id", help=argparse.SUPPRESS)       # ... and its queued run
@@ -67,6 +71,13 @@ def cmd_experiment(args) -> int:
     except ValueError:
         raise ConfigError("--gaps takes whole numbers separated by commas, such as 5,20,100") from None
     over = {k: v for k, v in (("seconds", args.seconds), ("params", args.params)) if v is not None}
+    if args.keep_bias is not None:
+        try:
+            over["keep_bias"] = None if args.keep_bias == "keras" else float(args.keep_bias)
+        except ValueError:
+            raise ConfigError("--keep-bias takes a number, such as 3, or 'keras'") from None
+    if args.learned_inputs:
+        over["fixed_inputs"] = False
     cfg = dataclasses.replace(ex.MemoryConfig(), gaps=gaps, **over).validate()
     exp_id = ex.create(cfg, reg, cells)
     print(f"experiment {exp_id}: {len(cells)} cells x {len(gaps)} gaps, {cfg.seconds:g} s each", file=sys.stderr)
