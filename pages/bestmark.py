@@ -46,15 +46,19 @@ def span(values: list[float]) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def label_heights(points: list[float], lo: float, hi: float, taken: list[float]) -> list[float]:
+RING_TRIES = (0.6, -1.7, 1.8, -2.9, 3.0)   # a label's foot beside a ring, in text lines from its point
+LINE_TRIES = (0.1, -1.1, 1.2, -2.2)        # ... beside a reference line: just over it, just under it, further
+
+
+def label_heights(points: list[float], lo: float, hi: float, taken: list[float],
+                  tries_at: tuple[float, ...] = RING_TRIES) -> list[float]:
     """Where each label's foot goes, in the chart's y units: just above its ring, else just below it, else a line
     further up or down, else the plot's foot; the first that keeps clear of the other labels (`taken`: the
     baselines' levels, whose labels sit just over their lines, and the labels placed before it). Where none is
     clear, the one furthest from them."""
     band, taken, out = TEXT_BAND * max(hi - lo, 1e-9), list(taken), []
     for v in points:
-        tries = [t for t in (v + 0.6 * band, v - 1.7 * band, v + 1.8 * band, v - 2.9 * band, v + 3.0 * band, lo)
-                 if lo <= t <= hi - band] or [v + 0.6 * band]
+        tries = [t for t in (*(v + k * band for k in tries_at), lo) if lo <= t <= hi - band] or [v + tries_at[0] * band]
         clear = [min((abs(t - o) for o in taken), default=hi - lo) for t in tries]
         y = next((t for t, c in zip(tries, clear) if c >= 1.15 * band), tries[clear.index(max(clear))])
         taken.append(y)

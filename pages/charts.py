@@ -98,16 +98,40 @@ def baseline_frame(refs) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["bpc", "label"])
 
 
-def baseline_rules(refs) -> list:
-    """Grey dashed levels, each named at the chart's left edge (the best point's ring is usually at the right):
-    what a network must get below."""
+def baseline_labels(refs, span: tuple[float, float], rings: list[tuple[float, float]] = ()) -> pd.DataFrame:
+    """The baselines with where each label goes: its foot (label_y) just over its line, or under it where a
+    nearer label took that place; at the right edge, or the left where a best point's ring (x as a share of
+    the chart's width, y) sits at the right end near it."""
+    df = baseline_frame(refs)
+    if df.empty:
+        return df.assign(label_y=[], side=[])
+    lo, hi = span
+    band = bestmark.TEXT_BAND * max(hi - lo, 1e-9)
+    order = sorted(range(len(df)), key=lambda i: -df["bpc"].iloc[i])   # top down: the highest keeps its place
+    feet = dict(zip(order, bestmark.label_heights([df["bpc"].iloc[i] for i in order], lo, hi, [],
+                                                  bestmark.LINE_TRIES)))
+    label_y = [feet[i] for i in range(len(df))]
+    side = ["left" if any(x > 0.7 and -1.5 * band < y - foot < 2.0 * band for x, y in rings) else "right"
+            for foot in label_y]
+    return df.assign(label_y=label_y, side=side)
+
+
+def baseline_rules(refs, span: tuple[float, float] | None = None, rings: list[tuple[float, float]] = ()) -> list:
+    """Grey dashed levels, each named at the chart's edge (baseline_labels says where): what a network must get
+    below."""
     df = baseline_frame(refs)
     if df.empty:
         return []
+    placed = baseline_labels(refs, span or bestmark.span(df["bpc"].tolist()), rings)
     rule = alt.Chart(df).mark_rule(color="#9a9aa6", strokeDash=[2, 3]).encode(
         y="bpc:Q", tooltip=["label", alt.Tooltip("bpc:Q", format=".3f")])
-    text = alt.Chart(df).encode(y="bpc:Q", x=alt.value(0), text="label:N")
-    return [rule, *bestmark.outlined(text, align="left", dx=4, dy=-6, color="#4a4d5c", fontSize=12)]
+    layers = [rule]
+    for side, x, dx in (("right", {"expr": "width"}, -4), ("left", 0, 4)):
+        if (rows := placed[placed["side"] == side]).empty:
+            continue
+        text = alt.Chart(rows).encode(y="label_y:Q", x=alt.value(x), text="label:N")
+        layers += bestmark.outlined(text, align=side, dx=dx, baseline="bottom", color="#4a4d5c", fontSize=12)
+    return layers
 
 
 def loss_chart(metrics: list[dict], refs=None) -> alt.LayerChart:
@@ -115,18 +139,21 @@ def loss_chart(metrics: list[dict], refs=None) -> alt.LayerChart:
     df, best = loss_frame(metrics), bestmark.loss_frame(metrics)   # best: the point whose weights write
     levels = baseline_frame(refs)["bpc"].tolist()
     ys = [*df["bpc"], *levels]
+    span, right = bestmark.span(ys) if ys else (0.0, 1.0), df["step"].max()
+    rings = [(s / right if right else 1.0, b) for s, b in zip(best["step"], best["bpc"])]
+    feet = baseline_labels(refs, span, rings)["label_y"].tolist()
     base = alt.Chart(df, height=300).encode(
         x=alt.X("step:Q", title=_("training step"), axis=alt.Axis(format="d", tickMinStep=1)),
-        y=alt.Y("bpc:Q", title=_(BPC_TITLE), scale=bestmark.scale(ys, not best.empty)),
+        y=alt.Y("bpc:Q", title=_(BPC_TITLE), scale=bestmark.scale(ys, not best.empty or bool(levels))),
         color=alt.Color("series:N", scale=series_colors(),
                         legend=alt.Legend(orient="top", title=None, labelFontSize=13)),
         tooltip=[alt.Tooltip("series:N", title=_("series")), alt.Tooltip("step:Q", title=_("training step")),
                  alt.Tooltip("bpc:Q", format=".3f", title=_("bits per character"))])
     lines = base.mark_line(strokeWidth=2).transform_filter(alt.datum.series != _(SERIES[2]))
     val = base.transform_filter(alt.datum.series == _(SERIES[2]))
-    marks = bestmark.marker(best, "step", "bpc", df["step"].max(), bestmark.span(ys) if ys else (0.0, 1.0), levels)
+    marks = bestmark.marker(best, "step", "bpc", right, span, feet)
     return alt.layer(lines, val.mark_line(strokeDash=[4, 3]), val.mark_point(filled=True, size=60),
-                     *baseline_rules(refs), *marks)
+                     *baseline_rules(refs, span, rings), *marks)
 
 
 
@@ -234,7 +261,8 @@ def vanishing_chart(curves: dict[str, list[float]]) -> alt.Chart:
     df = vanishing_frame(curves)
     return (alt.Chart(df, height=300 + 24 * len(curves)).mark_line(strokeWidth=2)
             .encode(x=alt.X("k:Q", title=_("steps back (k)")),
-                    y=alt.Y("norm:Q", title=_("gradient reaching k steps back (log)"), scale=alt.Scale(type="log")),
+                    y=alt.Y("norm:Q", title=_("gradient reaching k steps back (log)"), scale=alt.Scale(type="log"),
+                            axis=alt.Axis(format=".0e")),   # 1e-3 ... 1e-11, as the captions write them
                     color=alt.Color("run:N", legend=alt.Legend(orient="top", direction="vertical", title=None,
                                                                labelLimit=900)),
                     tooltip=["run", "k", alt.Tooltip("norm:Q", format=".3g")]))
@@ -263,16 +291,18 @@ def compare_chart(curves: dict[str, list[dict]], axis: str, refs=None) -> alt.Ch
                                                 labelFontSize=13))
     best, levels = bestmark.compare_frame(curves), baseline_frame(refs)["bpc"].tolist()
     ys = [*df["val_bpc"], *levels]
-    y_scale = bestmark.scale(ys, not best.empty)
+    y_scale = bestmark.scale(ys, not best.empty or bool(levels))
+    span, right = bestmark.span(ys) if ys else (0.0, 1.0), df["x"].max() if len(df) else 0.0
+    rings = [(x / right if right else 1.0, y) for x, y in zip(best["x"], best["val_bpc"])]
+    feet = baseline_labels(refs, span, rings)["label_y"].tolist()
     lines = (alt.Chart(df, height=280 + 30 * len(curves)).mark_line(point=True, strokeWidth=2)
             .encode(x=alt.X("x:Q", title=_(COMPARE_AXES[axis])),
                     y=alt.Y("val_bpc:Q", title=[_(t) for t in OVERLAY_Y_TITLE], scale=y_scale),
                     color=runs,
                     tooltip=["run", alt.Tooltip("x:Q", title=_(COMPARE_AXES[axis]), format=",.0f"),
                              alt.Tooltip("val_bpc:Q", format=".3f")]))
-    marks = bestmark.marker(best, "x", "val_bpc", df["x"].max() if len(df) else 0.0,
-                            bestmark.span(ys) if ys else (0.0, 1.0), levels, runs)
-    return alt.layer(lines, *baseline_rules(refs), *marks) if refs is not None or marks else lines
+    marks = bestmark.marker(best, "x", "val_bpc", right, span, feet, runs)
+    return alt.layer(lines, *baseline_rules(refs, span, rings), *marks) if refs is not None or marks else lines
 
 
 def activation_chart(text: str, values, width: int = 60) -> alt.LayerChart:

@@ -91,5 +91,22 @@ def test_loss_chart_draws_the_baselines_as_labelled_levels():
                                         {"bpc": 3.4, "label": "bigram (Kneser-Ney)"},
                                         {"bpc": 2.9, "label": "trigram (Kneser-Ney)"}]
     metrics = [{"kind": "batch", "step": i, "bpc": 5.0 - 0.1 * i} for i in range(10)]
-    assert len(charts.loss_chart(metrics, refs).to_dict()["layer"]) == len(charts.loss_chart(metrics).to_dict()["layer"]) + 2
+    # a dashed rule per level, and the labels (white outline, then the text) at the right edge
+    assert len(charts.loss_chart(metrics, refs).to_dict()["layer"]) == len(charts.loss_chart(metrics).to_dict()["layer"]) + 3
     assert charts.baseline_frame(None).empty
+
+
+def test_close_baselines_labels_do_not_overlap_and_keep_off_a_ring_at_the_right():
+    from pages import bestmark, charts
+
+    # a repetitive text: the uniform guess and the unigram 0.1 apart, the n-grams 0.15 apart, on a 2-6 chart
+    refs = baselines.Baselines(uniform=4.6, unigram=4.5, bigram=3.15, trigram=3.0)
+    band = bestmark.TEXT_BAND * 4.0
+    placed = charts.baseline_labels(refs, (2.0, 6.0))
+    feet = placed["label_y"].tolist()
+    assert feet == pytest.approx([4.6 + 0.1 * band, 4.5 - 1.1 * band, 3.15 + 0.1 * band, 3.0 - 1.1 * band])
+    assert all(abs(a - b) >= band for i, a in enumerate(feet) for b in feet[i + 1:])   # a line of text apart
+    assert placed["side"].tolist() == ["right"] * 4
+    # the best ring at the right end, just under the bigram's line: that label moves to the left edge
+    assert charts.baseline_labels(refs, (2.0, 6.0), [(0.95, 3.1)])["side"].tolist() == [
+        "right", "right", "left", "left"]
