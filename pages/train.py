@@ -162,7 +162,7 @@ def setup() -> None:
             fit = sizing.fit(dataclasses.replace(presets.PRESETS[preset], model=model, train=cfg),
                              sizing.saved_counts(metas[cid], basis, reg.home), cjk=cjk)
             said = [i18n.error_text(n) for n in fit.notes]   # the engine's reasons, each in the session's language
-            if fit.preset.train != cfg:
+            if fit.preset.train != cfg and not said:   # the notes, where there are any, say what changed and why
                 said.insert(0, _("Fitted to this text: {level} level, batches of {batch}.").format(
                     level=_(LEVELS[fit.preset.train.level]), batch=fit.preset.train.batch_size))
             st.caption(ui.safe(i18n.sentences(*said)))

@@ -345,11 +345,13 @@ def test_a_preset_is_fitted_to_a_chinese_text(workspace):
     chars = dataclasses.replace(long.train, level="char")
     fitted = sizing.adapt(long, sizing.saved_counts(meta, chars, str(workspace)), cjk=True).train
     assert fitted.level == "char"
-    said = [shown(c.value) for c in at.caption if c.value.startswith("Fitted to this text")]
     notes = sizing.fit(long, sizing.saved_counts(meta, chars, str(workspace)), cjk=True).notes
     assert notes[0].startswith("Character level instead of word pieces: this text has no spaces between words")
     assert notes[1].startswith(f"Batches of {fitted.batch_size}") and len(notes) == 2   # 900 characters: 64 may do
-    assert said == [" ".join([f"Fitted to this text: character level, batches of {fitted.batch_size}.", *notes])]
+    # the notes say what changed and why, once: no summary sentence before them repeating the batch size
+    said = [shown(c.value) for c in at.caption if c.value.startswith("Character level instead")]
+    assert said == [" ".join(notes)]
+    assert not [c for c in at.caption if c.value.startswith("Fitted to this text")]
 
 
 def test_a_preset_says_why_it_keeps_its_batch_and_that_a_small_text_is_read_many_times(workspace, monkeypatch):
