@@ -10,6 +10,7 @@ import pandas as pd
 from pages.bestmark import outlined
 from pages.charts import CELL_COLORS, memory_frame, visible_char
 from pages.i18n import N_, _
+from textgen.config import CELL_NAMES as NAMES
 
 GATE_ROW = 0.35                  # of each text row: the gate's band under the character's shaded cell
 PAIR = (N_("clipping off"), N_("clipping on"))   # the pair's series names, shown in the reader's language
@@ -35,7 +36,10 @@ def memory_chart(results, chance: float) -> alt.LayerChart:
     # The chance line is a datum on the line's own y scale: the layers share one scale and one axis.
     rule = alt.Chart().mark_rule(strokeDash=[6, 4], color="#6b7280").encode(y=alt.datum(chance))
     text = alt.Chart(pd.DataFrame({"label": [label]})).encode(y=alt.datum(chance), x=alt.value(0), text="label:N")
-    return alt.layer(line, rule, *outlined(text, align="left", dx=4, dy=-6, color="#4a4d5c"))
+    # Where LSTM and GRU score alike GRU's line covers LSTM's: LSTM is drawn again over it, dashed, so both show.
+    lstm = (alt.Chart(df).transform_filter(alt.datum.cell == NAMES["lstm"])
+            .mark_line(strokeWidth=2.5, strokeDash=[7, 6], color=CELL_COLORS.range[1]).encode(x=x, y="accuracy:Q"))
+    return alt.layer(line, lstm, rule, *outlined(text, align="left", dx=4, dy=-6, color="#4a4d5c"))
 
 
 def pair_colors() -> alt.Scale:

@@ -256,7 +256,9 @@ def test_the_memory_chart_keeps_to_0_100_percent_with_labels_on_their_values(wor
     rows = [ex.CellResult(c, g, 10, 100, a, 50, 12.0) for c, g, a in
             (("rnn", 5, 1.0), ("rnn", 200, 0.482), ("lstm", 5, 1.0), ("lstm", 200, 0.232), ("gru", 20, 0.26))]
     spec = gatecharts.memory_chart(rows, 0.25).to_dict()
-    line, rule, outline, text = spec["layer"]
+    line, lstm, rule, outline, text = spec["layer"]
+    # LSTM again over the others, dashed: where it scores as GRU does, GRU's line would hide it
+    assert lstm["transform"] == [{"filter": "(datum.cell === 'LSTM')"}] and lstm["mark"]["strokeDash"] == [7, 6]
     assert outline["mark"]["stroke"] == "white" and outline["encoding"] == text["encoding"]   # readable over a line
     y = line["encoding"]["y"]
     assert y["scale"] == {"domain": [0, 1], "clamp": True, "nice": False}
