@@ -19,7 +19,11 @@ def progress(run: dict, budget: float = 0.0) -> tuple[float, str]:
     steps = run.get("steps") or 0
     epoch, step = run.get("epoch") or 0, run.get("step") or 0
     if run.get("status") == "done":
-        return 1.0, ngettext("finished {n} epoch", "finished {n} epochs", epoch).format(n=epoch)
+        # a run its time budget stopped mid-epoch: its share of that epoch too, cut to two decimals as the
+        # chart's labels are (fit.py), so "best …, epoch 16.28" stands beside "finished 16.28 epochs"
+        done = math.floor((epoch + (step / steps if steps and step < steps else 0)) * 100) / 100
+        count = int(done) if done == int(done) else 2   # a fraction takes the plural
+        return 1.0, ngettext("finished {n} epoch", "finished {n} epochs", count).format(n=f"{done:g}")
     if run.get("status") == "queued":
         return 0.0, _("waiting in the queue")
     if run.get("status") == "running" and not (steps or epoch or step or run.get("elapsed")):

@@ -60,7 +60,11 @@ def test_progress_by_epochs_and_by_time():
     assert ui.progress(run) == (0.375, "epoch 2 of 4 · step 5 of 10")
     # a 20 s budget half spent is further along than 1.5 of 4 epochs
     assert ui.progress(run, budget=20.0) == (0.5, "epoch 2 · step 5 of 10 · 10 s of 20 s")
-    assert ui.progress({**run, "status": "done", "epoch": 3}) == (1.0, "finished 3 epochs")
+    assert ui.progress({**run, "status": "done", "epoch": 3, "step": 0}) == (1.0, "finished 3 epochs")
+    # stopped by its budget 28.5% into the 17th epoch: as the best checkpoint's label counts it
+    assert ui.progress({**run, "status": "done", "epoch": 16, "step": 57, "steps": 200}) == (
+        1.0, "finished 16.28 epochs")
+    assert ui.progress({"status": "done", "epoch": 1, "step": 0, "steps": 7}) == (1.0, "finished 1 epoch")
     assert ui.progress({"status": "queued", "epochs": 0}) == (0.0, "waiting in the queue")
     # a worker still loading has no epoch to count: not "epoch 1 of 200" with a 5-minute budget
     assert ui.progress({"status": "running", "epochs": 200}, budget=300.0) == (0.0, "starting…")
