@@ -1,6 +1,8 @@
 """Inside: why gates matter, measured. The memory experiment, a run's gradient norms, the vanishing curve."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -17,6 +19,7 @@ from textgen.config import CELL_NAMES, is_text_run
 
 EXP_KEY = "inside_experiment"        # the experiment shown (its id)
 PRESET_KEY = "inside_preset"
+KERAS_KEY = "inside_keras_start"   # the toggle: the task set up as Keras starts (ex.LEGACY)
 PAIR_KEY = "inside_pair"            # the clipping pair shown (its id)
 
 ui.header(_("Inside"), _("Why gates matter, measured on this machine: memory over long gaps, gradients, vanishing."))
@@ -24,8 +27,11 @@ reg = ui.registry()
 
 
 def start_experiment() -> None:
+    cfg = ex.PRESETS[st.session_state[PRESET_KEY]]
+    if st.session_state.get(KERAS_KEY):
+        cfg = dataclasses.replace(cfg, **ex.LEGACY)
     try:
-        st.session_state[EXP_KEY] = ex.submit(ex.PRESETS[st.session_state[PRESET_KEY]], reg, owner=ui.identity())
+        st.session_state[EXP_KEY] = ex.submit(cfg, reg, owner=ui.identity())
     except textgen.InkwellError as e:
         st.session_state["inside_error"] = i18n.error_text(e)
 
@@ -62,7 +68,7 @@ def experiment_view(exp_id: str, rows: list[dict]) -> None:
         with st.container(key="inside_memory_chart"):   # the element the README's PNG is taken of
             st.altair_chart(gatecharts.memory_chart(results, cfg.chance), width="stretch")
         st.markdown(ui.safe(memory_words.explain(results, cfg)))   # ex.explain's words, in the reader's language
-        st.caption(_('{n} of {expected} trainings measured. Each cell has about {params:,} parameters and trained {seconds:g} s per gap on {symbols} symbols ({noise} kinds of noise); accuracy is on {test_size} sequences it never saw.').format(n=len(results), expected=expected, params=cfg.params, seconds=cfg.seconds, symbols=cfg.symbols, noise=cfg.noise, test_size=cfg.test_size))
+        st.caption(i18n.sentences(_('{n} of {expected} trainings measured. Each cell has about {params:,} parameters and trained {seconds:g} s per gap on {symbols} symbols ({noise} kinds of noise); accuracy is on {test_size} sequences it never saw.').format(n=len(results), expected=expected, params=cfg.params, seconds=cfg.seconds, symbols=cfg.symbols, noise=cfg.noise, test_size=cfg.test_size), memory_words.setup(cfg)))
     elif not active:
         st.caption(_("This experiment has no results."))
 
@@ -81,6 +87,10 @@ row[0].radio(_("Size"), list(ex.PRESETS), key=PRESET_KEY, horizontal=True, forma
     "Full": _("Full: gaps {gaps} (about 6 minutes)").format(gaps=i18n.listing(ex.PRESETS["Full"].gaps)),
     "Quick": _("Quick: gaps {gaps} (about a minute)").format(gaps=i18n.listing(ex.PRESETS["Quick"].gaps))}.get)
 row[1].button(_("Run the experiment"), type="primary", icon=":material/science:", on_click=start_experiment)
+st.toggle(_("Set up as Keras starts: learned inputs, keep gates half shut"), key=KERAS_KEY,
+          help=_("The plain RNN may then learn to silence the noise through its inputs, and the gated cells must "
+                 "first learn to keep their gates open. Run it beside the usual setup to show why the setup "
+                 "matters."))
 saved = ex.list_experiments(reg, ui.identity())
 if saved:
     ids = [e["id"] for e in saved]
@@ -88,7 +98,7 @@ if saved:
         st.session_state[EXP_KEY] = ids[0]
     # Labels made now, in the reader's language (AppTest formats options outside the script run).
     titles = {e["id"]: ui.date(e["created"]) + " · " + _("gaps {gaps}").format(gaps=i18n.listing(e["gaps"]))
-              for e in saved}   # progress is the fragment's to show
+              + (" · " + _("as Keras starts") if e["keras_start"] else "") for e in saved}   # progress: the fragment's
     st.selectbox(_("Experiment"), ids, key=EXP_KEY, format_func=titles.get)
     exp_id = st.session_state[EXP_KEY]
     rows = experiment_jobs(exp_id)

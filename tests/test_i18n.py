@@ -191,7 +191,7 @@ def test_the_language_is_kept_per_writer(tmp_path):
 # -- every page in Chinese -----------------------------------------------------------------------------
 WRITER = "i18n-test-writer-token-0001"
 # Words that stay as they are in the Chinese interface: product and model names, file types, units.
-ALLOWED = {"Inkwell", "GRU", "LSTM", "RNN", "SimpleRNN", "Markdown", "Word", "MB", "Project", "Gutenberg", "Adam",
+ALLOWED = {"Inkwell", "GRU", "LSTM", "RNN", "SimpleRNN", "Markdown", "Word", "MB", "Project", "Gutenberg", "Adam", "Keras",
            "AdamW", "Dropout", "CPU", "Top-k", "Top-p", "top-k", "top-p", "SGD", "NaN", "lr", "INKWELL_HOST_CODE", "txt", "md", "docx", "zip", "Kneser", "Ney", "top",
            "Top", "The", "Gannet", "Light", "UTF", "utf", "GBK", "gbk", "ASCII", "zh", "en", "English", "Language"}
 TEXT_FIELDS = {"label", "help", "placeholder", "body", "options", "captions", "content", "text"}
