@@ -43,24 +43,34 @@ def test_dead_worker_is_marked_interrupted(tmp_path):
     assert reg.get_run(alive)["status"] == "running"
 
 
-def test_a_hung_worker_is_ended_and_an_unrelated_process_is_left_alone(tmp_path):
-    """Alive but silent past the heartbeat timeout: the run reads interrupted and its worker is killed. A process
-    whose command does not name the run (the pid given to another program) is not touched."""
+def test_deleting_a_run_ends_its_running_measurement_and_no_other_process(tmp_path):
+    """A measurement of a deleted run would write its curve into the deleted folder: its worker is killed first.
+    A process whose command does not name the job (the pid given to another program) is not touched, and a
+    silent training worker is only marked interrupted: a machine waking from sleep is silent too."""
     import subprocess
 
     reg = Registry(tmp_path)
-    hung, other = (reg.create_run(name, status="running") for name in ("hung", "other"))
+    run = reg.create_run("text", status="running")
+    reg.finish(run, "done")
+    job = f"{run}-vc"
+    reg.queue_job(job, "Vanishing curve of text", ["vanishing", run, "--job", job], level="vanishing", corpus=run)
+    quiet = reg.create_run("quiet", status="running")
     sleep = [sys.executable, "-c", "import time; time.sleep(120)", "textgen"]
-    worker = subprocess.Popen([*sleep, "--run-id", hung], start_new_session=True)
+    worker = subprocess.Popen([*sleep, "vanishing", run, "--job", job], start_new_session=True)
     stranger = subprocess.Popen([*sleep, "--run-id", "20260101-000000-000000"], start_new_session=True)
+    trainer = subprocess.Popen([*sleep, "--run-id", quiet], start_new_session=True)
     try:
-        for rid, proc in ((hung, worker), (other, stranger)):
-            reg.update_run(rid, pid=proc.pid, heartbeat=time.time() - 1000)
-        assert [reg.get_run(r)["status"] for r in (hung, other)] == ["interrupted", "interrupted"]
+        reg.start(job, worker.pid)
+        reg.update_run(quiet, pid=trainer.pid, heartbeat=time.time() - 1000)
+        assert reg.get_run(quiet)["status"] == "interrupted" and trainer.poll() is None
+        other = reg.create_run("other", status="running", pid=stranger.pid, level="vanishing", corpus=run)
+        reg.delete_run(run)
         assert worker.wait(10) == -signal.SIGKILL
-        assert stranger.poll() is None
+        assert stranger.poll() is None and trainer.poll() is None
+        assert [reg.get_run(r) for r in (run, job, other)] == [None, None, None]
+        assert not reg.run_dir(job).exists() and not reg.run_dir(run).exists()
     finally:
-        for proc in (worker, stranger):
+        for proc in (worker, stranger, trainer):
             proc.kill()
             proc.wait()
 

@@ -248,7 +248,7 @@ def test_deleting_a_run_deletes_its_measurement_and_ends_a_running_one(workspace
     monkeypatch.setattr(vanishing, "BEAT", 0.05)
     monkeypatch.setattr(os, "nice", lambda n: 0)
     reg, rid, job = _claimed(monkeypatch)
-    (other,) = _runs(reg, 1)   # another writer's text run, untouched
+    (other,) = _runs(reg, 1)   # another text run, untouched
     measuring, exits = threading.Event(), []
 
     def stuck(run_dir):   # until the watch ends it (the real _exit ends the process mid-NumPy)

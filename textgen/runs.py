@@ -48,11 +48,11 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-def stop_hung_worker(pid: int | None, run_id: str) -> bool:
-    """End a worker that is alive but has stopped beating (its beat thread runs every few seconds, so a long
-    silence means the process is stuck), with its process group: it holds memory and a core for nothing. Only
-    Inkwell's worker for this run is touched (its command names the run): a pid the system gave to another
-    program since is left alone."""
+def stop_worker(pid: int | None, run_id: str) -> bool:
+    """End the local worker of a job whose result nobody will read (its run deleted), with its process group.
+    Only Inkwell's worker for this job is touched (its command names it): a pid the system gave to another
+    program since is left alone. Never used on a silent training worker: a machine waking from sleep is
+    silent too, and its workers go on."""
     import signal
 
     if not pid_alive(pid):
@@ -284,8 +284,6 @@ class Registry(Measurements):
                     self.interrupt(run["id"], msg)
                 except RunError:   # it ended (or was deleted) since it was read
                     return self.get_run(run["id"]) or run
-                if stale and run["pid"] and not run.get("job"):
-                    stop_hung_worker(run["pid"], run["id"])   # a resume must not find it still writing
                 run.update(status="interrupted", message=msg)
         return run
 
@@ -294,10 +292,15 @@ class Registry(Measurements):
         if run["status"] == "running":
             raise RunError("This run is still training; stop it before deleting it.")
         with self.connect() as db:
-            # Its measurements' jobs go with it (their rows name the run in `corpus`); a running one's watch
-            # reads its row gone as a cancel and ends.
-            rows = db.execute("SELECT id, level FROM runs WHERE corpus=? AND id<>?", (run_id, run_id))
-            measures = [r["id"] for r in rows if not is_text_run(dict(r))]
+            # Its measurements' jobs go with it (their rows name the run in `corpus`). A running one is ended
+            # here, or on a cluster by its watch, which reads its row gone as a cancel.
+            rows = [dict(r) for r in db.execute("SELECT id, level, status, pid, job FROM runs WHERE corpus=? AND id<>?",
+                                                (run_id, run_id))]
+            rows = [r for r in rows if not is_text_run(r)]
+            measures = [r["id"] for r in rows]
+            for r in rows:   # killed before the folder goes: a measurement ending now would write into it again
+                if r["status"] == "running" and r["pid"] and not r["job"]:
+                    stop_worker(r["pid"], r["id"])
             for rid in (run_id, *measures):
                 db.execute("DELETE FROM runs WHERE id=?", (rid,))
                 db.execute("DELETE FROM metrics WHERE run_id=?", (rid,))
