@@ -32,22 +32,27 @@ def loss_frame(metrics: list[dict]) -> pd.DataFrame:
 TEXT_BAND = 0.07   # of the y span: the height one 13-pixel line of text takes on a chart about 250 pixels tall
 
 
-def scale(values: list[float], marked: bool) -> alt.Scale:
+def scale(values: list[float], marked: bool, lines: bool = False) -> alt.Scale:
     """The y scale of a chart that marks a best point: the values' span and a line of text either side, without
     Vega's rounding, so label_heights knows where the plot ends (unmarked charts keep Vega's nice domain)."""
     if not marked or not values:
         return alt.Scale(zero=False)
-    return alt.Scale(zero=False, nice=False, domain=list(span(values)))
+    return alt.Scale(zero=False, nice=False, domain=list(span(values, lines)))
 
 
-def span(values: list[float]) -> tuple[float, float]:
+LINE_ROOM = 0.03   # of the values' range, over the top pad: a label just over the highest reference line fits
+
+
+def span(values: list[float], lines: bool = False) -> tuple[float, float]:
+    """The plot's lowest and highest y: the values and a line of text either side (`lines`: reference lines are
+    drawn and labelled, so a little more at the top)."""
     lo, hi = min(values), max(values)
     pad = TEXT_BAND * max(hi - lo, 1e-9)
-    return lo - pad, hi + pad
+    return lo - pad, hi + pad + (LINE_ROOM * max(hi - lo, 1e-9) if lines else 0.0)
 
 
 RING_TRIES = (0.6, -1.7, 1.8, -2.9, 3.0)   # a label's foot beside a ring, in text lines from its point
-LINE_TRIES = (0.1, -1.1, 1.2, -2.2)        # ... beside a reference line: just over it, just under it, further
+LINE_TRIES = (0.1, -1.1, 1.3, -2.3)        # ... beside a reference line: just over it, just under it, further
 
 
 def label_heights(points: list[float], lo: float, hi: float, taken: list[float],

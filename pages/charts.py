@@ -122,7 +122,7 @@ def baseline_rules(refs, span: tuple[float, float] | None = None, rings: list[tu
     df = baseline_frame(refs)
     if df.empty:
         return []
-    placed = baseline_labels(refs, span or bestmark.span(df["bpc"].tolist()), rings)
+    placed = baseline_labels(refs, span or bestmark.span(df["bpc"].tolist(), True), rings)
     rule = alt.Chart(df).mark_rule(color="#9a9aa6", strokeDash=[2, 3]).encode(
         y="bpc:Q", tooltip=["label", alt.Tooltip("bpc:Q", format=".3f")])
     layers = [rule]
@@ -139,12 +139,12 @@ def loss_chart(metrics: list[dict], refs=None) -> alt.LayerChart:
     df, best = loss_frame(metrics), bestmark.loss_frame(metrics)   # best: the point whose weights write
     levels = baseline_frame(refs)["bpc"].tolist()
     ys = [*df["bpc"], *levels]
-    span, right = bestmark.span(ys) if ys else (0.0, 1.0), df["step"].max()
+    span, right = bestmark.span(ys, bool(levels)) if ys else (0.0, 1.0), df["step"].max()
     rings = [(s / right if right else 1.0, b) for s, b in zip(best["step"], best["bpc"])]
     feet = baseline_labels(refs, span, rings)["label_y"].tolist()
     base = alt.Chart(df, height=300).encode(
         x=alt.X("step:Q", title=_("training step"), axis=alt.Axis(format="d", tickMinStep=1)),
-        y=alt.Y("bpc:Q", title=_(BPC_TITLE), scale=bestmark.scale(ys, not best.empty or bool(levels))),
+        y=alt.Y("bpc:Q", title=_(BPC_TITLE), scale=bestmark.scale(ys, not best.empty or bool(levels), bool(levels))),
         color=alt.Color("series:N", scale=series_colors(),
                         legend=alt.Legend(orient="top", title=None, labelFontSize=13)),
         tooltip=[alt.Tooltip("series:N", title=_("series")), alt.Tooltip("step:Q", title=_("training step")),
@@ -291,8 +291,8 @@ def compare_chart(curves: dict[str, list[dict]], axis: str, refs=None) -> alt.Ch
                                                 labelFontSize=13))
     best, levels = bestmark.compare_frame(curves), baseline_frame(refs)["bpc"].tolist()
     ys = [*df["val_bpc"], *levels]
-    y_scale = bestmark.scale(ys, not best.empty or bool(levels))
-    span, right = bestmark.span(ys) if ys else (0.0, 1.0), df["x"].max() if len(df) else 0.0
+    y_scale = bestmark.scale(ys, not best.empty or bool(levels), bool(levels))
+    span, right = bestmark.span(ys, bool(levels)) if ys else (0.0, 1.0), df["x"].max() if len(df) else 0.0
     rings = [(x / right if right else 1.0, y) for x, y in zip(best["x"], best["val_bpc"])]
     feet = baseline_labels(refs, span, rings)["label_y"].tolist()
     lines = (alt.Chart(df, height=280 + 30 * len(curves)).mark_line(point=True, strokeWidth=2)

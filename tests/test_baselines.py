@@ -107,6 +107,10 @@ def test_close_baselines_labels_do_not_overlap_and_keep_off_a_ring_at_the_right(
     assert feet == pytest.approx([4.6 + 0.1 * band, 4.5 - 1.1 * band, 3.15 + 0.1 * band, 3.0 - 1.1 * band])
     assert all(abs(a - b) >= band for i, a in enumerate(feet) for b in feet[i + 1:])   # a line of text apart
     assert placed["side"].tolist() == ["right"] * 4
+    # on the chart's own span the highest label too fits over its line, under the top of the plot
+    lo, hi = bestmark.span([2.2, 4.6, 4.5, 3.15, 3.0], True)
+    top = charts.baseline_labels(refs, (lo, hi))["label_y"].iloc[0]
+    assert top == pytest.approx(4.6 + 0.1 * bestmark.TEXT_BAND * (hi - lo)) and top + bestmark.TEXT_BAND * (hi - lo) <= hi
     # the best ring at the right end, just under the bigram's line: that label moves to the left edge
     assert charts.baseline_labels(refs, (2.0, 6.0), [(0.95, 3.1)])["side"].tolist() == [
         "right", "right", "left", "left"]

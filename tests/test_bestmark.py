@@ -82,7 +82,7 @@ def test_the_loss_chart_keeps_the_best_label_off_the_baselines_labels():
     heights = [row["label_y"] for rows in spec["datasets"].values() for row in rows if "epoch" in row and "label_y" in row]
     # the values span 2.2 (the last batch) to 6.0 (uniform), and the plot a line of text more either side; above
     # the ring at 2.41 are the trigram's and bigram's labels, under it too little room: the label stands at the foot
-    foot, top = 2.2 - bestmark.TEXT_BAND * 3.8, 6.0 + bestmark.TEXT_BAND * 3.8
+    foot, top = 2.2 - bestmark.TEXT_BAND * 3.8, 6.0 + (bestmark.TEXT_BAND + bestmark.LINE_ROOM) * 3.8
     assert spec["layer"][0]["encoding"]["y"]["scale"] == {"zero": False, "nice": False,
                                                          "domain": pytest.approx([foot, top])}
     assert heights == pytest.approx([foot])   # one dataset for the white outline and the label
