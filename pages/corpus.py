@@ -149,7 +149,7 @@ else:
     # Column names are the shown headers; the frame keeps its English keys for the tests and the config.
     st.dataframe(pd.DataFrame([{
         "name": c["name"], "characters": c["stats"]["chars"], "distinct": c["stats"]["distinct"],
-        "words": c["stats"]["words"] if c["stats"].get("has_words", True) else None, "sources": ", ".join(c["sources"]), "saved": ui.date(c["created"]),
+        "words": c["stats"]["words"] if c["stats"].get("has_words", True) else None, "sources": i18n.listing(c["sources"]), "saved": ui.date(c["created"]),
     } for c in saved]), hide_index=True, width="stretch", key="corpora_table",
         column_config={"name": _("name"), "distinct": _("distinct"), "sources": _("sources"), "saved": _("saved"),
                        "characters": st.column_config.NumberColumn(_("characters"), format="localized"),

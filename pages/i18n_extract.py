@@ -22,7 +22,7 @@ TABLES = {"CELL_NOTES", "NAMES", "LEVEL_UNITS", "KEEP_GATE"}   # module-level di
 CALLS = {"Widget": (0, 2, "help"), "Preset": (0, 1, "blurb"), "Demo": (3, "label")}
 # Functions whose returned (and assigned) strings are sentences the app shows: the Corpus page's advice, the
 # Train page's verdict on baselines and gradient norms. Each string is a template, like an error's.
-SENTENCES = {"advise", "text_notes", "fit_notes", "_span", "describe", "describe_norms", "unknown_note", "mismatch",
+SENTENCES = {"over_limit", "advise", "text_notes", "fit_notes", "_span", "describe", "describe_norms", "unknown_note", "mismatch",
              "verdict", "_told", "legend", "corpus_advice"}
 SENTENCE_CALLS = {"Advice": 2}
 NAMED = {"SHORT_TEXT", "STALE", "STOPPED", "LOST"}   # module-level sentences raised or returned by name

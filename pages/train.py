@@ -161,11 +161,8 @@ def setup() -> None:
             basis = dataclasses.replace(cfg, level="char") if cjk else cfg   # adapt() counts a CJK text in characters
             fit = sizing.fit(dataclasses.replace(presets.PRESETS[preset], model=model, train=cfg),
                              sizing.saved_counts(metas[cid], basis, reg.home), cjk=cjk)
-            said = [i18n.error_text(n) for n in fit.notes]   # the engine's reasons, each in the session's language
-            if fit.preset.train != cfg and not said:   # the notes, where there are any, say what changed and why
-                said.insert(0, _("Fitted to this text: {level} level, batches of {batch}.").format(
-                    level=_(LEVELS[fit.preset.train.level]), batch=fit.preset.train.batch_size))
-            st.caption(ui.safe(i18n.sentences(*said)))
+            # the engine's reasons (what the fit changed and why, or why not), each in the session's language
+            st.caption(ui.safe(i18n.sentences(*(i18n.error_text(n) for n in fit.notes))))
             cfg = fit.preset.train
         est = sizing.estimate(sizing.saved_counts(metas[cid], cfg, reg.home), model, cfg)
     except textgen.InkwellError as e:

@@ -56,7 +56,8 @@ def panel_body(run: dict, reg) -> None:
     done, text = ui.progress(run, ui.time_budget(run["id"]))
     if status == "running" and run["eta"] is not None:
         text += " · " + _("ETA {eta}").format(eta=ui.duration(run["eta"]))
-    st.progress(done, text=text)
+    if status != "queued":   # a queued run's box above says where it waits; an empty bar would say it again
+        st.progress(done, text=text)
     if where := ui.where_text(run):
         st.caption(where)
     if status == "done":

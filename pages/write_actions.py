@@ -91,8 +91,8 @@ def continue_one(gen: Generator, draft: Draft, s: Settings, seed: int, where) ->
                             _("The model stopped at once and wrote nothing; try another seed or setting."))
     if record and record[0].text == text:
         st.session_state[writing.LATEST] = {"base": base, "cont": record[0]}
-    keep(draft, text, _("Seed {seed}: the same seed, draft and settings write this again.").format(seed=seed) + " "
-         + i18n.error_text(gen.originality_note(text)))
+    keep(draft, text, i18n.sentences(_("Seed {seed}: the same seed, draft and settings write this again.").format(
+        seed=seed), i18n.error_text(gen.originality_note(text))))
 
 
 def keep(draft: Draft, text: str, said: str) -> None:

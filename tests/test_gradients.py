@@ -257,3 +257,12 @@ def test_the_worker_stores_the_vanishing_curve_the_numpy_function_gives(tmp_path
     np.testing.assert_array_equal(read_curve(result.run_dir).norms, expected.norms)
     assert not [p.name for p in result.run_dir.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
     assert read_curve(tmp_path / "nowhere") is None
+
+
+def test_a_run_without_its_text_says_so_without_its_id():
+    from textgen import gradients
+    from types import SimpleNamespace
+
+    with pytest.raises(ValueError) as e:
+        gradients.run_curve(SimpleNamespace(id="20260101-120000-a1b2c3", corpus_path=None))
+    assert str(e.value) == "This run keeps no copy of its text to measure on."

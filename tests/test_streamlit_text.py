@@ -36,7 +36,7 @@ def test_the_uploader_the_input_hints_and_the_lists_read_in_chinese(zh):
         '[data-key="__select_all__"] [data-item-hl]': "全选",
         '[data-key="__select_matches__"] [data-item-hl]': "全选匹配项",
         '[data-testid="stStatusWidget"] button:enabled': "停止",
-        '[data-testid="stStatusWidget"] button:disabled': "正在停止…",
+        '[data-testid="stStatusWidget"] button:disabled': "正在停止……",
     }
     # Each replaced element's own (English) text is hidden, or both would show.
     hidden = set(re.findall(r"^(.+) \{font-size: 0 !important;\}$", streamlit_text.css(60), re.M))

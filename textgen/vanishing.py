@@ -108,9 +108,8 @@ def wait(reg, run_id: str, timeout: float = 120.0) -> str:
 
 def over_limit(limit: float) -> str:
     """The sentence a measurement past its time limit ends with (its job's message)."""
-    message = (f"The measurement was stopped at its time limit of {limit:g} seconds: the machine may be too busy "
-               "or the model too large; try again later.")
-    return message
+    return (f"The measurement was stopped at its time limit of {limit:g} seconds: the machine may be too busy or "
+            "the model too large; try again later.")
 
 
 class Watch:
