@@ -19,7 +19,7 @@ from textgen.config import CELL_NAMES, is_text_run
 
 EXP_KEY = "inside_experiment"        # the experiment shown (its id)
 PRESET_KEY = "inside_preset"
-KERAS_KEY = "inside_keras_start"   # the toggle: the task set up as Keras starts (ex.LEGACY)
+KERAS_KEY = "inside_keras_defaults"   # the toggle: the task set up with Keras' defaults (ex.LEGACY)
 PAIR_KEY = "inside_pair"            # the clipping pair shown (its id)
 
 ui.header(_("Inside"), _("Why gates matter, measured on this machine: memory over long gaps, gradients, vanishing."))
@@ -83,14 +83,15 @@ st.markdown(_("Each sequence starts with one of a few symbols, then a stretch of
 if msg := st.session_state.pop("inside_error", None):
     st.error(ui.safe(msg), icon=":material/error:")
 row = st.columns([3, 2], vertical_alignment="bottom")
-row[0].radio(_("Size"), list(ex.PRESETS), key=PRESET_KEY, horizontal=True, format_func={
+with row[0]:
+    st.radio(_("Size"), list(ex.PRESETS), key=PRESET_KEY, horizontal=True, format_func={
     "Full": _("Full: gaps {gaps} (about 6 minutes)").format(gaps=i18n.listing(ex.PRESETS["Full"].gaps)),
     "Quick": _("Quick: gaps {gaps} (about a minute)").format(gaps=i18n.listing(ex.PRESETS["Quick"].gaps))}.get)
+    st.toggle(_("Use Keras' default setup: learned inputs, keep gates barely open"), key=KERAS_KEY,
+              help=_("The plain RNN may then learn to silence the noise through its inputs, and the gated cells must "
+                     "first learn to keep their gates open. Run it beside the usual setup to show why the setup "
+                     "matters."))
 row[1].button(_("Run the experiment"), type="primary", icon=":material/science:", on_click=start_experiment)
-st.toggle(_("Set up as Keras starts: learned inputs, keep gates half shut"), key=KERAS_KEY,
-          help=_("The plain RNN may then learn to silence the noise through its inputs, and the gated cells must "
-                 "first learn to keep their gates open. Run it beside the usual setup to show why the setup "
-                 "matters."))
 saved = ex.list_experiments(reg, ui.identity())
 if saved:
     ids = [e["id"] for e in saved]
@@ -98,7 +99,7 @@ if saved:
         st.session_state[EXP_KEY] = ids[0]
     # Labels made now, in the reader's language (AppTest formats options outside the script run).
     titles = {e["id"]: ui.date(e["created"]) + " · " + _("gaps {gaps}").format(gaps=i18n.listing(e["gaps"]))
-              + (" · " + _("as Keras starts") if e["keras_start"] else "") for e in saved}   # progress: the fragment's
+              + (" · " + _("Keras defaults") if e["keras_defaults"] else "") for e in saved}   # progress: the fragment's
     st.selectbox(_("Experiment"), ids, key=EXP_KEY, format_func=titles.get)
     exp_id = st.session_state[EXP_KEY]
     rows = experiment_jobs(exp_id)

@@ -14,7 +14,7 @@ def setup(cfg) -> str:
     """How this experiment's task was set up, where it differs between experiments."""
     inputs = _("fixed input vectors") if cfg.fixed_inputs else _("a learned embedding")
     if cfg.keep_bias is None:
-        return _("Set up with {inputs}, the keep gates at Keras' start (LSTM's forget bias 1, GRU's update bias "
-                 "0).").format(inputs=inputs)
+        return _("Set up with {inputs}, the keep gates at Keras' defaults (LSTM's forget bias 1, GRU's update "
+                 "bias 0).").format(inputs=inputs)
     return _("Set up with {inputs}, the keep gates starting at a bias of {bias:g}.").format(inputs=inputs,
                                                                                           bias=cfg.keep_bias)

@@ -163,7 +163,7 @@ def test_an_experiment_is_saved_as_data_and_reopens_without_retraining(workspace
     assert [(r["cell"], r["gap"], r["accuracy"]) for r in rows] == [(r.cell, r.gap, r.accuracy) for r in results]
     assert ex.list_experiments(reg)[0] | {"created": 0} == {"id": exp_id, "created": 0, "cells": ("rnn", "gru"),
                                                              "gaps": (3, 30), "done": 4, "expected": 4,
-                                                             "keras_start": False}
+                                                             "keras_defaults": False}
     assert ex.table(results, cfg).splitlines() == ["gap      SimpleRNN        GRU", "3            90.0%      75.0%",
                                                    "30           25.0%      75.0%", "chance 25.0%"]
 

@@ -85,7 +85,7 @@ def load(reg, exp_id: str, owner=None) -> tuple[MemoryConfig, tuple[str, ...], l
 
 def list_experiments(reg, owner=None) -> list[dict]:
     """The saved experiments `owner` may see, newest first: {"id", "created", "cells", "gaps", "done", "expected",
-    "keras_start"} (keras_start: set up as Keras starts, ex.LEGACY)."""
+    "keras_defaults"} (keras_defaults: set up with Keras' defaults, ex.LEGACY)."""
     root = reg.home / "experiments"
     out = []
     for d in sorted(root.glob("*/config.json"), reverse=True) if root.is_dir() else []:
@@ -95,7 +95,7 @@ def list_experiments(reg, owner=None) -> list[dict]:
             continue   # a half-written or foreign folder is skipped, not fatal
         out.append({"id": d.parent.name, "created": d.stat().st_mtime, "cells": cells, "gaps": cfg.gaps,
                     "done": len(results), "expected": len(cells) * len(cfg.gaps),
-                    "keras_start": all(getattr(cfg, k) == v for k, v in LEGACY.items())})
+                    "keras_defaults": all(getattr(cfg, k) == v for k, v in LEGACY.items())})
     return out
 
 

@@ -71,21 +71,21 @@ def test_the_run_button_queues_the_chosen_preset(workspace, monkeypatch):
     assert at.get("progress")[0].proto.value == 0   # 0 of 6 measured, the jobs waiting
 
 
-def test_the_keras_start_toggle_queues_the_task_as_it_was_and_says_so(workspace, monkeypatch):
+def test_the_keras_defaults_toggle_queues_the_task_as_it_was_and_says_so(workspace, monkeypatch):
     from textgen import jobs
 
     monkeypatch.setattr(jobs, "pump", lambda reg=None: [])
     at = open_page()
     at.radio(key="inside_preset").set_value("Quick").run()
-    at.toggle(key="inside_keras_start").set_value(True).run()
+    at.toggle(key="inside_keras_defaults").set_value(True).run()
     at.button[0].click().run()
     assert not at.exception
     reg = Registry()
     cfg = ex.load(reg, at.session_state["inside_experiment"])[0]
     assert cfg == dataclasses.replace(ex.PRESETS["Quick"], fixed_inputs=False, keep_bias=None)
-    assert ex.list_experiments(reg)[0]["keras_start"] is True
+    assert ex.list_experiments(reg)[0]["keras_defaults"] is True
     assert at.selectbox(key="inside_experiment").format_func(at.session_state["inside_experiment"]).endswith(
-        " · gaps 5, 60 · as Keras starts")
+        " · gaps 5, 60 · Keras defaults")
 
 
 def test_the_caption_says_how_the_task_was_set_up():
@@ -94,7 +94,7 @@ def test_the_caption_says_how_the_task_was_set_up():
     assert memory_words.setup(ex.PRESETS["Full"]) == (
         "Set up with fixed input vectors, the keep gates starting at a bias of 3.")
     assert memory_words.setup(dataclasses.replace(ex.PRESETS["Full"], **ex.LEGACY)) == (
-        "Set up with a learned embedding, the keep gates at Keras' start (LSTM's forget bias 1, GRU's update "
+        "Set up with a learned embedding, the keep gates at Keras' defaults (LSTM's forget bias 1, GRU's update "
         "bias 0).")
 
 
