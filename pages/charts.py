@@ -116,14 +116,21 @@ def baseline_labels(refs, span: tuple[float, float], rings: list[tuple[float, fl
     return df.assign(label_y=label_y, side=side)
 
 
-def baseline_rules(refs, span: tuple[float, float] | None = None, rings: list[tuple[float, float]] = ()) -> list:
-    """Grey dashed levels, each named at the chart's edge (baseline_labels says where): what a network must get
-    below."""
-    df = baseline_frame(refs)
-    if df.empty:
+def placed_baselines(refs, ys: list[float], best: pd.DataFrame, x: str, y: str, right: float):
+    """(the plot's y span, baseline_labels) for a chart of values `ys` whose best points (`best`'s x and y
+    columns; `right`: the largest x) are ringed."""
+    levels = baseline_frame(refs)["bpc"].tolist()
+    span = bestmark.span(ys, bool(levels)) if ys else (0.0, 1.0)
+    rings = [(a / right if right else 1.0, b) for a, b in zip(best[x], best[y])]
+    return span, baseline_labels(refs, span, rings)
+
+
+def baseline_rules(placed: pd.DataFrame) -> list:
+    """Grey dashed levels, each named at the chart's edge where baseline_labels placed it: what a network must
+    get below."""
+    if placed.empty:
         return []
-    placed = baseline_labels(refs, span or bestmark.span(df["bpc"].tolist(), True), rings)
-    rule = alt.Chart(df).mark_rule(color="#9a9aa6", strokeDash=[2, 3]).encode(
+    rule = alt.Chart(placed[["bpc", "label"]]).mark_rule(color="#9a9aa6", strokeDash=[2, 3]).encode(
         y="bpc:Q", tooltip=["label", alt.Tooltip("bpc:Q", format=".3f")])
     layers = [rule]
     for side, x, dx in (("right", {"expr": "width"}, -4), ("left", 0, 4)):
@@ -139,9 +146,8 @@ def loss_chart(metrics: list[dict], refs=None) -> alt.LayerChart:
     df, best = loss_frame(metrics), bestmark.loss_frame(metrics)   # best: the point whose weights write
     levels = baseline_frame(refs)["bpc"].tolist()
     ys = [*df["bpc"], *levels]
-    span, right = bestmark.span(ys, bool(levels)) if ys else (0.0, 1.0), df["step"].max()
-    rings = [(s / right if right else 1.0, b) for s, b in zip(best["step"], best["bpc"])]
-    feet = baseline_labels(refs, span, rings)["label_y"].tolist()
+    right = df["step"].max()
+    span, placed = placed_baselines(refs, ys, best, "step", "bpc", right)
     base = alt.Chart(df, height=300).encode(
         x=alt.X("step:Q", title=_("training step"), axis=alt.Axis(format="d", tickMinStep=1)),
         y=alt.Y("bpc:Q", title=_(BPC_TITLE), scale=bestmark.scale(ys, not best.empty or bool(levels), bool(levels))),
@@ -151,9 +157,9 @@ def loss_chart(metrics: list[dict], refs=None) -> alt.LayerChart:
                  alt.Tooltip("bpc:Q", format=".3f", title=_("bits per character"))])
     lines = base.mark_line(strokeWidth=2).transform_filter(alt.datum.series != _(SERIES[2]))
     val = base.transform_filter(alt.datum.series == _(SERIES[2]))
-    marks = bestmark.marker(best, "step", "bpc", right, span, feet)
+    marks = bestmark.marker(best, "step", "bpc", right, span, placed["label_y"].tolist())
     return alt.layer(lines, val.mark_line(strokeDash=[4, 3]), val.mark_point(filled=True, size=60),
-                     *baseline_rules(refs, span, rings), *marks)
+                     *baseline_rules(placed), *marks)
 
 
 
@@ -292,17 +298,16 @@ def compare_chart(curves: dict[str, list[dict]], axis: str, refs=None) -> alt.Ch
     best, levels = bestmark.compare_frame(curves), baseline_frame(refs)["bpc"].tolist()
     ys = [*df["val_bpc"], *levels]
     y_scale = bestmark.scale(ys, not best.empty or bool(levels), bool(levels))
-    span, right = bestmark.span(ys, bool(levels)) if ys else (0.0, 1.0), df["x"].max() if len(df) else 0.0
-    rings = [(x / right if right else 1.0, y) for x, y in zip(best["x"], best["val_bpc"])]
-    feet = baseline_labels(refs, span, rings)["label_y"].tolist()
+    right = df["x"].max() if len(df) else 0.0
+    span, placed = placed_baselines(refs, ys, best, "x", "val_bpc", right)
     lines = (alt.Chart(df, height=280 + 30 * len(curves)).mark_line(point=True, strokeWidth=2)
             .encode(x=alt.X("x:Q", title=_(COMPARE_AXES[axis])),
                     y=alt.Y("val_bpc:Q", title=[_(t) for t in OVERLAY_Y_TITLE], scale=y_scale),
                     color=runs,
                     tooltip=["run", alt.Tooltip("x:Q", title=_(COMPARE_AXES[axis]), format=",.0f"),
                              alt.Tooltip("val_bpc:Q", format=".3f")]))
-    marks = bestmark.marker(best, "x", "val_bpc", right, span, feet, runs)
-    return alt.layer(lines, *baseline_rules(refs, span, rings), *marks) if refs is not None or marks else lines
+    marks = bestmark.marker(best, "x", "val_bpc", right, span, placed["label_y"].tolist(), runs)
+    return alt.layer(lines, *baseline_rules(placed), *marks) if refs is not None or marks else lines
 
 
 def activation_chart(text: str, values, width: int = 60) -> alt.LayerChart:

@@ -85,8 +85,8 @@ if msg := st.session_state.pop("inside_error", None):
 row = st.columns([3, 2], vertical_alignment="bottom")
 with row[0]:
     st.radio(_("Size"), list(ex.PRESETS), key=PRESET_KEY, horizontal=True, format_func={
-    "Full": _("Full: gaps {gaps} (about 6 minutes)").format(gaps=i18n.listing(ex.PRESETS["Full"].gaps)),
-    "Quick": _("Quick: gaps {gaps} (about a minute)").format(gaps=i18n.listing(ex.PRESETS["Quick"].gaps))}.get)
+        "Full": _("Full: gaps {gaps} (about 6 minutes)").format(gaps=i18n.listing(ex.PRESETS["Full"].gaps)),
+        "Quick": _("Quick: gaps {gaps} (about a minute)").format(gaps=i18n.listing(ex.PRESETS["Quick"].gaps))}.get)
     st.toggle(_("Use Keras' default setup: learned inputs, keep gates barely open"), key=KERAS_KEY,
               help=_("The plain RNN may then learn to silence the noise through its inputs, and the gated cells must "
                      "first learn to keep their gates open. Run it beside the usual setup to show why the setup "
